@@ -1,0 +1,42 @@
+# The two set-up commands (see README): `make run` and `make test`.
+# Both create .venv and install the pinned dependencies when they changed.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= config.yaml
+PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: run test lint bench-wechat bench-votes bench-push lock clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(VENV)/.runtime-installed: requirements.txt constraints.txt | $(BIN)/python
+	$(PIP_INSTALL) -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt constraints.txt | $(BIN)/python
+	$(PIP_INSTALL) -r requirements-dev.txt
+	touch $@
+
+## run: install what is missing, then start the service on embedded Redis, MongoDB and fake WeChat
+run: $(VENV)/.runtime-installed
+	$(BIN)/python app.py --config $(CONFIG)
+
+## test: install what is missing (Python packages, Debian's chromium for the browser tests), run every test
+test: $(VENV)/.dev-installed
+	@tools/ensure_chromium.sh
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+## lock: re-pin every package after changing requirements*.txt
+lock:
+	rm -rf /tmp/sdgh-lock && $(PY) -m venv /tmp/sdgh-lock
+	/tmp/sdgh-lock/bin/pip install -q -r requirements-dev.txt
+	(echo "# Every installed package pinned (pip freeze of requirements-dev.txt). Regenerate with: make lock"; \
+	 /tmp/sdgh-lock/bin/pip freeze) > constraints.txt
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,171 @@
+"""山东工会 / 齐鲁工惠 backend: the route table (`make_app`) and the entry point (`python app.py --config PATH`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+
+from core.config import ConfigError, Settings, load_settings
+from core.deps import Deps, build_deps, close_deps
+from core.embedded import EmbeddedServer, start_mongo, start_redis
+from core.logs import setup_logging
+from handlers import ops
+from handlers.base import NotFoundHandler
+from storage import meta
+from storage.indexes import ensure_indexes
+
+VERSION = "0.1.0"
+log = logging.getLogger("sdgh")
+
+
+def route_table() -> list[tuple[str, type[tornado.web.RequestHandler]]]:
+    """Every URL the service answers, in one list: read it to know the surface."""
+    return [
+        *ops.routes,  # /healthz, /metrics
+    ]
+
+
+def make_app(deps: Deps, **settings: Any) -> tornado.web.Application:
+    rules = [(pattern, handler, {"deps": deps, "route": pattern}) for pattern, handler in route_table()]
+    return tornado.web.Application(
+        rules,
+        default_handler_class=NotFoundHandler,
+        default_handler_args={"deps": deps, "route": "not_found"},
+        cookie_secret=deps.settings.server.cookie_secret,
+        xsrf_cookies=False,  # console handlers check XSRF themselves; WeChat and the API do not send it
+        **settings,
+    )
+
+
+# Feature start-up hooks (caches, flushers, the scheduler): each gets Deps once the app is ready.
+StartHook = Callable[[Deps], Awaitable[None]]
+
+
+def start_hooks() -> list[StartHook]:
+    return []
+
+
+async def start_services(settings: Settings) -> tuple[list[EmbeddedServer], str, str]:
+    """Start the embedded Redis / MongoDB-wire servers where no URL is configured."""
+    embedded: list[EmbeddedServer] = []
+    redis_url, mongo_url = settings.redis.url, settings.mongo.url
+    try:
+        if not redis_url:
+            server = await start_redis(settings.data_path)
+            embedded.append(server)
+            redis_url = server.url
+        if not mongo_url:
+            server = await start_mongo(settings.data_path)
+            embedded.append(server)
+            mongo_url = server.url
+    except Exception:
+        for server in embedded:
+            server.stop()
+        raise
+    return embedded, redis_url, mongo_url
+
+
+def spawn_workers(count: int, config: Path, redis_url: str, mongo_url: str) -> list[subprocess.Popen[bytes]]:
+    """Extra worker processes on the same port (SO_REUSEPORT), sharing our Redis and MongoDB."""
+    env = dict(os.environ, SDGH_REDIS_URL=redis_url, SDGH_MONGO_URL=mongo_url, SDGH_DEMO_FAKE_WECHAT="false")
+    from core.embedded import _die_with_parent
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--config", str(config), "--worker"]
+    return [subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent) for _ in range(count)]
+
+
+async def serve(settings: Settings, config_path: Path, is_worker: bool) -> None:
+    embedded, redis_url, mongo_url = await start_services(settings)
+    fake = None
+    workers: list[subprocess.Popen[bytes]] = []
+    deps = build_deps(settings, redis_url=redis_url, mongo_url=mongo_url)
+    server: HTTPServer | None = None
+    try:
+        if settings.demo.fake_wechat and not is_worker:
+            from tools.fake_wechat import start_fake_wechat
+
+            fake = await start_fake_wechat(port=settings.demo.fake_wechat_port)
+            log.info("demo: fake WeChat platform at %s", fake.url)
+        await ensure_indexes(deps.db)
+        await meta.record_boot(deps.db, VERSION)
+        for hook in start_hooks():
+            await hook(deps)
+        app = make_app(deps)
+        server = HTTPServer(app, xheaders=settings.server.xheaders, max_body_size=settings.server.max_body_bytes)
+        reuse = settings.server.workers > 1
+        server.add_sockets(bind_sockets(settings.server.port, settings.server.host, reuse_port=reuse))
+        if not is_worker and settings.server.workers > 1:
+            workers = spawn_workers(settings.server.workers - 1, config_path, redis_url, mongo_url)
+        log.info(
+            "serving on http://%s:%s (pid %s%s)", settings.server.host, settings.server.port, os.getpid(),
+            ", worker" if is_worker else "",
+        )  # fmt: skip
+        await _wait_for_stop_signal()
+        log.info("stopping")
+    finally:
+        if server is not None:
+            server.stop()
+            try:
+                await asyncio.wait_for(server.close_all_connections(), 5)
+            except TimeoutError:
+                log.warning("connections still open after 5s; closing anyway")
+        for proc in workers:
+            proc.terminate()
+        for proc in workers:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        await close_deps(deps)
+        if fake is not None:
+            await fake.stop()
+        for emb in reversed(embedded):
+            emb.stop()
+        log.info("stopped")
+
+
+async def _wait_for_stop_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="山东工会 / 齐鲁工惠 backend")
+    parser.add_argument("--config", type=Path, default=Path("config.yaml"), help="path of config.yaml")
+    parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # spawned by the main process
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config, os.environ)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)  # noqa: T201 - the one line an operator reads
+        return 2
+    if args.check_config:
+        print("config ok")  # noqa: T201
+        return 0
+    setup_logging(settings.log.level, settings.log.json)
+    try:
+        asyncio.run(serve(settings, args.config, args.worker))
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Connections to Redis and MongoDB: the one place that turns URLs into clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+from pymongo import AsyncMongoClient
+
+from core.clock import TZ
+
+Mongo = AsyncMongoClient[dict[str, Any]]
+
+
+def connect_redis(url: str) -> aioredis.Redis:
+    # decode_responses: every key and value we keep in Redis is text.
+    return aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+
+
+def connect_mongo(url: str) -> Mongo:
+    # tz_aware + tzinfo: datetimes come back aware, in Asia/Shanghai, like the ones we write.
+    return AsyncMongoClient(url, tz_aware=True, tzinfo=TZ, serverSelectionTimeoutMS=5000, appname="sdgh")
+
+
+async def ping_redis(client: aioredis.Redis) -> None:
+    await client.ping()
+
+
+async def ping_mongo(client: Mongo) -> None:
+    await client.admin.command("ping")

@@ -1,0 +1,1 @@
+"""HTTP handlers: thin adapters from requests to service functions."""

@@ -1,0 +1,115 @@
+"""Base request handlers: injected deps, request ids, metrics, and one JSON error shape.
+
+Every JSON error is `{"code": "...", "message": "..."}` with a Chinese message a person can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from http import HTTPStatus
+from typing import Any
+
+import tornado.web
+
+from core.deps import Deps
+from core.errors import BadInput, ServiceError
+from core.logs import request_id
+
+log = logging.getLogger(__name__)
+
+# Generic texts for HTTP errors raised by Tornado itself (unknown route, wrong method, body too large).
+HTTP_TEXT = {
+    400: "请求格式不正确",
+    401: "请先登录",
+    403: "没有权限执行此操作",
+    404: "请求的地址不存在",
+    405: "不支持该请求方法",
+    413: "请求内容过大",
+    429: "请求太频繁，请稍后再试",
+    500: "服务器内部错误，请稍后重试",
+    503: "服务暂时不可用，请稍后重试",
+}
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    deps: Deps
+
+    def initialize(self, deps: Deps, route: str = "") -> None:
+        self.deps = deps
+        self.route = route or self.__class__.__name__
+        self._started = time.perf_counter()
+
+    def prepare(self) -> Any:
+        rid = self.request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+        request_id.set(rid)
+        self.set_header("X-Request-Id", rid)
+        return None
+
+    def on_finish(self) -> None:
+        status = self.get_status()
+        m = self.deps.metrics
+        m.http_requests.labels(self.route, self.request.method or "", str(status)).inc()
+        m.http_latency.labels(self.route).observe(time.perf_counter() - self._started)
+
+    def client_ip(self) -> str:
+        return self.request.remote_ip or ""
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # Expected refusals (a closed poll, a bad field) are not crashes: keep the log for real ones.
+        if isinstance(value, ServiceError):
+            log.info("%s %s -> %s %s", self.request.method, self.request.path, value.status, value.code)
+            return
+        if isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
+            return
+        super().log_exception(typ, value, tb)
+
+
+class JsonHandler(BaseHandler):
+    """Speaks JSON both ways and never answers an error as HTML."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object, or a 400 that says what is wrong."""
+        if not self.request.body:
+            raise BadInput("请求体不能为空，请提交 JSON 对象", code="invalid_json")
+        try:
+            body = json.loads(self.request.body)
+        except (ValueError, UnicodeDecodeError):
+            raise BadInput("请求体不是合法的 JSON", code="invalid_json") from None
+        if not isinstance(body, dict):
+            raise BadInput("请求体必须是 JSON 对象", code="invalid_json")
+        return body
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":")))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ServiceError):
+            self.set_status(exc.status)
+            body = {"code": exc.code, "message": exc.message}
+        else:
+            try:
+                reason = HTTPStatus(status_code).phrase.lower().replace(" ", "_")
+            except ValueError:
+                reason = "error"
+            message = HTTP_TEXT.get(status_code, "请求失败")
+            if isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code < 500:
+                message = exc.log_message
+            body = {"code": reason, "message": message}
+        self.finish(json.dumps(body, ensure_ascii=False))
+
+
+class NotFoundHandler(JsonHandler):
+    """The default handler: unknown paths get a JSON 404, not Tornado's HTML page."""
+
+    def prepare(self) -> None:
+        super().prepare()
+        raise tornado.web.HTTPError(404)

@@ -1,0 +1,1 @@
+"""Repositories: all MongoDB and Redis access lives here, one module per aggregate."""

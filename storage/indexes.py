@@ -1,0 +1,26 @@
+"""Every collection's indexes, created idempotently at start-up (create_index is a no-op when present).
+
+Each storage module owns its index list; this file only joins them, so adding a module means adding one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+IndexSetup = Callable[[AsyncDatabase[dict[str, Any]]], Awaitable[None]]
+
+
+def _setups() -> list[IndexSetup]:
+    from storage import meta
+
+    return [
+        meta.ensure_indexes,
+    ]
+
+
+async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    for setup in _setups():
+        await setup(db)

@@ -23,6 +23,7 @@ from core.embedded import EmbeddedServer, start_mongo, start_redis
 from core.logs import setup_logging
 from handlers import ops
 from handlers.base import NotFoundHandler
+from seed import seed_all
 from storage import meta
 from storage.indexes import ensure_indexes
 
@@ -99,6 +100,7 @@ async def serve(settings: Settings, config_path: Path, is_worker: bool) -> None:
             fake = await start_fake_wechat(port=settings.demo.fake_wechat_port)
             log.info("demo: fake WeChat platform at %s", fake.url)
         await ensure_indexes(deps.db)
+        await seed_all(deps.db)
         await meta.record_boot(deps.db, VERSION)
         for hook in start_hooks():
             await hook(deps)

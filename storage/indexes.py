@@ -14,10 +14,11 @@ IndexSetup = Callable[[AsyncDatabase[dict[str, Any]]], Awaitable[None]]
 
 
 def _setups() -> list[IndexSetup]:
-    from storage import meta
+    from storage import meta, orgs
 
     return [
         meta.ensure_indexes,
+        orgs.ensure_indexes,
     ]
 
 

@@ -54,8 +54,11 @@ def test_environment_overrides_every_key() -> None:
     [
         (_with("server.colour", "red"), {}, "server.colour: unknown key"),
         ({**GOOD, "wechatt": {"app_id": "x"}}, {}, "wechatt: unknown key"),
-        (_with("wechat.app_secret", ""), {}, "wechat.app_secret: missing (set it in the config file or as "
-         "SDGH_WECHAT_APP_SECRET)"),
+        (
+            _with("wechat.app_secret", ""),
+            {},
+            "wechat.app_secret: missing (set it in the config file or as SDGH_WECHAT_APP_SECRET)",
+        ),
         (_with("wechat.encoding_aes_key", "tooshort"), {}, "wechat.encoding_aes_key: must be the 43-character"),
         (_with("wechat.api_base", "api.weixin.qq.com"), {}, "wechat.api_base: 'api.weixin.qq.com' is not a valid URL"),
         (_with("redis.url", "http://localhost:6379"), {}, "redis.url: 'http://localhost:6379' is not a valid URL"),

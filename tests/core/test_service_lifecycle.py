@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from core.db import connect_mongo
-from tests.support.service import ServiceProcess, wait_gone
+from tests.support.service import ROOT, ServiceProcess, wait_gone
 
 
 def _get_json(url: str) -> tuple[int, dict]:
@@ -75,14 +76,9 @@ async def test_healthz_names_the_failing_part(tmp_path: Path, mongo_url: str) ->
     dead_redis = "redis://127.0.0.1:1/0"
     svc = ServiceProcess(tmp_path, **{"redis.url": dead_redis, "mongo.url": mongo_url})
     # It cannot become healthy, so start() would time out: poll /healthz ourselves.
-    import subprocess
-    import sys
-
-    from tests.support.service import ROOT
-
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--config", str(svc.config_path)], cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "app.py"), "--config", str(svc.config_path), cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
         for _ in range(200):
@@ -97,4 +93,4 @@ async def test_healthz_names_the_failing_part(tmp_path: Path, mongo_url: str) ->
         assert "redis" in body["message"]
     finally:
         proc.kill()
-        proc.wait()
+        await proc.wait()

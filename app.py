@@ -23,6 +23,8 @@ from core.embedded import EmbeddedServer, start_mongo, start_redis
 from core.logs import setup_logging
 from handlers import ops
 from handlers.base import NotFoundHandler
+from miniprogram_api import auth as mp_auth
+from miniprogram_api import openapi as mp_openapi
 from seed import seed_all
 from storage import meta
 from storage.indexes import ensure_indexes
@@ -35,6 +37,8 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler]]]:
     """Every URL the service answers, in one list: read it to know the surface."""
     return [
         *ops.routes,  # /healthz, /metrics
+        *mp_openapi.routes,  # /api/openapi.json
+        *mp_auth.routes,  # /api/mp/login, logout, me
     ]
 
 

@@ -14,11 +14,13 @@ IndexSetup = Callable[[AsyncDatabase[dict[str, Any]]], Awaitable[None]]
 
 
 def _setups() -> list[IndexSetup]:
-    from storage import meta, orgs
+    from storage import members, meta, mini_users, orgs
 
     return [
         meta.ensure_indexes,
         orgs.ensure_indexes,
+        mini_users.ensure_indexes,
+        members.ensure_indexes,
     ]
 
 

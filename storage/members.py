@@ -1,0 +1,94 @@
+"""The union roster (`members`), imported by editors: one document per member number.
+
+`{_id: member_no, name, phone, org, org_path, bound_openid?, imported_at, updated_at}`. Phone numbers are
+kept as 11 digits; names as written in the roster (trimmed). Binding state lives on `mini_users` (its
+unique index is the rule); `bound_openid` here is a copy for editors' lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from core.clock import now
+
+Db = AsyncDatabase[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Member:
+    member_no: str
+    name: str
+    phone: str
+    org: str
+    org_path: tuple[str, ...]
+    bound_openid: str = ""
+
+
+async def ensure_indexes(db: Db) -> None:
+    await db.members.create_index([("phone", ASCENDING)])
+    await db.members.create_index([("org_path", ASCENDING)])
+
+
+def _from_doc(doc: dict[str, Any]) -> Member:
+    return Member(
+        member_no=doc["_id"],
+        name=doc.get("name", ""),
+        phone=doc.get("phone", ""),
+        org=doc.get("org", ""),
+        org_path=tuple(doc.get("org_path") or ()),
+        bound_openid=doc.get("bound_openid") or "",
+    )
+
+
+async def get(db: Db, member_no: str) -> Member | None:
+    doc = await db.members.find_one({"_id": member_no})
+    return _from_doc(doc) if doc else None
+
+
+async def by_phone(db: Db, phone: str) -> list[Member]:
+    return [_from_doc(d) async for d in db.members.find({"phone": phone}).limit(20)]
+
+
+async def existing_orgs(db: Db, member_nos: list[str]) -> dict[str, list[str]]:
+    """member_no -> org_path of those already in the roster."""
+    cursor = db.members.find({"_id": {"$in": member_nos}}, {"org_path": 1})
+    return {d["_id"]: list(d.get("org_path") or ()) async for d in cursor}
+
+
+async def upsert_many(db: Db, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """Idempotent upsert keyed by member number; returns (inserted, updated)."""
+    if not rows:
+        return 0, 0
+    at = now()
+    ops = [
+        UpdateOne(
+            {"_id": r["member_no"]},
+            {
+                "$set": {
+                    "name": r["name"],
+                    "phone": r["phone"],
+                    "org": r["org"],
+                    "org_path": r["org_path"],
+                    "updated_at": at,
+                },
+                "$setOnInsert": {"imported_at": at},
+            },
+            upsert=True,
+        )
+        for r in rows
+    ]
+    result = await db.members.bulk_write(ops, ordered=False)
+    return result.upserted_count, result.modified_count
+
+
+async def mark_bound(db: Db, member_no: str, openid: str | None) -> None:
+    update = {"$set": {"bound_openid": openid}} if openid else {"$unset": {"bound_openid": ""}}
+    await db.members.update_one({"_id": member_no}, update)
+
+
+async def count_in(db: Db, org: str) -> int:
+    return await db.members.count_documents({"org_path": org})

@@ -1,0 +1,97 @@
+"""Sliding-window rate limits in Redis, decided atomically by one Lua script for several subjects at once.
+
+The window is approximated the way Cloudflare and nginx-style limiters do: the count in the current fixed
+window plus the previous window's count weighted by how much of it still overlaps. Two small keys per
+subject, no per-request entries, error well under the limit's granularity. A refused request is not
+counted, so a client that keeps retrying is let in as soon as its window has room again.
+
+`LUA_CHECK` is a Lua function other scripts embed (the ballot script checks its limits in the same round
+trip as the ballot itself). Keys: `mp:rl:<name>:<dimension>:<subject>:<window number>`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+# rl_check(first_key_index, first_argv_index, n, weight, ttl): KEYS[i], KEYS[i+1] are the current and
+# previous window of subject k; ARGV[j + k - 1] its limit. Returns 0 when allowed (and counts the
+# request), else the 1-based number of the first subject over its limit (nothing is counted then).
+LUA_CHECK = """
+local function rl_check(ki, ai, n, weight, ttl)
+  for k = 0, n - 1 do
+    local limit = tonumber(ARGV[ai + k])
+    if limit > 0 then
+      local cur = tonumber(redis.call('GET', KEYS[ki + 2 * k]) or '0')
+      local prev = tonumber(redis.call('GET', KEYS[ki + 2 * k + 1]) or '0')
+      if cur + math.floor(prev * weight) >= limit then return k + 1 end
+    end
+  end
+  for k = 0, n - 1 do
+    if tonumber(ARGV[ai + k]) > 0 then
+      local key = KEYS[ki + 2 * k]
+      if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ttl) end
+    end
+  end
+  return 0
+end
+"""
+
+_SCRIPT = (
+    LUA_CHECK
+    + """
+return rl_check(1, 3, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3 + tonumber(ARGV[1])]))
+"""
+)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `limit` requests per `window` seconds for `subject` along `dimension` ("user", "ip"...)."""
+
+    dimension: str
+    subject: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    refused_by: str = ""  # the dimension that said no
+    retry_after: int = 0  # seconds until the current window ends
+
+
+def window_keys(name: str, limits: list[Limit], window: int, now: float | None = None) -> tuple[list[str], float]:
+    """The Redis keys (current, previous window for each limit) and the previous window's weight."""
+    now = time.time() if now is None else now
+    number = int(now // window)
+    weight = 1.0 - (now - number * window) / window
+    keys: list[str] = []
+    for lim in limits:
+        base = f"mp:rl:{name}:{lim.dimension}:{lim.subject}:"
+        keys += [f"{base}{number}", f"{base}{number - 1}"]
+    return keys, weight
+
+
+def retry_after(window: int, now: float | None = None) -> int:
+    now = time.time() if now is None else now
+    return max(1, int(window - now % window + 0.999))
+
+
+class RateLimiter:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._script = redis.register_script(_SCRIPT)
+
+    async def check(self, name: str, limits: list[Limit], window: int) -> Verdict:
+        limits = [lim for lim in limits if lim.subject and lim.limit > 0]
+        if not limits:
+            return Verdict(True)
+        now = time.time()
+        keys, weight = window_keys(name, limits, window, now)
+        args = [len(limits), f"{weight:.4f}", *[lim.limit for lim in limits], window * 2 + 1]
+        refused = int(await self._script(keys=keys, args=args))
+        if refused == 0:
+            return Verdict(True)
+        return Verdict(False, limits[refused - 1].dimension, retry_after(window, now))

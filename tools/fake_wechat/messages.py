@@ -63,7 +63,10 @@ def _element(el: ET.Element) -> Any:
 
 
 def parse_xml(text: str) -> dict[str, Any]:
-    root = ET.fromstring(text)  # noqa: S314 - trusted input (our service's reply)
+    try:
+        root = ET.fromstring(text)  # noqa: S314 - trusted input (our service's reply)
+    except ET.ParseError as exc:  # a SyntaxError: callers expect ValueError for any bad reply
+        raise ValueError(f"malformed XML: {exc}") from None
     if root.tag != "xml":
         raise ValueError(f"root element is <{root.tag}>, not <xml>")
     value = _element(root)

@@ -65,9 +65,15 @@ async def _run(ns: argparse.Namespace) -> int:
         return 64
     finally:
         sim.close()
-    summary: dict[str, Any] = {"status": result.status, "attempts": result.attempts, "elapsed": round(result.elapsed, 3),
-               "acknowledged": result.acknowledged, "failed": result.failed, "reply": result.reply,
-               "errors": result.errors}  # fmt: skip
+    summary: dict[str, Any] = {
+        "status": result.status,
+        "attempts": result.attempts,
+        "elapsed": round(result.elapsed, 3),
+        "acknowledged": result.acknowledged,
+        "failed": result.failed,
+        "reply": result.reply,
+        "errors": result.errors,
+    }
     if result.reply is None and not result.failed:
         summary["body"] = result.text
     sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")

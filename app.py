@@ -24,7 +24,9 @@ from core.logs import setup_logging
 from handlers import ops
 from handlers.base import NotFoundHandler
 from miniprogram_api import auth as mp_auth
+from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
+from miniprogram_api import orgs as mp_orgs
 from seed import seed_all
 from storage import meta
 from storage.indexes import ensure_indexes
@@ -39,6 +41,8 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler]]]:
         *ops.routes,  # /healthz, /metrics
         *mp_openapi.routes,  # /api/openapi.json
         *mp_auth.routes,  # /api/mp/login, logout, me
+        *mp_members.routes,  # /api/mp/members/bind
+        *mp_orgs.routes,  # /api/mp/orgs/{code}, /children
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 from core.deps import Deps
@@ -61,20 +62,38 @@ def mask_no(no: str) -> str:
     return no[:2] + "*" * max(0, len(no) - 6) + no[-4:] if len(no) > 6 else no[:1] + "***"
 
 
-async def _find(deps: Deps, name: str, phone: str | None, member_no: str | None) -> members.Member:
-    name = normalize_name(name)
+@dataclass(frozen=True)
+class BindRequest:
+    name: str
+    phone: str = ""
+    member_no: str = ""
+
+
+def parse_bind_request(name: str, phone: str | None = None, member_no: str | None = None) -> BindRequest:
+    """Check the shape before any roster lookup (a typo is not a guess and is not rate-limited)."""
+    if (phone is None) == (member_no is None):
+        raise BadInput("请填写手机号或会员编号（二选一）", code="invalid_input")
+    clean = normalize_name(name)
+    if not clean:
+        raise BadInput("请填写姓名", code="invalid_name")
     if member_no is not None:
         no = normalize_member_no(member_no)
         if not MEMBER_NO.match(no):
             raise BadInput("会员编号格式不正确，应为 4-32 位字母或数字", code="invalid_member_no")
-        found = await members.get(deps.db, no)
+        return BindRequest(clean, member_no=no)
+    digits = normalize_phone(phone or "")
+    if not PHONE.match(digits):
+        raise BadInput("手机号格式不正确，请输入 11 位手机号", code="invalid_phone")
+    return BindRequest(clean, phone=digits)
+
+
+async def _find(deps: Deps, req: BindRequest) -> members.Member:
+    if req.member_no:
+        found = await members.get(deps.db, req.member_no)
         candidates = [found] if found else []
     else:
-        digits = normalize_phone(phone or "")
-        if not PHONE.match(digits):
-            raise BadInput("手机号格式不正确，请输入 11 位手机号", code="invalid_phone")
-        candidates = await members.by_phone(deps.db, digits)
-    matches = [m for m in candidates if normalize_name(m.name) == name]
+        candidates = await members.by_phone(deps.db, req.phone)
+    matches = [m for m in candidates if normalize_name(m.name) == req.name]
     if not matches:
         raise BadInput(NO_MATCH, code="member_not_found")
     if len(matches) > 1:
@@ -82,14 +101,10 @@ async def _find(deps: Deps, name: str, phone: str | None, member_no: str | None)
     return matches[0]
 
 
-async def bind(
-    deps: Deps, user: CurrentUser, name: str, *, phone: str | None = None, member_no: str | None = None
-) -> dict[str, Any]:
-    if (phone is None) == (member_no is None):
-        raise BadInput("请填写手机号或会员编号（二选一）", code="invalid_input")
+async def bind(deps: Deps, user: CurrentUser, req: BindRequest) -> dict[str, Any]:
     if user.member_id:
         raise Conflict("您已绑定会员，如需更换请联系所在工会", code="already_bound")
-    member = await _find(deps, name, phone, member_no)
+    member = await _find(deps, req)
     try:
         bound = await mini_users.bind_member(deps.db, user.openid, member.member_no, member.org, list(member.org_path))
     except mini_users.AlreadyBound as exc:

@@ -60,7 +60,7 @@ async def existing_orgs(db: Db, member_nos: list[str]) -> dict[str, list[str]]:
 
 
 async def upsert_many(db: Db, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Idempotent upsert keyed by member number; returns (inserted, updated)."""
+    """Idempotent upsert keyed by member number; returns (inserted, already present and refreshed)."""
     if not rows:
         return 0, 0
     at = now()
@@ -82,7 +82,7 @@ async def upsert_many(db: Db, rows: list[dict[str, Any]]) -> tuple[int, int]:
         for r in rows
     ]
     result = await db.members.bulk_write(ops, ordered=False)
-    return result.upserted_count, result.modified_count
+    return result.upserted_count, result.matched_count
 
 
 async def mark_bound(db: Db, member_no: str, openid: str | None) -> None:

@@ -45,8 +45,16 @@ class BaseHandler(tornado.web.RequestHandler):
     def prepare(self) -> Any:
         rid = self.request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
         request_id.set(rid)
+        self._request_id = rid
         self.set_header("X-Request-Id", rid)
         return None
+
+    def clear(self) -> None:
+        # send_error() clears headers; the request id must survive so errors can be traced.
+        super().clear()
+        rid = getattr(self, "_request_id", None)
+        if rid:
+            self.set_header("X-Request-Id", rid)
 
     def on_finish(self) -> None:
         status = self.get_status()

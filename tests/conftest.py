@@ -92,7 +92,7 @@ def make_settings(
 @pytest.fixture
 async def fake_wechat() -> AsyncIterator[Any]:
     """The fake WeChat API platform on a loopback port, fresh for each test."""
-    from tools.fake_wechat import start_fake_wechat
+    from tools.fake_wechat.server import start_fake_wechat
 
     server = await start_fake_wechat(port=0)
     yield server

@@ -20,9 +20,23 @@ async def _race(redis_url: str, base: str, processes: int = 2, calls: int = 25) 
     start_at = time.time() + 1.5  # leave time for the interpreters to start
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.core.token_race", "--redis", redis_url, "--base", base,
-            "--app-id", OA_APP_ID, "--secret", OA_SECRET, "--calls", str(calls), "--start-at", str(start_at),
-            cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "tests.core.token_race",
+            "--redis",
+            redis_url,
+            "--base",
+            base,
+            "--app-id",
+            OA_APP_ID,
+            "--secret",
+            OA_SECRET,
+            "--calls",
+            str(calls),
+            "--start-at",
+            str(start_at),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         for _ in range(processes)
     ]
@@ -99,8 +113,9 @@ async def test_timeouts_are_retried_only_when_idempotent(deps: Any, fake_wechat:
         fake_wechat.state.add_followers(["o_slow"])
         fake_wechat.state.inject("cgi-bin/message/custom/send", 0, times=1, delay=1.0)
         with pytest.raises(WeChatTransportError):  # a send may have gone out: not retried
-            await client.post("cgi-bin/message/custom/send", {"touser": "o_slow", "msgtype": "text",
-                                                              "text": {"content": "你好"}})
+            await client.post(
+                "cgi-bin/message/custom/send", {"touser": "o_slow", "msgtype": "text", "text": {"content": "你好"}}
+            )
     finally:
         await client.close()
 

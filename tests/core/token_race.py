@@ -19,7 +19,8 @@ async def run(redis_url: str, api_base: str, app_id: str, secret: str, calls: in
     results = await asyncio.gather(*(client.get("cgi-bin/tags/get") for _ in range(calls)), return_exceptions=True)
     await client.close()
     await redis.aclose()
-    return {"ok": sum(isinstance(r, dict) for r in results), "errors": [repr(r) for r in results if isinstance(r, BaseException)]}
+    errors = [repr(r) for r in results if isinstance(r, BaseException)]
+    return {"ok": sum(isinstance(r, dict) for r in results), "errors": errors}
 
 
 def main() -> None:

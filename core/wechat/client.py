@@ -67,7 +67,7 @@ class WeChatClient:
             self._session = None
 
     async def _fetch_token(self, force: bool) -> tuple[str, int]:
-        body = {"grant_type": "client_credential", "appid": self.app_id, "secret": self._secret}
+        body: JsonDict = {"grant_type": "client_credential", "appid": self.app_id, "secret": self._secret}
         if force:
             body["force_refresh"] = True
         data = await self.call("POST", "cgi-bin/stable_token", json_body=body, auth=False, idempotent=True)

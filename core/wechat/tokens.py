@@ -45,7 +45,7 @@ class TokenManager:
             return self._local[0]
         token = await self._redis.get(self._key)
         if token:
-            self._remember(token)
+            self._remember(str(token))
             return str(token)
         return await self.refresh(stale=None)
 
@@ -56,7 +56,7 @@ class TokenManager:
         while True:
             current = await self._redis.get(self._key)
             if current and current != stale:
-                self._remember(current)
+                self._remember(str(current))
                 return str(current)
             owner = secrets.token_hex(8)
             if await self._redis.set(self._lock_key, owner, nx=True, px=self._lock_ms):
@@ -71,7 +71,7 @@ class TokenManager:
     async def _fetch_and_store(self, stale: str | None) -> str:
         current = await self._redis.get(self._key)  # someone may have stored one while we took the lock
         if current and current != stale:
-            self._remember(current)
+            self._remember(str(current))
             return str(current)
         token, expires_in = await self._fetch(False)
         if stale is not None and token == stale:

@@ -12,9 +12,17 @@ from core.clock import TZ
 Mongo = AsyncMongoClient[dict[str, Any]]
 
 
+REDIS_MAX_CONNECTIONS = 512  # per process; the embedded server allows 10,000 clients
+
+
 def connect_redis(url: str) -> aioredis.Redis:
     # decode_responses: every key and value we keep in Redis is text.
-    return aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    # A blocking pool: at a peak, a request waits briefly for a connection instead of failing with
+    # MaxConnectionsError (redis-py's default pool refuses the 101st concurrent command).
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, decode_responses=True, health_check_interval=30, max_connections=REDIS_MAX_CONNECTIONS, timeout=10
+    )
+    return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes its connections
 
 
 def connect_mongo(url: str) -> Mongo:

@@ -27,7 +27,9 @@ from miniprogram_api import auth as mp_auth
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
 from miniprogram_api import orgs as mp_orgs
+from miniprogram_api import polls as mp_polls
 from seed import seed_all
+from services import polls as polls_service
 from storage import meta
 from storage.indexes import ensure_indexes
 
@@ -43,6 +45,7 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler]]]:
         *mp_auth.routes,  # /api/mp/login, logout, me
         *mp_members.routes,  # /api/mp/members/bind
         *mp_orgs.routes,  # /api/mp/orgs/{code}, /children
+        *mp_polls.routes,  # /api/mp/polls, /{poll_id}, /ballots, /ballots/mine
     ]
 
 
@@ -63,7 +66,9 @@ StartHook = Callable[[Deps], Awaitable[None]]
 
 
 def start_hooks() -> list[StartHook]:
-    return []
+    return [
+        polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
+    ]
 
 
 async def start_services(settings: Settings) -> tuple[list[EmbeddedServer], str, str]:

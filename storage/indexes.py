@@ -14,13 +14,17 @@ IndexSetup = Callable[[AsyncDatabase[dict[str, Any]]], Awaitable[None]]
 
 
 def _setups() -> list[IndexSetup]:
+    from storage import ballots as mp_ballots
     from storage import members, meta, mini_users, orgs
+    from storage import polls as mp_polls
 
     return [
         meta.ensure_indexes,
         orgs.ensure_indexes,
         mini_users.ensure_indexes,
         members.ensure_indexes,
+        mp_polls.ensure_indexes,
+        mp_ballots.ensure_indexes,
     ]
 
 

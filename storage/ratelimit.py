@@ -16,21 +16,21 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-# rl_check(first_key_index, first_argv_index, n, weight, ttl): KEYS[i], KEYS[i+1] are the current and
-# previous window of subject k; ARGV[j + k - 1] its limit. Returns 0 when allowed (and counts the
-# request), else the 1-based number of the first subject over its limit (nothing is counted then).
+# rl_check(ki, limits, weight, ttl): for subject k (0-based), KEYS[ki + 2k] and KEYS[ki + 2k + 1] are its
+# current and previous window and limits[k + 1] its limit (0: none). Returns 0 when allowed (and counts
+# the request), else the 1-based number of the first subject over its limit (nothing is counted then).
 LUA_CHECK = """
-local function rl_check(ki, ai, n, weight, ttl)
-  for k = 0, n - 1 do
-    local limit = tonumber(ARGV[ai + k])
+local function rl_check(ki, limits, weight, ttl)
+  for k = 0, #limits - 1 do
+    local limit = limits[k + 1]
     if limit > 0 then
       local cur = tonumber(redis.call('GET', KEYS[ki + 2 * k]) or '0')
       local prev = tonumber(redis.call('GET', KEYS[ki + 2 * k + 1]) or '0')
       if cur + math.floor(prev * weight) >= limit then return k + 1 end
     end
   end
-  for k = 0, n - 1 do
-    if tonumber(ARGV[ai + k]) > 0 then
+  for k = 0, #limits - 1 do
+    if limits[k + 1] > 0 then
       local key = KEYS[ki + 2 * k]
       if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ttl) end
     end
@@ -39,10 +39,14 @@ local function rl_check(ki, ai, n, weight, ttl)
 end
 """
 
+# ARGV: n, weight, limit 1 .. limit n, ttl.
 _SCRIPT = (
     LUA_CHECK
     + """
-return rl_check(1, 3, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3 + tonumber(ARGV[1])]))
+local n = tonumber(ARGV[1])
+local limits = {}
+for k = 1, n do limits[k] = tonumber(ARGV[2 + k]) end
+return rl_check(1, limits, tonumber(ARGV[2]), tonumber(ARGV[3 + n]))
 """
 )
 

@@ -14,15 +14,21 @@ IndexSetup = Callable[[AsyncDatabase[dict[str, Any]]], Awaitable[None]]
 
 
 def _setups() -> list[IndexSetup]:
+    from storage import activities as mp_activities
     from storage import ballots as mp_ballots
     from storage import members, meta, mini_users, orgs
     from storage import polls as mp_polls
+    from storage import signups as mp_signups
+    from storage import surveys as mp_surveys
 
     return [
         meta.ensure_indexes,
         orgs.ensure_indexes,
         mini_users.ensure_indexes,
         members.ensure_indexes,
+        mp_surveys.ensure_indexes,
+        mp_activities.ensure_indexes,
+        mp_signups.ensure_indexes,
         mp_polls.ensure_indexes,
         mp_ballots.ensure_indexes,
     ]

@@ -1,0 +1,154 @@
+"""Sign-ups in MongoDB (`signups`): the durable copy of the Redis state, plus reminder bookkeeping.
+
+`{_id: "<activity>-<seq>", activity_id, session_id, openid, member_id, org, unionid, status:
+confirmed|waitlisted|cancelled, seq, form, created_at, updated_at, promoted_at, cancelled_at,
+checked_in_at, checkin_via, notices: {confirmed|waitlisted|promoted: sent|refused|failed}, v,
+remind_at, reminder: pending|skipped|sending|sent|refused|failed|missed, reminder_at}`.
+
+Writes are idempotent and ordered by the version `v`: a write applies only over an older version, so
+two flushers (or a replay after a crash) can never move a sign-up back in time. Fields the flusher owns
+are set on every write; the reminder fields are set on insert and then owned by the reminder job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from core.clock import from_timestamp
+
+Db = AsyncDatabase[dict[str, Any]]
+TIME_FIELDS = ("created_at", "updated_at", "promoted_at", "cancelled_at", "checked_in_at")
+NOTICE_FIELDS = ("n_confirmed", "n_waitlisted", "n_promoted")
+
+
+async def ensure_indexes(db: Db) -> None:
+    await db.signups.create_index([("activity_id", ASCENDING), ("seq", ASCENDING)])
+    await db.signups.create_index([("openid", ASCENDING), ("created_at", DESCENDING)])
+    await db.signups.create_index([("reminder", ASCENDING), ("remind_at", ASCENDING)])
+
+
+def _dt(ms: int | None) -> datetime | None:
+    return from_timestamp(ms / 1000) if ms else None
+
+
+def _ms(dt: datetime | None) -> int | None:
+    return int(dt.timestamp() * 1000) if dt else None
+
+
+def doc_from_state(s: dict[str, Any]) -> dict[str, Any]:
+    """The MongoDB fields owned by the Redis state (everything but the reminder bookkeeping)."""
+    doc: dict[str, Any] = {
+        "activity_id": s["aid"], "session_id": s["sid"], "openid": s["uid"], "status": s["status"],
+        "seq": s["seq"], "v": s["v"], "form": s["form"], "checkin_via": s.get("checkin_via") or None,
+        "member_id": s.get("member_id") or None, "org": s.get("org") or None, "unionid": s.get("unionid") or None,
+        "notices": {k[2:]: s[k] for k in NOTICE_FIELDS if s.get(k)},
+    }  # fmt: skip
+    for key in TIME_FIELDS:
+        doc[key] = _dt(s.get(key))
+    return doc
+
+
+def state_from_doc(doc: dict[str, Any]) -> dict[str, Any]:
+    """The Redis hash fields of a stored sign-up (to rebuild lost state)."""
+    s: dict[str, Any] = {
+        "id": doc["_id"], "aid": doc["activity_id"], "sid": doc["session_id"], "uid": doc["openid"],
+        "status": doc["status"], "seq": doc["seq"], "v": doc["v"], "fv": doc["v"], "form": doc.get("form") or {},
+        "checkin_via": doc.get("checkin_via"), "member_id": doc.get("member_id"), "org": doc.get("org"),
+        "unionid": doc.get("unionid"), "remind_at": _ms(doc.get("remind_at")),
+    }  # fmt: skip
+    for key in TIME_FIELDS:
+        s[key] = _ms(doc.get(key))
+    for key, value in (doc.get("notices") or {}).items():
+        s[f"n_{key}"] = value
+    return s
+
+
+async def write_states(db: Db, states: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Write a batch of sign-up states; returns (id, version) of each one now stored at that version or newer.
+
+    Never-flushed sign-ups go in by insert_many (fast, batched); an insert that finds the document there
+    already (a previous flush crashed before its ack) falls back to the version-guarded update.
+    """
+    fresh = [s for s in states if not s.get("fv")]
+    updates = [s for s in states if s.get("fv")]
+    if fresh:
+        docs = []
+        for s in fresh:
+            doc = {"_id": s["id"], **doc_from_state(s), "remind_at": _dt(s.get("remind_at"))}
+            doc["reminder"] = "pending" if s.get("remind_at") else "skipped"
+            docs.append(doc)
+        try:
+            await db.signups.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            updates += [fresh[e["index"]] for e in errors]
+    if updates:
+        ops = [UpdateOne({"_id": s["id"], "v": {"$lt": s["v"]}}, {"$set": doc_from_state(s)}) for s in updates]
+        await db.signups.bulk_write(ops, ordered=False)
+    return [(s["id"], s["v"]) for s in states]
+
+
+async def for_activity(db: Db, activity_id: str) -> list[dict[str, Any]]:
+    return await db.signups.find({"activity_id": activity_id}).sort("seq", ASCENDING).to_list()
+
+
+async def get(db: Db, signup_id: str) -> dict[str, Any] | None:
+    return await db.signups.find_one({"_id": signup_id})
+
+
+async def of_user(db: Db, openid: str, limit: int) -> list[dict[str, Any]]:
+    cursor = db.signups.find({"openid": openid}).sort("created_at", DESCENDING)
+    return await cursor.limit(limit).to_list()
+
+
+async def count_by_status(db: Db, activity_id: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    async for doc in db.signups.find({"activity_id": activity_id}, {"status": 1}):
+        out[doc["status"]] = out.get(doc["status"], 0) + 1
+    return out
+
+
+# --- reminders ----------------------------------------------------------------------------------
+async def claim_reminder(db: Db, now: datetime, claimer: str) -> dict[str, Any] | None:
+    """Take one due reminder for sending: the guarded update means no two instances take the same one."""
+    return await db.signups.find_one_and_update(
+        {"reminder": "pending", "remind_at": {"$lte": now}, "status": "confirmed"},
+        {"$set": {"reminder": "sending", "reminder_at": now, "reminder_by": claimer}},
+        sort=[("remind_at", ASCENDING)],
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+async def finish_reminder(db: Db, signup_id: str, outcome: str, at: datetime, detail: str = "") -> None:
+    changes: dict[str, Any] = {"reminder": outcome, "reminder_at": at}
+    if detail:
+        changes["reminder_error"] = detail
+    await db.signups.update_one({"_id": signup_id, "reminder": "sending"}, {"$set": changes})
+
+
+async def abandon_stale_reminders(db: Db, before: datetime) -> int:
+    """Claims older than `before` died with their instance mid-send: give up (at most once, on purpose)."""
+    res = await db.signups.update_many(
+        {"reminder": "sending", "reminder_at": {"$lt": before}}, {"$set": {"reminder": "unknown"}}
+    )
+    return int(res.modified_count)
+
+
+async def mini_openid_of_follower(db: Db, follower_openid: str) -> str | None:
+    """The mini-program openid of an official-account follower: same unionid, or linked at login.
+
+    Reads `followers` (the bot's) and `mini_users` (4a's) for check-in's one lookup; move it next to
+    them if either module grows the same query."""
+    follower = await db.followers.find_one({"_id": follower_openid}, {"unionid": 1})
+    ors: list[dict[str, Any]] = [{"follower_openid": follower_openid}]
+    if follower and follower.get("unionid"):
+        ors.insert(0, {"unionid": follower["unionid"]})
+    doc = await db.mini_users.find_one({"$or": ors}, {"_id": 1})
+    return doc["_id"] if doc else None

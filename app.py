@@ -112,6 +112,7 @@ async def serve(settings: Settings, config_path: Path, is_worker: bool) -> None:
 
             fake = await start_fake_wechat(port=settings.demo.fake_wechat_port)
             log.info("demo: fake WeChat platform at %s", fake.url)
+        await check_reachable(deps, redis_url, mongo_url)
         await ensure_indexes(deps.db)
         await seed_all(deps.db)
         await meta.record_boot(deps.db, VERSION)
@@ -151,6 +152,32 @@ async def serve(settings: Settings, config_path: Path, is_worker: bool) -> None:
         log.info("stopped")
 
 
+class StartupError(Exception):
+    """A dependency is missing at start-up; the message is the one line an operator needs."""
+
+
+async def check_reachable(deps: Deps, redis_url: str, mongo_url: str) -> None:
+    """Fail fast with a clear line instead of a traceback when Redis or MongoDB is down at start."""
+    from core.db import ping_mongo, ping_redis
+
+    for name, url, ping in (("redis", redis_url, ping_redis(deps.redis)), ("mongo", mongo_url, ping_mongo(deps.mongo))):
+        try:
+            await asyncio.wait_for(ping, 10)
+        except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+            raise StartupError(f"{name} at {_redact(url)} is unreachable: {type(exc).__name__}") from None
+
+
+def _redact(url: str) -> str:
+    """Never log credentials embedded in a URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
 async def _wait_for_stop_signal() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -176,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings.log.level, settings.log.json)
     try:
         asyncio.run(serve(settings, args.config, args.worker))
-    except OSError as exc:
+    except (OSError, StartupError) as exc:
         log.error("cannot start: %s", exc)
         return 1
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from core.errors import NotFound
@@ -11,7 +12,7 @@ from storage import orgs
 
 
 async def _org_or_404(handler: PublicMpHandler, code: str) -> orgs.Org:
-    org = await orgs.get(handler.deps.db, code) if code.isdigit() and len(code) <= 20 else None
+    org = await orgs.get(handler.deps.db, code) if re.fullmatch(r"[0-9]{6,20}", code) else None
     if org is None:
         raise NotFound("没有找到该工会组织，请返回重新选择", code="org_not_found")
     return org

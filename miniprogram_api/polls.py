@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from core.errors import BadInput
@@ -21,20 +22,24 @@ class PollListHandler(MpHandler):
             "parameters": [
                 query("state", {"type": "string", "enum": list(STATES), "default": "all"}, "open 进行中，ended 已结束"),
                 query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 20}),
-                query("cursor", {"type": "string", "pattern": r"^\d{1,15}\.[0-9a-f]{12}$"}, "上一页的 next_cursor"),
+                query(
+                    "cursor",
+                    {"type": "string", "pattern": r"^(\d{1,13}\.[0-9a-f]{12})?$"},
+                    "上一页的 next_cursor；空为第一页",
+                ),
             ],
             "responses": {"200": ok("PollList")},
         }
     }
 
     async def get(self) -> None:
-        state = self.get_query_argument("state", "all")
+        state = self.get_query_argument("state", "all", strip=False)
         if state not in STATES:
             raise BadInput("state 只能是 all、open 或 ended", code="invalid_field")
-        raw_limit = self.get_query_argument("limit", "20")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 50:
+        raw_limit = self.get_query_argument("limit", "20", strip=False)
+        if not re.fullmatch(r"[0-9]{1,2}", raw_limit) or not 1 <= int(raw_limit) <= 50:
             raise BadInput("limit 应为 1 到 50 之间的整数", code="invalid_field")
-        cursor = self.get_query_argument("cursor", "")
+        cursor = self.get_query_argument("cursor", "", strip=False)
         page = await votes.list_polls(self.deps, self.user, state=state, cursor=cursor, limit=int(raw_limit))
         self.write_json(page)
 

@@ -18,7 +18,7 @@ from services.sessions import CurrentUser
 from storage import ballots
 from storage import polls as store
 
-CURSOR = re.compile(r"^(\d{1,15})\.([0-9a-f]{12})$")
+CURSOR = re.compile(r"^(\d{1,13})\.([0-9a-f]{12})$")
 HIDDEN = "投票不存在或不在您所属工会的范围内"
 
 
@@ -56,9 +56,12 @@ async def list_polls(
     before = None
     if cursor:
         m = CURSOR.match(cursor)
-        if not m:
+        try:
+            before = (datetime.fromtimestamp(int(m.group(1)) / 1000, TZ), m.group(2)) if m else None
+        except (ValueError, OverflowError, OSError):
+            before = None
+        if before is None:
             raise BadInput("分页参数 cursor 无效，请从第一页重新加载", code="invalid_cursor")
-        before = (datetime.fromtimestamp(int(m.group(1)) / 1000, TZ), m.group(2))
     at = now()
     rows = await store.list_visible(
         deps.db, visibility.visible_filter(user), limit=limit, before=before, at=at, state=state

@@ -34,6 +34,7 @@ def _setups() -> list[IndexSetup]:
     from storage import ballots as mp_ballots
     from storage import members, meta, mini_users, orgs
     from storage import polls as mp_polls
+    from storage import push_runs, pushes
     from storage import signups as mp_signups
     from storage import surveys as mp_surveys
 
@@ -47,6 +48,8 @@ def _setups() -> list[IndexSetup]:
         mp_signups.ensure_indexes,
         mp_polls.ensure_indexes,
         mp_ballots.ensure_indexes,
+        pushes.ensure_indexes,
+        push_runs.ensure_indexes,
     ]
 
 

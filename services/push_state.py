@@ -1,0 +1,251 @@
+"""The push pipeline's shared Redis state: run mirrors, live counters, the chunk cursor, rate buckets.
+
+MongoDB holds the truth (runs, chunks, delivery records); Redis holds what every instance reads
+many times a second:
+
+- `push:run:<run>` hash: status, paused_until, total, chunks (ready), snap_done, cursor (next chunk
+  to hand out), sent/failed/skipped/unknown totals and `c:<seq>` per-chunk contributions;
+- `push:rate:<run>` hash: unix second -> outcomes recorded that second (for "per second, recent");
+- `push:cur:<push>`: the push's current run id;
+- `push:bucket:<channel>`: a token bucket shared by all instances (rate per second);
+- `push:quota:<channel>`: unix time until which the channel's daily quota is spent;
+- `push:settings`: operator overrides of the tuning (see `Tuning`).
+
+Counters are made exact per chunk: a chunk's contribution is kept next to the totals and replaced
+by the chunk's exact counts when it completes (one Lua script keeps both in step), so a crash
+between a MongoDB write and its Redis increment is corrected when the chunk finishes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+log = logging.getLogger(__name__)
+
+COUNTS = ("sent", "failed", "skipped", "unknown")
+RUN_TTL = 14 * 86400  # a finished run's mirror; MongoDB keeps the totals for good
+
+
+def run_key(run_id: str) -> str:
+    return f"push:run:{run_id}"
+
+
+def rate_key(run_id: str) -> str:
+    return f"push:rate:{run_id}"
+
+
+def current_key(push_id: str) -> str:
+    return f"push:cur:{push_id}"
+
+
+def quota_key(channel: str) -> str:
+    return f"push:quota:{channel}"
+
+
+SETTINGS_KEY = "push:settings"
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Pipeline knobs; defaults suit production, `push:settings` (Redis hash) overrides them."""
+
+    workers: int = 4  # chunks one process works on at once
+    window: int = 48  # concurrent sends per chunk
+    chunk_size: int = 1000
+    mass_chunk_size: int = 10_000  # WeChat's mass/send takes at most 10,000 openids
+    wm_step: int = 200  # recipients covered by one watermark write
+    flush_size: int = 500  # delivery records per insert_many
+    flush_seconds: float = 0.5
+    lease_seconds: float = 30.0
+    leader_seconds: float = 10.0  # the scheduler leader lock's ttl: failover within about this long
+    idle_poll: float = 0.5
+    orphan_scan_seconds: float = 2.0  # how often a process looks for chunks given back or left behind
+    supervise_seconds: float = 1.0
+    retry_rounds: int = 2  # extra passes for transient failures after the client's own retries
+    retry_delay: float = 2.0
+    resend_window: float = 480.0  # in-doubt template sends are resent (same client_msg_id) this long
+    rate_template: float = 5000.0
+    rate_subscribe: float = 2000.0
+    rate_custom: float = 1000.0
+    rate_mass: float = 1.0  # mass/send: 60 calls a minute
+
+    def rate(self, channel: str) -> float:
+        return float(getattr(self, f"rate_{channel}", 1000.0))
+
+
+async def load_tuning(redis: aioredis.Redis, base: Tuning | None = None) -> Tuning:
+    base = base or Tuning()
+    raw = await redis.hgetall(SETTINGS_KEY)
+    changes: dict[str, Any] = {}
+    types = {f.name: f.type for f in dataclasses.fields(Tuning)}
+    for key, value in raw.items():
+        kind = types.get(key)
+        try:
+            if kind in (int, "int"):
+                changes[key] = int(value)
+            elif kind in (float, "float"):
+                changes[key] = float(value)
+            else:
+                log.warning("push:settings: unknown key %s ignored", key)
+        except ValueError:
+            log.warning("push:settings: %s=%r is not a number, ignored", key, value)
+    return dataclasses.replace(base, **changes)
+
+
+# --- counters ------------------------------------------------------------------------------------
+# KEYS: run hash, rate hash. ARGV: seq, mode ("add" | "set"), second, sent, failed, skipped, unknown
+_COUNT = """
+local field = 'c:' .. ARGV[1]
+local old = {0, 0, 0, 0}
+local cur = redis.call('HGET', KEYS[1], field)
+if cur then
+  local i = 1
+  for n in string.gmatch(cur, '[^,]+') do old[i] = tonumber(n); i = i + 1 end
+end
+local names = {'sent', 'failed', 'skipped', 'unknown'}
+local new = {}
+local grew = 0
+for i = 1, 4 do
+  local v = tonumber(ARGV[3 + i])
+  if ARGV[2] == 'add' then new[i] = old[i] + v else new[i] = v end
+  local delta = new[i] - old[i]
+  if delta ~= 0 then redis.call('HINCRBY', KEYS[1], names[i], delta) end
+  if delta > 0 then grew = grew + delta end
+end
+redis.call('HSET', KEYS[1], field, table.concat(new, ','))
+if grew > 0 then
+  redis.call('HINCRBY', KEYS[2], ARGV[3], grew)
+  redis.call('EXPIRE', KEYS[2], 300)
+end
+return grew
+"""
+
+# KEYS: run hash. Hands out the next chunk sequence number while one is ready, else -1.
+_NEXT_CHUNK = """
+local ready = tonumber(redis.call('HGET', KEYS[1], 'chunks') or '0')
+local cur = tonumber(redis.call('HGET', KEYS[1], 'cursor') or '0')
+if cur < ready then
+  redis.call('HINCRBY', KEYS[1], 'cursor', 1)
+  return cur
+end
+return -1
+"""
+
+# KEYS: bucket. ARGV: rate per second, burst, wanted. Returns {granted, wait ms}.
+_BUCKET = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or burst
+local ts = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
+local grant = math.min(want, math.floor(tokens))
+tokens = tokens - grant
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
+redis.call('PEXPIRE', KEYS[1], 60000)
+local wait = 0
+if grant == 0 then wait = math.ceil((1 - tokens) * 1000 / rate) end
+return {grant, wait}
+"""
+
+
+# KEYS: run hash. ARGV: rev, then field/value pairs.
+_MIRROR = """
+local rev = tonumber(ARGV[1])
+local cur = tonumber(redis.call('HGET', KEYS[1], 'rev') or '-1')
+local fresh = rev >= cur
+for i = 2, #ARGV, 2 do
+  local k, v = ARGV[i], ARGV[i + 1]
+  if k == 'chunks' or k == 'total' then
+    local old = tonumber(redis.call('HGET', KEYS[1], k) or '-1')
+    if (tonumber(v) or 0) > old then redis.call('HSET', KEYS[1], k, v) end
+  elseif fresh or rev < 0 and k == 'snap_done' then
+    redis.call('HSET', KEYS[1], k, v)
+  end
+end
+if fresh and rev >= 0 then redis.call('HSET', KEYS[1], 'rev', rev) end
+return fresh and 1 or 0
+"""
+
+
+class PushState:
+    """Typed access to the `push:` keys; one per process (in `deps.extras["pushes"]`)."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        self._count = redis.register_script(_COUNT)
+        self._next = redis.register_script(_NEXT_CHUNK)
+        self._bucket = redis.register_script(_BUCKET)
+        self._mirror = redis.register_script(_MIRROR)
+
+    async def mirror(self, run_id: str, fields: dict[str, Any], *, rev: int = -1, push_id: str | None = None) -> None:
+        """Copy run fields to Redis. Status-like fields only from a revision at least as new as the
+        one mirrored last (a slow writer cannot roll a pause back); `chunks` and `total` only grow."""
+        args: list[Any] = [rev]
+        for key, value in fields.items():
+            args += [key, "" if value is None else str(value)]
+        await self._mirror(keys=[run_key(run_id)], args=args)
+        if push_id:
+            await self.redis.set(current_key(push_id), run_id)
+        if fields.get("status") in ("done", "cancelled", "failed", "skipped", "missed"):
+            await self.redis.expire(run_key(run_id), RUN_TTL)
+
+    async def run_fields(self, run_id: str) -> dict[str, str]:
+        return dict(await self.redis.hgetall(run_key(run_id)))
+
+    async def status(self, run_id: str) -> str | None:
+        value = await self.redis.hget(run_key(run_id), "status")
+        return str(value) if value is not None else None
+
+    async def current_run(self, push_id: str) -> str | None:
+        value = await self.redis.get(current_key(push_id))
+        return str(value) if value else None
+
+    async def count(self, run_id: str, seq: int, counts: dict[str, int], *, exact: bool = False) -> int:
+        args = [seq, "set" if exact else "add", int(time.time()), *(int(counts.get(k, 0)) for k in COUNTS)]
+        return int(await self._count(keys=[run_key(run_id), rate_key(run_id)], args=args))
+
+    async def set_totals(self, run_id: str, totals: dict[str, int]) -> None:
+        await self.redis.hset(run_key(run_id), mapping={k: int(totals.get(k, 0)) for k in COUNTS})  # type: ignore[arg-type]
+
+    async def next_chunk(self, run_id: str) -> int:
+        return int(await self._next(keys=[run_key(run_id)]))
+
+    async def recent_rate(self, run_id: str, seconds: int = 10) -> float:
+        now = int(time.time())
+        fields = [str(now - i) for i in range(1, seconds + 1)]  # whole seconds only
+        values = await self.redis.hmget(rate_key(run_id), fields)
+        return sum(int(v) for v in values if v) / seconds
+
+    async def take_tokens(self, channel: str, rate: float, want: int) -> tuple[int, float]:
+        """(granted, seconds to wait when none was granted) from the shared bucket."""
+        burst = max(float(want), rate / 5)  # a short burst after idling, never more than a fifth of a second
+        granted, wait_ms = await self._bucket(keys=[f"push:bucket:{channel}"], args=[rate, burst, want])
+        return int(granted), int(wait_ms) / 1000
+
+    async def quota_until(self, channel: str) -> float:
+        value = await self.redis.get(quota_key(channel))
+        return float(value) if value else 0.0
+
+    async def set_quota_until(self, channel: str, until: float) -> None:
+        ttl = max(1, int(until - time.time()) + 86400)
+        await self.redis.set(quota_key(channel), str(until), ex=ttl)
+
+    async def clear_quota(self, channel: str) -> None:
+        await self.redis.delete(quota_key(channel))
+
+
+def get_state(extras: dict[str, Any], redis: aioredis.Redis) -> PushState:
+    state = extras.get("pushes.state")
+    if state is None:
+        state = extras["pushes.state"] = PushState(redis)
+    return state

@@ -1,0 +1,187 @@
+"""Runs of a push (`push_runs`) and the audience snapshot cut into chunks (`push_chunks`).
+
+    push_runs: {_id: "<push id>-<occurrence>", push, org_path, channel, occurrence, status, reason?,
+                created_at, started_at, finished_at?, paused_until?, media_id?, totals?,
+                snap: {done, seq, resume, total, owner?, lease_until}}
+
+One run is one occurrence of a push (a recurring push has many). The `_id` is derived from the
+occurrence, so a duplicate fire of the same occurrence cannot create a second run (unique `_id`).
+
+    push_chunks: {_id: "<run id>:<seq>", run, seq, openids: [...], skips: {openid: reason},
+                  lia: [...], resume, state: pending|leased|done, owner?, lease_until, attempts,
+                  wm, clean, attempt_at?, counts?}
+
+Chunks are claimed by point lookups on `_id` (the next sequence number comes from a Redis cursor)
+or, for the few left behind, by the `(run, state)` index — never by a query that has to read
+every pending chunk. `wm` (watermark) is written *before* recipients at or above the old value
+are attempted: recipients below `wm` without a delivery record are "in doubt" after a crash,
+those above it were never attempted. `clean` says the last holder stopped on purpose with every
+outcome recorded, so nothing below `wm` is in doubt.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from core.clock import from_timestamp
+
+Db = AsyncDatabase[dict[str, Any]]
+EPOCH = from_timestamp(0)
+COUNT_FIELDS = ("sent", "failed", "skipped", "unknown")
+
+
+def chunk_id(run_id: str, seq: int) -> str:
+    return f"{run_id}:{seq:06d}"
+
+
+async def ensure_indexes(db: Db) -> None:
+    await db.push_runs.create_index([("push", ASCENDING), ("created_at", DESCENDING)])
+    await db.push_runs.create_index([("status", ASCENDING)])
+    await db.push_chunks.create_index([("run", ASCENDING), ("state", ASCENDING)])
+    await db.push_chunks.create_index([("run", ASCENDING), ("done", ASCENDING)])
+
+
+# --- runs ----------------------------------------------------------------------------------------
+async def create_run(db: Db, doc: dict[str, Any]) -> bool:
+    """False when this occurrence already has a run (the idempotency key did its job)."""
+    try:
+        await db.push_runs.insert_one(doc)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def get_run(db: Db, run_id: str) -> dict[str, Any] | None:
+    return await db.push_runs.find_one({"_id": run_id})
+
+
+async def runs_of_push(db: Db, push_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    cursor = db.push_runs.find({"push": push_id}).sort("created_at", DESCENDING).limit(limit)
+    return await cursor.to_list()
+
+
+async def runs_with_status(db: Db, status: str) -> list[dict[str, Any]]:
+    return await db.push_runs.find({"status": status}).to_list()
+
+
+async def set_run(
+    db: Db, run_id: str, expect: tuple[str, ...] | None, changes: dict[str, Any], unset: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
+    query: dict[str, Any] = {"_id": run_id}
+    if expect is not None:
+        query["status"] = {"$in": list(expect)}
+    update: dict[str, Any] = {"$set": changes, "$inc": {"rev": 1}}
+    if unset:
+        update["$unset"] = dict.fromkeys(unset, "")
+    return await db.push_runs.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+
+
+async def claim_snapshot(db: Db, run_id: str, owner: str, at: datetime, until: datetime) -> dict[str, Any] | None:
+    """Take (or take over) the snapshot of a run; only one instance cuts an audience at a time."""
+    query = {"_id": run_id, "snap.done": False, "snap.lease_until": {"$lt": at}}
+    update = {"$set": {"snap.owner": owner, "snap.lease_until": until}}
+    return await db.push_runs.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+
+
+async def checkpoint_snapshot(
+    db: Db, run_id: str, owner: str, *, seq: int, resume: Any, total: int, until: datetime, done: bool = False
+) -> bool:
+    changes = {"snap.seq": seq, "snap.resume": resume, "snap.total": total, "snap.lease_until": until,
+               "snap.done": done}  # fmt: skip
+    result = await db.push_runs.update_one({"_id": run_id, "snap.owner": owner}, {"$set": changes})
+    return result.matched_count == 1
+
+
+async def renew_snapshot(db: Db, run_id: str, owner: str, until: datetime) -> bool:
+    result = await db.push_runs.update_one(
+        {"_id": run_id, "snap.owner": owner, "snap.done": False}, {"$set": {"snap.lease_until": until}}
+    )
+    return result.matched_count == 1
+
+
+async def release_snapshot(db: Db, run_id: str, owner: str) -> None:
+    await db.push_runs.update_one({"_id": run_id, "snap.owner": owner}, {"$set": {"snap.lease_until": EPOCH}})
+
+
+# --- chunks --------------------------------------------------------------------------------------
+def new_chunk(
+    run_id: str, seq: int, openids: list[str], skips: dict[str, str], resume: Any, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "_id": chunk_id(run_id, seq), "run": run_id, "seq": seq, "openids": openids, "skips": skips,
+        "resume": resume, "state": "pending", "done": False, "lease_until": EPOCH, "attempts": 0, "wm": 0,
+        "clean": True, **extra,
+    }  # fmt: skip
+
+
+async def insert_chunk(db: Db, doc: dict[str, Any]) -> bool:
+    try:
+        await db.push_chunks.insert_one(doc)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def get_chunk(db: Db, run_id: str, seq: int) -> dict[str, Any] | None:
+    return await db.push_chunks.find_one({"_id": chunk_id(run_id, seq)})
+
+
+async def claim_chunk(db: Db, cid: str, owner: str, at: datetime, until: datetime) -> dict[str, Any] | None:
+    """Lease a pending chunk, or a leased one whose holder stopped renewing."""
+    query = {"_id": cid, "state": {"$in": ["pending", "leased"]}, "lease_until": {"$lt": at}}
+    update = {"$set": {"state": "leased", "owner": owner, "lease_until": until}, "$inc": {"attempts": 1}}
+    return await db.push_chunks.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+
+
+async def open_chunks(db: Db, run_id: str, state: str) -> list[dict[str, Any]]:
+    """Chunks of a run in `state` (pending or leased): few once the cursor has passed them."""
+    fields = {"seq": 1, "lease_until": 1, "owner": 1, "attempts": 1, "wm": 1, "counts": 1}
+    return await db.push_chunks.find({"run": run_id, "state": state}, fields).to_list()
+
+
+async def renew_chunk(db: Db, cid: str, owner: str, until: datetime) -> bool:
+    result = await db.push_chunks.update_one(
+        {"_id": cid, "owner": owner, "state": "leased"}, {"$set": {"lease_until": until}}
+    )
+    return result.matched_count == 1
+
+
+async def advance_wm(db: Db, cid: str, owner: str, wm: int, at: datetime, until: datetime) -> bool:
+    """Mark recipients below `wm` as possibly attempted; False when the lease is no longer ours."""
+    changes = {"wm": wm, "clean": False, "attempt_at": at, "lease_until": until}
+    result = await db.push_chunks.update_one({"_id": cid, "owner": owner, "state": "leased"}, {"$set": changes})
+    return result.matched_count == 1
+
+
+async def release_chunk(db: Db, cid: str, owner: str, *, clean: bool, counts: dict[str, int]) -> bool:
+    """Give a chunk back (pause, quota, shutdown); `clean` when every attempt's outcome is recorded."""
+    changes: dict[str, Any] = {"state": "pending", "owner": None, "lease_until": EPOCH, "counts": counts}
+    if clean:
+        changes["clean"] = True
+    result = await db.push_chunks.update_one({"_id": cid, "owner": owner, "state": "leased"}, {"$set": changes})
+    return result.matched_count == 1
+
+
+async def complete_chunk(db: Db, cid: str, owner: str, counts: dict[str, int]) -> bool:
+    changes = {"state": "done", "done": True, "counts": counts, "clean": True, "lease_until": EPOCH}
+    result = await db.push_chunks.update_one({"_id": cid, "owner": owner, "state": "leased"}, {"$set": changes})
+    return result.matched_count == 1
+
+
+async def all_done(db: Db, run_id: str) -> bool:
+    """True once every chunk is done. `done` only ever turns true, so one query cannot be fooled by a
+    chunk moving between pending and leased while it runs (as two state queries could)."""
+    return await db.push_chunks.find_one({"run": run_id, "done": False}, {"_id": 1}) is None
+
+
+async def done_totals(db: Db, run_id: str) -> dict[str, int]:
+    totals = dict.fromkeys(COUNT_FIELDS, 0)
+    async for doc in db.push_chunks.find({"run": run_id, "state": "done"}, {"counts": 1}):
+        for key in COUNT_FIELDS:
+            totals[key] += int((doc.get("counts") or {}).get(key, 0))
+    return totals

@@ -17,6 +17,7 @@ import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+import scheduler
 from core.config import ConfigError, Settings, load_settings
 from core.deps import Deps, build_deps, close_deps
 from core.embedded import EmbeddedServer, start_mongo, start_redis
@@ -68,6 +69,7 @@ StartHook = Callable[[Deps], Awaitable[None]]
 def start_hooks() -> list[StartHook]:
     return [
         polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
+        scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
     ]
 
 
@@ -144,6 +146,7 @@ async def serve(settings: Settings, config_path: Path, is_worker: bool) -> None:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        await scheduler.stop(deps)  # pushes: finish and record in-flight sends, hand over leadership
         await close_deps(deps)
         if fake is not None:
             await fake.stop()

@@ -1,0 +1,36 @@
+"""Scheduled pushes: the leader-only APScheduler (runner.py, leader.py, jobs.py) and the fan-out
+workers every instance runs (services/fanout.py).
+
+`start(deps)` is a start hook (app.py); `stop(deps)` winds both down gracefully: in-flight sends
+finish and are recorded, chunks are given back clean, and leadership is released for another
+instance to take at once.
+"""
+
+from __future__ import annotations
+
+from core.deps import Deps
+from scheduler.runner import SchedulerRunner
+from services.fanout import Fanout
+from services.push_state import load_tuning
+
+RUNNER = "pushes.scheduler"
+FANOUT = "pushes.fanout"
+
+
+async def start(deps: Deps) -> None:
+    tuning = await load_tuning(deps.redis)  # operators may override the defaults in `push:settings`
+    fan = Fanout(deps, tuning)
+    deps.extras[FANOUT] = fan
+    fan.start()
+    runner = SchedulerRunner(deps, lock_ttl=tuning.leader_seconds)
+    deps.extras[RUNNER] = runner
+    deps.spawn(runner.run(), "push-scheduler")
+
+
+async def stop(deps: Deps) -> None:
+    runner = deps.extras.get(RUNNER)
+    if isinstance(runner, SchedulerRunner):
+        await runner.stop()
+    fan = deps.extras.get(FANOUT)
+    if isinstance(fan, Fanout):
+        await fan.stop()

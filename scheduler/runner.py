@@ -1,0 +1,206 @@
+"""APScheduler on the leader only, with jobs in a persistent Redis store, kept in step with push data.
+
+Pushes are the data; an APScheduler job only triggers one (`scheduler.jobs:fire_push`). The leader
+(scheduler/leader.py) runs an AsyncIOScheduler whose job store is Redis (`sched:jobs`,
+`sched:run_times`), so next run times survive restarts and failovers, and an occurrence missed
+while no leader ran fires late (within `misfire_grace`) or is recorded as missed. The leader keeps
+the store in step with the armed pushes: at election, when `sched:version` changes (an editor
+scheduled, edited, paused or cancelled a push) and every `resync_seconds` anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.base import BaseExecutor
+from apscheduler.jobstores.redis import RedisJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from core import clock
+from core.deps import Deps
+from scheduler import jobs
+from scheduler.leader import LeaderLock
+from services import push_rules
+from services.pushes import SCHED_VERSION_KEY
+from storage import pushes as push_store
+
+log = logging.getLogger(__name__)
+JOB_PREFIX = "push:"
+Fire = Callable[[Any, datetime], Awaitable[Any]]
+
+
+class PushExecutor(BaseExecutor):  # type: ignore[misc]
+    """Runs `fire_push` jobs on the event loop with `deps` and the occurrence's scheduled time.
+
+    APScheduler's own executors call `func(*args)`; ours also passes what the job store cannot
+    hold (the live `deps`) and what APScheduler knows but does not pass (the scheduled run time,
+    our idempotency key).
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        super().__init__()
+        self.deps = deps
+        self._pending: set[asyncio.Task[Any]] = set()
+
+    def start(self, scheduler: Any, alias: str) -> None:
+        super().start(scheduler, alias)
+        self._loop = scheduler._eventloop
+
+    def shutdown(self, wait: bool = True) -> None:
+        for task in self._pending:
+            task.cancel()
+        self._pending.clear()
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        task = self._loop.create_task(self._run(job, run_times))
+        self._pending.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._pending.discard(t)
+            if t.cancelled():
+                return
+            if (exc := t.exception()) is not None:
+                self._run_job_error(job.id, exc, exc.__traceback__)
+            else:
+                self._run_job_success(job.id, t.result())
+
+        task.add_done_callback(done)
+
+    async def _run(self, job: Any, run_times: list[datetime]) -> list[JobExecutionEvent]:
+        events = []
+        for run_time in run_times:
+            late = clock.now() - run_time
+            if job.misfire_grace_time is not None and late > timedelta(seconds=job.misfire_grace_time):
+                events.append(JobExecutionEvent(EVENT_JOB_MISSED, job.id, job._jobstore_alias, run_time))
+                await jobs.missed(self.deps, *job.args, run_time)
+                continue
+            try:
+                result = await job.func(*job.args, deps=self.deps, scheduled_at=run_time, **job.kwargs)
+            except Exception as exc:  # noqa: BLE001 - reported as APScheduler's job-error event
+                log.exception("scheduled job %s failed", job.id)
+                events.append(JobExecutionEvent(EVENT_JOB_ERROR, job.id, job._jobstore_alias, run_time,
+                                                exception=exc, traceback=str(sys.exc_info()[2])))  # fmt: skip
+            else:
+                events.append(JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, job._jobstore_alias, run_time, result))
+        return events
+
+
+def sync_redis(client: Any) -> redis.Redis:
+    """A blocking client to the same Redis as `client`, for APScheduler's (synchronous) job store."""
+    pool = client.connection_pool
+    kw = pool.connection_kwargs
+    args: dict[str, Any] = {k: kw[k] for k in ("host", "port", "db", "username", "password") if kw.get(k) is not None}
+    if kw.get("path"):
+        args["unix_socket_path"] = kw["path"]
+    if "SSL" in pool.connection_class.__name__:
+        args["ssl"] = True
+    return redis.Redis(**args, socket_timeout=5, decode_responses=False)
+
+
+class SchedulerRunner:
+    def __init__(
+        self, deps: Deps, *, lock_ttl: float = 10.0, misfire_grace: float = 3600.0, resync_seconds: float = 30.0
+    ) -> None:
+        self.deps = deps
+        self.lock = LeaderLock(deps.redis, ttl=lock_ttl)
+        self.misfire_grace = misfire_grace
+        self.resync_seconds = resync_seconds
+        self.scheduler: AsyncIOScheduler | None = None
+        self.stopping = False
+        self.elections = 0
+        self._synced_version: str | None = None
+        self._synced_at = 0.0
+
+    @property
+    def leading(self) -> bool:
+        return self.scheduler is not None
+
+    async def run(self) -> None:
+        """Campaign, lead, renew; step down as soon as leadership is not confirmed."""
+        interval = self.lock.ttl_ms / 3000
+        while not self.stopping:
+            try:
+                if self.leading:
+                    if await self.lock.renew():
+                        await self._maybe_resync()
+                    else:
+                        self._step_down("lock lost")
+                elif await self.lock.acquire():
+                    await self._lead()
+            except Exception:  # noqa: BLE001 - Redis unreachable: keep trying; step down once the lease ran out
+                log.exception("scheduler leadership tick failed")
+                if self.leading and not self.lock.held:
+                    self._step_down("lease expired without renewal")
+            await asyncio.sleep(interval)
+
+    async def stop(self) -> None:
+        self.stopping = True
+        if self.leading:
+            self._step_down("shutting down")
+            await self.lock.release()
+
+    async def _lead(self) -> None:
+        self.elections += 1
+        store = RedisJobStore(jobs_key="sched:jobs", run_times_key="sched:run_times")
+        store.redis = sync_redis(self.deps.redis)
+        scheduler = AsyncIOScheduler(
+            jobstores={"default": store}, executors={"default": PushExecutor(self.deps)}, timezone=clock.TZ,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(self.misfire_grace)},
+        )  # fmt: skip
+        scheduler.start()
+        self.scheduler = scheduler
+        log.info("scheduler: %s is the leader", self.lock.owner)
+        self._synced_version = None
+        await self.resync()
+
+    def _step_down(self, why: str) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+            log.warning("scheduler: %s stepped down (%s)", self.lock.owner, why)
+
+    async def _maybe_resync(self) -> None:
+        version = await self.deps.redis.get(SCHED_VERSION_KEY)
+        if version != self._synced_version or time.monotonic() - self._synced_at > self.resync_seconds:
+            await self.resync(version)
+
+    async def resync(self, version: Any = None) -> None:
+        """Make the job store hold exactly one current job per armed push."""
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
+        if version is None:
+            version = await self.deps.redis.get(SCHED_VERSION_KEY)
+        wanted = {JOB_PREFIX + p["_id"]: p for p in await push_store.armed(self.deps.db)}
+        held = {job.id: job for job in scheduler.get_jobs() if job.id.startswith(JOB_PREFIX)}
+        for job_id, job in list(held.items()):
+            push = wanted.get(job_id)
+            if push is None or job.args[1] != push["version"]:
+                scheduler.remove_job(job_id)
+                del held[job_id]
+        for job_id, push in wanted.items():
+            current = held.get(job_id)
+            if current is not None and current.args[1] == push["version"]:
+                continue
+            schedule = push["schedule"]
+            if schedule["kind"] == "cron":
+                trigger: Any = push_rules.cron_trigger(schedule["cron"])
+            elif schedule["kind"] == "at":
+                trigger = DateTrigger(run_date=clock.localize(schedule["at"]), timezone=clock.TZ)
+            else:
+                continue
+            scheduler.add_job(
+                "scheduler.jobs:fire_push", trigger, args=[push["_id"], push["version"]], id=job_id,
+                name=f"push {push['_id']}", replace_existing=True,
+            )  # fmt: skip
+        self._synced_version = version
+        self._synced_at = time.monotonic()

@@ -23,6 +23,7 @@ from core.deps import Deps, build_deps, close_deps
 from core.embedded import EmbeddedServer, start_mongo, start_redis
 from core.logs import setup_logging
 from handlers import ops
+from handlers import wechat as wechat_callback
 from handlers.base import NotFoundHandler
 from miniprogram_api import auth as mp_auth
 from miniprogram_api import members as mp_members
@@ -33,6 +34,7 @@ from seed import seed_all
 from services import polls as polls_service
 from storage import meta
 from storage.indexes import ensure_indexes
+from wechat_bot import setup as wechat_bot_setup
 
 VERSION = "0.1.0"
 log = logging.getLogger("sdgh")
@@ -42,6 +44,7 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler]]]:
     """Every URL the service answers, in one list: read it to know the surface."""
     return [
         *ops.routes,  # /healthz, /metrics
+        *wechat_callback.routes,  # /wechat (official account callback)
         *mp_openapi.routes,  # /api/openapi.json
         *mp_auth.routes,  # /api/mp/login, logout, me
         *mp_members.routes,  # /api/mp/members/bind
@@ -68,6 +71,7 @@ StartHook = Callable[[Deps], Awaitable[None]]
 
 def start_hooks() -> list[StartHook]:
     return [
+        wechat_bot_setup.start,  # the official account's conversation (content cache, dedupe)
         polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
     ]

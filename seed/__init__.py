@@ -9,6 +9,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 async def seed_all(db: AsyncDatabase[dict[str, Any]]) -> None:
     """Every feature's seed, in one list: orgs first, since other content belongs to an org."""
-    from storage import orgs
+    from seed import bot_content as bot_content_seed
+    from seed import centres as centres_seed
+    from storage import bot_content, centres, orgs
 
     await orgs.seed_orgs(db)
+    await bot_content.seed(db, bot_content_seed.content_docs())
+    await centres.seed(db, centres_seed.centre_docs())

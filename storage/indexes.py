@@ -32,7 +32,7 @@ async def ensure_index(
 def _setups() -> list[IndexSetup]:
     from storage import activities as mp_activities
     from storage import ballots as mp_ballots
-    from storage import members, meta, mini_users, orgs
+    from storage import bot_content, centres, followers, members, meta, mini_users, orgs
     from storage import polls as mp_polls
     from storage import push_runs, pushes
     from storage import signups as mp_signups
@@ -43,6 +43,9 @@ def _setups() -> list[IndexSetup]:
         orgs.ensure_indexes,
         mini_users.ensure_indexes,
         members.ensure_indexes,
+        followers.ensure_indexes,
+        bot_content.ensure_indexes,
+        centres.ensure_indexes,
         mp_surveys.ensure_indexes,
         mp_activities.ensure_indexes,
         mp_signups.ensure_indexes,

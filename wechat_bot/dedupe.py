@@ -1,0 +1,114 @@
+"""Exactly once across processes: a message is claimed in Redis before anyone works on it.
+
+WeChat resends a message when no answer came within 5 seconds (same MsgId, or for events the
+same FromUserName + CreateTime + Event; a fresh timestamp and nonce each time). One round trip
+of three plain commands (cheaper for Redis than a script, and the claim itself is one atomic
+SET NX):
+
+1. `SET msg:n:<ts>:<nonce> NX EX` — a reused (timestamp, nonce) is a replay: WeChat never reuses
+   one, an attacker replaying a captured request does (in plaintext mode the signature does not
+   even cover the body);
+2. `SET msg:d:<key> P<owner> NX PX` — the claim. Taken: ours to process; the short TTL lets the
+   next retry take over if this process dies. Refused: a second round trip reads the state —
+   `R<reply>` answered (the retry gets the same reply) or `P...` still being processed (the
+   retry waits for that answer);
+3. `HGET msg:fo <openid>` — the follower's org path (per-org content), saving a round trip;
+4. `HSET msg:seen <openid> <now>` — their last interaction (the 48-hour customer-service
+   window), moved to MongoDB in batches by `services.followers.flush_seen`.
+
+The answer is stored with `SET msg:d:<key> R<reply> EX` without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from services.followers import ORG_KEY, SEEN_KEY
+from wechat_bot.redis_pipe import RedisPipe, RedisReplyError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    state: str  # "new" (ours to process), "replied", "pending", "replay", "unguarded" (Redis away)
+    reply: str = ""  # the stored reply body for "replied" ("" = success)
+    org_path: tuple[str, ...] = ()  # for "new": the follower's org path, if bound
+
+
+UNGUARDED = Claim("unguarded")
+
+
+class Deduper:
+    def __init__(
+        self,
+        pipe: RedisPipe,
+        *,
+        nonce_ttl: int = 600,
+        pending_ms: int = 6000,
+        reply_ttl: int = 360,
+        owner: str = "",
+    ) -> None:
+        self._pipe = pipe
+        self.nonce_ttl = nonce_ttl  # covers the whole timestamp window on both sides
+        self.pending_ms = pending_ms  # longer than the 4 s guard; short enough for a retry to take over
+        self.reply_ttl = reply_ttl  # WeChat's retries come within ~20 s; keep answers well beyond
+        self._owner = "P" + (owner or str(time.time_ns()))
+
+    async def claim(
+        self, key: str, openid: str, timestamp: str = "", nonce: str = "", interaction: bool = False
+    ) -> Claim:
+        dkey = "msg:d:" + key
+        commands: list[tuple[object, ...]] = [
+            ("SET", dkey, self._owner, "NX", "PX", self.pending_ms),
+            ("HGET", ORG_KEY, openid),
+            ("SET", f"msg:n:{timestamp}:{nonce}", "1", "NX", "EX", self.nonce_ttl) if nonce else ("PING",),
+        ]
+        if interaction:
+            commands.append(("HSET", SEEN_KEY, openid, int(time.time())))
+        try:
+            replies = await self._pipe.execute_many(commands)
+            if any(isinstance(r, RedisReplyError) for r in replies):
+                raise ConnectionError(next(r for r in replies if isinstance(r, RedisReplyError)))
+            if nonce and replies[2] is None:
+                if replies[0] is not None:
+                    self._pipe.send_nowait("DEL", dkey)  # give back a claim made by a replay
+                return Claim("replay")
+            if replies[0] is not None:
+                org = replies[1]
+                return Claim("new", org_path=tuple(org.split(",")) if org else ())
+            state = await self._pipe.execute("GET", dkey)
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            # Without Redis we cannot tell a retry from a first delivery. Answering matters more
+            # than a rare duplicate: process it (at least once) and say so in the log.
+            log.warning("dedupe unavailable (%s): processing %s unguarded", exc, key)
+            return UNGUARDED
+        if state is None:  # expired between our two round trips: try again
+            return await self.claim(key, openid)
+        if state.startswith("R"):
+            return Claim("replied", reply=state[1:])
+        return Claim("pending")
+
+    def store(self, key: str, reply: str) -> None:
+        """Remember the answer for retries ("" = success). Nobody waits: it leaves with the next batch."""
+        self._pipe.send_nowait("SET", "msg:d:" + key, "R" + reply, "EX", self.reply_ttl)
+
+    async def wait(self, key: str, openid: str, deadline: float) -> Claim:
+        """A retry arrived while another delivery is being processed: wait for its answer.
+
+        Returns "replied", or "new" if the owner vanished (its claim expired) and this delivery
+        took over, or "pending" when the deadline passes first.
+        """
+        delay = 0.02
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return Claim("pending")
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 1.5, 0.25)
+            claim = await self.claim(key, openid)
+            if claim.state != "pending":
+                return claim

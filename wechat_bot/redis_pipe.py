@@ -1,0 +1,270 @@
+"""A lean, auto-pipelining Redis connection for the message path (two commands per message).
+
+Why not redis-py here: at thousands of messages a second its per-command cost (connection
+checkout, command packing, the pure-Python RESP parser, a stream reader wake-up) was as large as
+the rest of a message's work. This connection is an asyncio Protocol: commands issued during one
+event-loop turn leave in one write, replies are parsed as they arrive and resolve futures in
+order. An idle process still sends a lone command at once; a busy one batches for free.
+
+Scope: commands and Lua scripts with simple replies (strings, integers, arrays, errors). Other
+code keeps using `deps.redis` (redis-py). On a lost connection every waiting command fails with
+ConnectionError and the next command reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import ssl
+from collections import deque
+from typing import Any
+
+from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection, parse_url
+
+log = logging.getLogger(__name__)
+
+CRLF = b"\r\n"
+
+
+class RedisReplyError(Exception):
+    """Redis answered an error (`-ERR ...`)."""
+
+
+class _Incomplete(Exception):
+    pass
+
+
+class Script:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - Redis names scripts by sha1
+
+
+def encode(args: tuple[Any, ...]) -> bytes:
+    out = [b"*%d\r\n" % len(args)]
+    add = out.append
+    for a in args:
+        b = a.encode() if type(a) is str else a if type(a) is bytes else str(a).encode()
+        add(b"$%d\r\n" % len(b))
+        add(b)
+        add(CRLF)
+    return b"".join(out)
+
+
+def _parse(buf: bytearray, pos: int) -> tuple[Any, int]:
+    end = buf.find(CRLF, pos)
+    if end < 0:
+        raise _Incomplete
+    kind, line = buf[pos], bytes(buf[pos + 1 : end])
+    pos = end + 2
+    if kind == 36:  # $ bulk string
+        n = int(line)
+        if n < 0:
+            return None, pos
+        if len(buf) < pos + n + 2:
+            raise _Incomplete
+        return bytes(buf[pos : pos + n]).decode(), pos + n + 2
+    if kind == 42:  # * array
+        n = int(line)
+        if n < 0:
+            return None, pos
+        items = []
+        for _ in range(n):
+            item, pos = _parse(buf, pos)
+            items.append(item)
+        return items, pos
+    if kind == 43:  # + simple string
+        return line.decode(), pos
+    if kind == 58:  # : integer
+        return int(line), pos
+    if kind == 45:  # - error
+        return RedisReplyError(line.decode(errors="replace")), pos
+    raise ValueError(f"unexpected RESP type {chr(kind)!r}")
+
+
+class _Multi:
+    """Several commands sent together, answered by one future with the list of their replies."""
+
+    __slots__ = ("fut", "n", "replies")
+
+    def __init__(self, fut: asyncio.Future[list[Any]], n: int) -> None:
+        self.fut, self.n, self.replies = fut, n, []
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, lost: asyncio.Future[None], reply_timeout: float) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.waiting: deque[asyncio.Future[Any] | _Multi] = deque()
+        self.buf = bytearray()
+        self.lost = lost
+        self.out: list[bytes] = []
+        self.flush_scheduled = False
+        self.since = 0.0  # when the oldest waiting command started waiting (roughly)
+        self.reply_timeout = reply_timeout
+        self._loop = asyncio.get_running_loop()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self._loop.call_later(self.reply_timeout / 2, self._watchdog)
+
+    def _watchdog(self) -> None:
+        """A Redis that stops answering must not hang callers: close, so they fail fast."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self.waiting and self._loop.time() - self.since > self.reply_timeout:
+            log.warning("Redis did not answer within %.1fs: closing the connection", self.reply_timeout)
+            self.transport.abort()
+            return
+        self._loop.call_later(self.reply_timeout / 2, self._watchdog)
+
+    def send(self, args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        fut = self._loop.create_future()
+        if not self.waiting:
+            self.since = self._loop.time()
+        self.waiting.append(fut)
+        self.out.append(encode(args))
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        return fut
+
+    def send_many(self, commands: list[tuple[Any, ...]]) -> asyncio.Future[list[Any]]:
+        fut: asyncio.Future[list[Any]] = self._loop.create_future()
+        multi = _Multi(fut, len(commands))
+        if not self.waiting:
+            self.since = self._loop.time()
+        for args in commands:
+            self.waiting.append(multi)
+            self.out.append(encode(args))
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        return fut
+
+    def _flush(self) -> None:
+        self.flush_scheduled = False
+        data, self.out = b"".join(self.out), []
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+        else:
+            self.connection_lost(None)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        pos = 0
+        waiting = self.waiting
+        try:
+            while pos < len(buf):
+                value, pos = _parse(buf, pos)
+                fut = waiting.popleft()
+                if type(fut) is _Multi:
+                    fut.replies.append(value)  # errors stay in the list: the caller judges each
+                    if len(fut.replies) == fut.n and not fut.fut.done():
+                        fut.fut.set_result(fut.replies)
+                elif not fut.done():
+                    if isinstance(value, RedisReplyError):
+                        fut.set_exception(value)
+                    else:
+                        fut.set_result(value)
+        except _Incomplete:
+            pass
+        if pos:
+            del buf[:pos]
+            self.since = self._loop.time()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        err = ConnectionError(f"Redis connection lost: {exc}")
+        while self.waiting:
+            w = self.waiting.popleft()
+            fut = w.fut if type(w) is _Multi else w
+            if not fut.done():
+                fut.set_exception(err)
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+
+class RedisPipe:
+    def __init__(
+        self, url: str = "", *, options: dict[str, Any] | None = None, connect_timeout: float = 2.0,
+        reply_timeout: float = 2.0,
+    ) -> None:  # fmt: skip
+        self._opts = dict(options) if options is not None else parse_url(url)
+        self._connect_timeout = connect_timeout
+        self._reply_timeout = reply_timeout
+        self._proto: _Protocol | None = None
+        self._connecting: asyncio.Lock | None = None
+
+    @classmethod
+    def like(cls, client: Any, **kw: Any) -> RedisPipe:
+        """A pipe to the same server, database and credentials as a redis-py client."""
+        pool = client.connection_pool
+        return cls(options={**pool.connection_kwargs, "connection_class": pool.connection_class}, **kw)
+
+    async def _connect(self) -> _Protocol:
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._proto is not None and self._proto.transport and not self._proto.transport.is_closing():
+                return self._proto
+            loop = asyncio.get_running_loop()
+            lost: asyncio.Future[None] = loop.create_future()
+            o = self._opts
+            if o.get("connection_class") is UnixDomainSocketConnection:
+                coro = loop.create_unix_connection(lambda: _Protocol(lost, self._reply_timeout), o["path"])
+            else:
+                tls = ssl.create_default_context() if o.get("connection_class") is SSLConnection else None
+                coro = loop.create_connection(lambda: _Protocol(lost, self._reply_timeout), o.get("host", "localhost"),
+                                              int(o.get("port", 6379)), ssl=tls)  # fmt: skip
+            _, proto = await asyncio.wait_for(coro, self._connect_timeout)
+            hello: list[tuple[Any, ...]] = []
+            if o.get("password"):
+                hello.append(("AUTH", *((o["username"],) if o.get("username") else ()), o["password"]))
+            if o.get("db"):
+                hello.append(("SELECT", int(o["db"])))
+            for args in hello:
+                await asyncio.wait_for(proto.send(args), self._connect_timeout)
+            self._proto = proto
+            return proto
+
+    async def execute(self, *args: Any) -> Any:
+        proto = self._proto
+        if proto is None or proto.transport is None or proto.transport.is_closing():
+            proto = await self._connect()
+        return await proto.send(args)
+
+    async def execute_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """One round trip for several commands; replies in order (a failed one is a RedisReplyError)."""
+        proto = self._proto
+        if proto is None or proto.transport is None or proto.transport.is_closing():
+            proto = await self._connect()
+        return await proto.send_many(commands)
+
+    def send_nowait(self, *args: Any) -> None:
+        """Fire and forget (the reply is read and dropped); used where nobody waits for the result."""
+        proto = self._proto
+        if proto is not None and proto.transport is not None and not proto.transport.is_closing():
+            proto.send(args).add_done_callback(_ignore)
+        else:
+            asyncio.ensure_future(self.execute(*args)).add_done_callback(_ignore)
+
+    async def run(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except RedisReplyError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+            # Redis restarted or flushed its scripts: EVAL loads it again.
+            return await self.execute("EVAL", script.source, len(keys), *keys, *args)
+
+    async def close(self) -> None:
+        if self._proto is not None and self._proto.transport is not None:
+            self._proto.transport.close()
+            await self._proto.lost
+        self._proto = None
+
+
+def _ignore(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.warning("Redis command failed: %s", fut.exception())

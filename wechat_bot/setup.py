@@ -1,0 +1,56 @@
+"""Start-up of the conversation: content cache, dedupe, the Bot in `deps.extras["bot"]`, housekeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from typing import TYPE_CHECKING
+
+from services import followers
+from services.bot_content import Globals
+from services.bot_content_cache import ContentCache
+from wechat_bot.bot import Bot
+from wechat_bot.dedupe import Deduper
+from wechat_bot.redis_pipe import RedisPipe
+from wechat_bot.table import build_router
+
+if TYPE_CHECKING:
+    from core.deps import Deps
+
+log = logging.getLogger(__name__)
+
+BOT = "bot"
+FLUSH_SECONDS = 5.0
+
+
+async def start(deps: Deps) -> None:
+    """The `start_hooks()` entry: after indexes and seeds, before the server accepts requests."""
+    s = deps.settings
+    cache = ContentCache(deps.db, deps.redis, Globals(mp_appid=s.miniprogram.app_id, public_url=s.server.public_url))
+    await cache.reload()
+    worker = f"{socket.gethostname()}:{os.getpid()}:{id(deps):x}"
+    pipe = RedisPipe.like(deps.redis)
+    deps.closers.append(pipe.close)
+    deduper = Deduper(pipe, owner=worker)
+    deps.extras[BOT] = Bot(deps, build_router(), cache, deduper)
+    deps.spawn(cache.watch(), "bot-content-watch")
+    deps.spawn(housekeeping(deps, worker), "bot-housekeeping")
+
+
+def get_bot(deps: Deps) -> Bot | None:
+    return deps.extras.get(BOT)
+
+
+async def housekeeping(deps: Deps, worker: str) -> None:
+    """Every few seconds: last-interaction times to MongoDB; the follower org cache if Redis lost it."""
+    while True:
+        try:
+            await followers.rebuild_org_cache(deps.db, deps.redis)
+            await followers.flush_seen(deps.db, deps.redis, worker)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - Redis/MongoDB hiccup: try again next round
+            log.warning("bot housekeeping: %s", exc)
+        await asyncio.sleep(FLUSH_SECONDS)

@@ -22,7 +22,7 @@ from core.config import ConfigError, Settings, load_settings
 from core.deps import Deps, build_deps, close_deps
 from core.embedded import EmbeddedServer, start_mongo, start_redis
 from core.logs import setup_logging
-from handlers import ops
+from handlers import console, ops
 from handlers import wechat as wechat_callback
 from handlers.base import NotFoundHandler
 from miniprogram_api import auth as mp_auth
@@ -50,6 +50,7 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler]]]:
         *mp_members.routes,  # /api/mp/members/bind
         *mp_orgs.routes,  # /api/mp/orgs/{code}, /children
         *mp_polls.routes,  # /api/mp/polls, /{poll_id}, /ballots, /ballots/mine
+        *console.routes,  # /admin/ (editors' console pages), /api/admin/ (their JSON), /static/console/
     ]
 
 

@@ -1,0 +1,12 @@
+"""The editors' console: pages under /admin/, their JSON under /api/admin/ (see base.py for the rules)."""
+
+from __future__ import annotations
+
+from handlers.console import audit, auth, editors, home
+
+routes = [
+    *auth.routes,
+    *home.routes,
+    *editors.routes,
+    *audit.routes,
+]

@@ -21,7 +21,7 @@ from storage import ballots
 
 log = logging.getLogger(__name__)
 
-BATCH = 2_000
+BATCH = 500  # small enough that building one batch never stalls the event loop for long
 LEASE_KEY = "mp:ballots:flusher"
 LEASE_MS = 5_000
 IDLE_BLOCK_MS = 500

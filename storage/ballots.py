@@ -26,16 +26,20 @@ async def ensure_indexes(db: Db) -> None:
     await db.ballots.create_index([("openid", ASCENDING), ("at", DESCENDING)])
 
 
+# A stream entry is one field `b`: id, poll, openid, day, seq, options (comma-joined), at (ms), ip, joined by
+# tabs (none of them can hold a tab: ids are generated, options were checked against the poll). One field
+# instead of eight makes reading a batch of thousands several times cheaper for the flusher.
 def to_doc(fields: dict[str, str]) -> dict[str, Any]:
+    ballot_id, poll, openid, day, seq, opts, at, ip = fields["b"].split("\t")
     return {
-        "_id": fields["id"],
-        "poll": fields["poll"],
-        "openid": fields["openid"],
-        "day": fields["day"],
-        "seq": int(fields["seq"]),
-        "options": fields["opts"].split(","),
-        "at": from_timestamp(int(fields["at"]) / 1000),
-        "ip": fields.get("ip", ""),
+        "_id": ballot_id,
+        "poll": poll,
+        "openid": openid,
+        "day": day,
+        "seq": int(seq),
+        "options": opts.split(","),
+        "at": from_timestamp(int(at) / 1000),
+        "ip": ip,
     }
 
 

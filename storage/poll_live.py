@@ -18,6 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from storage.ballots import STREAM
+from storage.batching import ScriptBatcher
 from storage.ratelimit import LUA_CHECK, Limit, window_keys
 
 DAY_KEY_TTL = 3 * 86400
@@ -77,8 +78,8 @@ for i = 1, n do
 end
 redis.call('HINCRBY', KEYS[2], '_ballots', 1)
 local id = ARGV[1] .. ':' .. openid .. ':' .. ARGV[3] .. ':' .. seq
-redis.call('XADD', KEYS[5], '*', 'id', id, 'poll', ARGV[1], 'openid', openid, 'day', ARGV[3], 'seq', seq,
-           'opts', table.concat(opts, ','), 'at', ARGV[2], 'ip', ARGV[8])
+redis.call('XADD', KEYS[5], '*', 'b', table.concat({id, ARGV[1], openid, ARGV[3], seq, table.concat(opts, ','),
+           ARGV[2], ARGV[8]}, '\t'))
 return {'ok', id, limit - used - 1}
 """
 )
@@ -97,7 +98,7 @@ def _k(poll_id: str, part: str) -> str:
 class PollLive:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
-        self._cast = redis.register_script(_CAST)
+        self._cast = ScriptBatcher(redis, _CAST)  # the hot path: concurrent ballots share a round trip
 
     async def cast(
         self, poll_id: str, openid: str, options: list[str], *, now_ms: int, day: str, org_path: tuple[str, ...],

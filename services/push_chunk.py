@@ -47,7 +47,7 @@ class ChunkJob:
         self.channel = run["channel"]
         self.openids: list[str] = chunk["openids"]
         self.wm = int(chunk.get("wm", 0))
-        self.sender = Sender(self.deps, self.channel, push["content"], self.run_id)
+        self.sender = Sender(self.deps, self.channel, push["message"], self.run_id)
         self.counts: Counter[str] = Counter()
         self.buffer: list[dict[str, Any]] = []
         self.gone: list[str] = []

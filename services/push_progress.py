@@ -77,7 +77,8 @@ async def _shape(state: Any, push_id: str, run_id: str, f: dict[str, str]) -> di
     counting = f.get("snap_done") != "1"
     total = max(int(f.get("total") or 0), done)
     status = f.get("status", "running")
-    rate = await state.recent_rate(run_id) if status == "running" else 0.0
+    started = float(f.get("started") or 0)
+    rate = await state.recent_rate(run_id, since=started) if status == "running" else 0.0
     left = max(0, total - done)
     until = float(f["paused_until"]) if f.get("paused_until") else None
     eta: float | None = None

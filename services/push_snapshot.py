@@ -63,7 +63,7 @@ async def cut(fan: Fanout, run: dict[str, Any]) -> None:
 async def _draft(fan: Fanout, run: dict[str, Any], push: dict[str, Any]) -> bool:
     """A mass send needs its articles as a draft first (draft/add); one per run."""
     try:
-        media_id = await fan.deps.oa.draft_add(push["content"]["articles"])
+        media_id = await fan.deps.oa.draft_add(push["message"]["articles"])
     except WeChatError as exc:
         if exc.is_quota:
             await push_control.quota_pause(fan.deps, "mass", fan.clock())

@@ -220,11 +220,13 @@ class PushState:
     async def next_chunk(self, run_id: str) -> int:
         return int(await self._next(keys=[run_key(run_id)]))
 
-    async def recent_rate(self, run_id: str, seconds: int = 10) -> float:
+    async def recent_rate(self, run_id: str, *, since: float = 0.0, seconds: int = 10) -> float:
+        """Outcomes per second over the last `seconds` whole seconds (fewer right after `since`)."""
         now = int(time.time())
-        fields = [str(now - i) for i in range(1, seconds + 1)]  # whole seconds only
+        span = max(1, min(seconds, now - int(since))) if since else seconds
+        fields = [str(now - i) for i in range(1, span + 1)]
         values = await self.redis.hmget(rate_key(run_id), fields)
-        return sum(int(v) for v in values if v) / seconds
+        return sum(int(v) for v in values if v) / span
 
     async def take_tokens(self, channel: str, rate: float, want: int) -> tuple[int, float]:
         """(granted, seconds to wait when none was granted) from the shared bucket."""

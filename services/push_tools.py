@@ -34,7 +34,7 @@ async def preview(deps: Deps, push_id: str, openid: str, *, editor_org: str, edi
     if count > PREVIEWS_PER_MINUTE:
         raise TooMany("预览太频繁，请一分钟后再试", code="preview_limited")
     try:
-        msgid = await push_send.preview(deps, doc["channel"], doc["content"], openid)
+        msgid = await push_send.preview(deps, doc["channel"], doc["message"], openid)
     except WeChatError as exc:
         raise ServiceError(f"预览发送失败：{exc.text}（微信错误码 {exc.errcode}）", code="preview_failed") from None
     return {"ok": True, "openid": openid, "msgid": msgid, "by": editor}

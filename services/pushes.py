@@ -74,7 +74,7 @@ async def _clean(deps: Deps, data: Mapping[str, Any], editor_org: str, owner: or
         raise BadInput("请选择推送方式：" + "、".join(push_rules.CHANNELS.values()), code="invalid_push")
     if channel == "subscribe" and isinstance(data.get("content"), dict) and data["content"].get("miniprogram_page"):
         raise BadInput("订阅通知暂不支持跳转小程序页面，请改填跳转链接", code="invalid_push")
-    content = push_rules.clean_content(channel, data.get("content"), deps.settings.miniprogram.app_id)
+    message = push_rules.clean_content(channel, data.get("content"), deps.settings.miniprogram.app_id)
     audience = push_rules.clean_audience(data.get("audience"))
     for code in audience.get("orgs") or (audience.get("filter") or {}).get("orgs") or []:
         await _org_in_scope(deps, code, owner.code, "推送对象中的组织")
@@ -86,7 +86,10 @@ async def _clean(deps: Deps, data: Mapping[str, Any], editor_org: str, owner: or
             raise BadInput("群发至少需要 2 位接收者", code="invalid_push")
     schedule = push_rules.clean_schedule(data.get("schedule") or {"kind": "now"}, clock.now())
     title = push_rules.text_field(data.get("title"), "推送标题", max_len=60)
-    return {"title": title, "channel": channel, "content": content, "audience": audience, "schedule": schedule}
+    # `content` as the editor wrote it (the console edits it), `message` as WeChat takes it (we send it).
+    content = dict(data["content"])
+    return {"title": title, "channel": channel, "content": content, "message": message, "audience": audience,
+            "schedule": schedule}  # fmt: skip
 
 
 async def create(deps: Deps, data: Mapping[str, Any], *, editor_org: str, editor: str) -> dict[str, Any]:

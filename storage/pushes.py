@@ -1,15 +1,17 @@
 """Pushes (`pushes`) and uploaded openid lists (`push_uploads`).
 
-    pushes: {_id: push id, org, org_path, title, channel, content, audience, schedule,
+    pushes: {_id: push id, org, org_path, title, channel, content, message, audience, schedule,
              status, version, armed: bool, current_run?, runs: int, last_error?,
              created_by, created_at, updated_by, updated_at}
 
-A push is data: what to send, to whom, when. `armed` marks pushes the scheduler leader must hold an
-APScheduler job for (a future time or a recurrence); `version` changes on every edit so the leader
-can tell a stale job from a current one. Every state change is a guarded `find_one_and_update`
-(expected status in the filter), so two editors or two instances cannot both win a transition.
+A push is data: what to send, to whom, when. `content` is what the editor wrote (the console edits
+it), `message` the same normalised into the shape WeChat's API takes (the sender uses it). `armed`
+marks pushes the scheduler leader must hold an APScheduler job for (a future time or a
+recurrence); `version` changes on every edit so the leader can tell a stale job from a current
+one. Every state change is a guarded `find_one_and_update` (expected status in the filter), so two
+editors or two instances cannot both win a transition.
 
-    push_uploads: {_id: "<upload id>:<page>", upload, page, openids: [...<=1000], org, by, created_at}
+    push_uploads: {_id: "<upload id>:<page>", upload, page, openids: [...<=1000], created_at}
                   plus a header {_id: "<upload id>", count, pages, org, org_path, by, created_at}
 """
 

@@ -1,0 +1,101 @@
+"""Editors pause, resume and cancel a push while it sends; live progress on the way."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+
+import pytest
+
+from core.deps import Deps
+from core.errors import Conflict
+from services import push_progress, pushes
+from services.fanout import Fanout
+from tests.pushes.conftest import (
+    FAST,
+    PROVINCE,
+    TEMPLATE,
+    Clock,
+    ids,
+    records,
+    seed_followers,
+    send_now,
+    wait_for,
+    wait_run,
+)
+
+SLOW = dataclasses.replace(FAST, rate_template=60.0)
+
+
+@pytest.fixture
+async def slow_fan(deps: Deps) -> AsyncIterator[Fanout]:
+    engine = Fanout(deps, SLOW, business_clock=Clock())
+    engine.start()
+    yield engine
+    await engine.stop(grace=5)
+
+
+def _delivered(fake, n: int):  # type: ignore[no-untyped-def]
+    async def check() -> bool:
+        return bool(fake.state.delivered_count("template") >= n)
+
+    return check
+
+
+async def test_pause_resume_with_live_progress(deps: Deps, fake_wechat, slow_fan: Fanout) -> None:
+    openids = ids("oPause", 240)
+    await seed_followers(deps, fake_wechat, openids)
+    push_id = await send_now(deps, TEMPLATE)
+    await wait_for(_delivered(fake_wechat, 30), 10, "some deliveries")
+    live = await push_progress.progress(deps, push_id, editor_org=PROVINCE)
+    assert live["status"] == "running" and 0 < live["done"] < 240 and live["total"] == 240
+    await asyncio.sleep(1.1)  # a whole second of history for the rate
+    live = await push_progress.progress(deps, push_id, editor_org=PROVINCE)
+    assert 20 < live["rate"] < 200 and live["eta_seconds"] is not None and live["eta_seconds"] > 0
+
+    paused = await pushes.pause(deps, push_id, editor_org=PROVINCE, editor="editor1")
+    assert paused["status"] == "paused"
+    await asyncio.sleep(0.6)  # in-flight sends finish and are recorded
+    frozen = fake_wechat.state.delivered_count("template")
+    await asyncio.sleep(0.8)
+    assert fake_wechat.state.delivered_count("template") == frozen < 240
+    progress = await push_progress.progress(deps, push_id, editor_org=PROVINCE)
+    assert progress["status"] == "paused" and progress["status_text"] == "已暂停" and progress["sent"] == frozen
+    with pytest.raises(Conflict):
+        await pushes.pause(deps, push_id, editor_org=PROVINCE, editor="editor1")
+
+    resumed = await pushes.resume(deps, push_id, editor_org=PROVINCE, editor="editor1")
+    assert resumed["status"] == "running"
+    await wait_run(deps, push_id)
+    assert fake_wechat.state.delivered_count("template") == 240
+    assert fake_wechat.state.duplicate_deliveries("template") == []
+    push = await deps.db.pushes.find_one({"_id": push_id})
+    assert push["status"] == "done"
+
+
+async def test_cancel_stops_and_reports_the_rest(deps: Deps, fake_wechat, slow_fan: Fanout) -> None:
+    openids = ids("oCancel", 100)
+    await seed_followers(deps, fake_wechat, openids)
+    push_id = await send_now(deps, TEMPLATE)
+    await wait_for(_delivered(fake_wechat, 20), 10, "some deliveries")
+    cancelled = await pushes.cancel(deps, push_id, editor_org=PROVINCE, editor="editor1")
+    assert cancelled["status"] == "cancelled"
+    await wait_run(deps, push_id, "cancelled")
+
+    async def settled() -> bool:
+        run = await deps.db.push_runs.find_one({"push": push_id})
+        return bool(run.get("settled"))
+
+    await wait_for(settled, 5, "the cancelled run's totals")
+    await asyncio.sleep(0.3)
+    sent = fake_wechat.state.delivered_count("template")
+    assert 20 <= sent < 100
+    run = await deps.db.push_runs.find_one({"push": push_id})
+    assert run["totals"]["sent"] == sent == len(await records(deps, push_id))
+    progress = await push_progress.progress(deps, push_id, editor_org=PROVINCE)
+    assert progress["status"] == "cancelled" and progress["sent"] == sent
+    rows = [r async for r in push_progress.report_rows(deps, push_id, editor_org=PROVINCE)]
+    assert len(rows) == 100 and sum(r["status_text"] == "未发送" for r in rows) == 100 - sent
+    with pytest.raises(Conflict):
+        await pushes.resume(deps, push_id, editor_org=PROVINCE, editor="editor1")

@@ -1,0 +1,89 @@
+"""What a restarted pipeline does with a chunk its crashed holder left behind (deterministic, in-process).
+
+The crash is staged exactly: the holder had moved the watermark to 20, recorded the first 10
+recipients, and its sends to recipients 10..14 had reached WeChat without being recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core import clock
+from core.deps import Deps
+from services import push_control, pushes
+from services.fanout import Fanout
+from services.push_send import client_msg_id
+from services.push_snapshot import cut
+from storage import deliveries
+from storage import push_runs as runs
+from tests.pushes.conftest import FAST, PROVINCE, TEMPLATE, Clock, ids, records, seed_followers, wait_run
+from tests.pushes.test_channels import CUSTOM
+
+
+async def _crashed(deps: Deps, fake, data: dict, attempt_age: timedelta) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def, type-arg]
+    openids = ids("oCrash", 30)
+    await seed_followers(deps, fake, openids)
+    push = await pushes.create(deps, data, editor_org=PROVINCE, editor="editor1")
+    await deps.db.pushes.update_one({"_id": push["id"]}, {"$set": {"status": "running"}})
+    doc = await deps.db.pushes.find_one({"_id": push["id"]})
+    run_id, _ = await push_control.start_run(deps, doc, clock.now())
+    offline = Fanout(deps, FAST, business_clock=Clock())  # cuts the audience, sends nothing
+    run = await runs.claim_snapshot(deps.db, run_id, offline.owner, clock.now(), offline.lease_until())
+    await cut(offline, run)
+    seq0 = runs.chunk_id(run_id, 0)
+    await runs.claim_chunk(deps.db, seq0, "crashed-holder", clock.now(), offline.lease_until())
+    await runs.advance_wm(deps.db, seq0, "crashed-holder", 20, clock.now() - attempt_age, runs.EPOCH)  # lease lapsed
+    await deliveries.insert_many(deps.db, [
+        {"_id": deliveries.record_id(run_id, o), "status": "sent", "at": clock.now()} for o in openids[:10]
+    ])  # fmt: skip
+    for openid in openids[:15]:  # what the crashed holder had delivered
+        if data["channel"] == "template":
+            await deps.oa.send_template(openid, "TPL_ACTIVITY_NOTICE", {"thing1": {"value": "x"}},
+                                        client_msg_id=client_msg_id(run_id, openid))  # fmt: skip
+        else:
+            await deps.oa.send_custom(openid, "text", {"content": "本周六心理咨询室开放，欢迎预约。"})
+    return str(push["id"]), openids
+
+
+async def test_template_in_doubt_is_resent_with_its_key(deps: Deps, fake_wechat) -> None:
+    push_id, openids = await _crashed(deps, fake_wechat, TEMPLATE, timedelta(seconds=5))
+    engine = Fanout(deps, FAST, business_clock=Clock())
+    engine.start()
+    try:
+        await wait_run(deps, push_id)
+    finally:
+        await engine.stop()
+    state = fake_wechat.state
+    assert state.delivered_count("template") == 30 and state.duplicate_deliveries("template") == []
+    recs = await records(deps, push_id)
+    assert len(recs) == 30 and {r["status"] for r in recs.values()} == {"sent"}
+
+
+async def test_template_in_doubt_too_late_to_resend_is_unknown(deps: Deps, fake_wechat) -> None:
+    push_id, openids = await _crashed(deps, fake_wechat, TEMPLATE, timedelta(minutes=9))
+    engine = Fanout(deps, FAST, business_clock=Clock())
+    engine.start()
+    try:
+        await wait_run(deps, push_id)
+    finally:
+        await engine.stop()
+    recs = await records(deps, push_id)
+    assert [o for o in openids if recs[o]["status"] == "unknown"] == openids[10:20]
+    assert fake_wechat.state.duplicate_deliveries("template") == []
+    assert fake_wechat.state.delivered_count("template") == 25  # 15 before the crash + 20..29 after
+
+
+async def test_customer_service_in_doubt_is_never_resent(deps: Deps, fake_wechat) -> None:
+    push_id, openids = await _crashed(deps, fake_wechat, CUSTOM, timedelta(seconds=5))
+    engine = Fanout(deps, FAST, business_clock=Clock())
+    engine.start()
+    try:
+        await wait_run(deps, push_id)
+    finally:
+        await engine.stop()
+    recs = await records(deps, push_id)
+    unknown = [o for o in openids if recs[o]["status"] == "unknown"]
+    assert unknown == openids[10:20]  # 10..14 did get it, 15..19 did not: we cannot tell, so we say so
+    assert "未再重发" in recs[openids[12]]["reason"]
+    assert fake_wechat.state.duplicate_deliveries("custom") == []
+    assert fake_wechat.state.delivered_count("custom") == 25

@@ -11,8 +11,13 @@ Every handler declares `openapi` (its OpenAPI path item) next to its code; see m
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any, ClassVar
+
+from pymongo.errors import ConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.errors import ServiceError, TooMany, Unauthorized
 from handlers.base import JsonHandler
@@ -22,6 +27,7 @@ from services.sessions import CurrentUser
 from storage.ratelimit import Limit, RateLimiter
 
 SESSION_EXPIRED = "登录已过期，请重新登录"
+INFRASTRUCTURE_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionFailure)
 
 
 def with_headers(err: ServiceError, headers: dict[str, str]) -> ServiceError:
@@ -63,6 +69,13 @@ class PublicMpHandler(JsonHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # send_error() cleared the headers set before the raise; errors carry theirs to survive that.
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, INFRASTRUCTURE_ERRORS):
+            # Redis or MongoDB unreachable: nothing the user did wrong, and nothing was half-done
+            # (every write is one atomic step), so "try again" is true and actionable.
+            self.set_status(503)
+            self.set_header("Retry-After", "5")
+            self.finish(json.dumps({"code": "unavailable", "message": "服务繁忙，请稍后重试"}, ensure_ascii=False))
+            return
         for name, value in getattr(exc, "headers", {}).items():
             self.set_header(name, value)
         if status_code == 405:

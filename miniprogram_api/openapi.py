@@ -1,11 +1,11 @@
-"""The OpenAPI 3 document of `/api/`, assembled from the code so that it cannot drift.
+"""The OpenAPI 3 document of `/api/mp/`, assembled from the code so that it cannot drift.
 
 Convention (docs/ARCHITECTURE.md): every API handler class carries `openapi: ClassVar[dict]`, an OpenAPI
 path item (method -> operation) whose bodies and responses use `$ref: '#/components/schemas/<Name>'`;
 each handler module exports `schemas: dict[str, dict]`. This module walks `app.route_table()`, turns
 Tornado patterns into OpenAPI paths (`(?P<poll_id>[^/]+)` -> `{poll_id}`; unnamed groups take the name of
 the handler method's parameter), and adds what the code already knows: path parameters, the bearer
-security of `MpHandler` subclasses, and the generic errors (400, 401, 404) they can answer.
+security of `MpHandler` subclasses, and the generic errors (400, 401, 404, 503) they can answer.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import tornado.web
 from miniprogram_api.base import MpHandler, PublicMpHandler
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
-API_PREFIX = "/api/"
+API_PREFIX = "/api/mp/"  # the mini-program API; the console documents /api/admin/ its own way
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -36,6 +36,7 @@ GENERIC_ERRORS = {
     "400": "请求不合法（JSON 格式、字段缺失、多余字段或类型错误）",
     "401": "未登录或登录已过期",
     "404": "资源不存在或无权查看",
+    "503": "服务繁忙，请稍后重试",
 }
 
 
@@ -117,6 +118,7 @@ def _operation(op: dict[str, Any], params: list[str], secured: bool) -> dict[str
         responses.setdefault("401", error(GENERIC_ERRORS["401"]))
     if params:
         responses.setdefault("404", error(GENERIC_ERRORS["404"]))
+    responses.setdefault("503", error(GENERIC_ERRORS["503"]))  # any call, when Redis or MongoDB is down
     return op
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from core.deps import Deps
@@ -133,3 +134,28 @@ async def test_login_is_rate_limited_per_ip(mp: MpClient, monkeypatch: Any) -> N
     resp = await mp.fetch("/api/mp/login", method="POST", body='{"code": "test:o_k9"}')
     assert resp.code == 429 and int(resp.headers["Retry-After"]) >= 1
     assert "频繁" in resp.body.decode()
+
+
+async def test_redis_or_mongodb_down_is_a_503_to_retry(mp: MpClient, monkeypatch: Any) -> None:
+    from pymongo.errors import ServerSelectionTimeoutError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from services import members, sessions
+
+    token = await mp.login("o_outage")
+
+    async def redis_down(*_: Any) -> None:
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(sessions, "authenticate", redis_down)
+    resp = await mp.fetch("/api/mp/me", headers={"Authorization": f"Bearer {token}"})
+    assert resp.code == 503 and resp.headers["Retry-After"] == "5"
+    assert json.loads(resp.body) == {"code": "unavailable", "message": "服务繁忙，请稍后重试"}
+    monkeypatch.undo()
+
+    async def mongo_down(*_: Any) -> None:
+        raise ServerSelectionTimeoutError("no servers")
+
+    monkeypatch.setattr(members, "me", mongo_down)
+    status, data = await mp.call("GET", "/api/mp/me", token=token)
+    assert status == 503 and data["code"] == "unavailable"

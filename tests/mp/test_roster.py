@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from pathlib import Path
+
 import pytest
+import yaml
 
 from core.deps import Deps
 from core.errors import BadInput, NotFound
 from services.roster import import_roster
 from tests.mp.roster_files import HEADER, ROSTER, csv_bytes, xlsx_bytes
+
+ROOT = str(Path(__file__).resolve().parents[2])
 
 
 async def test_xlsx_import_upserts_and_is_idempotent(deps: Deps) -> None:
@@ -83,3 +91,25 @@ async def test_unusable_files_are_refused_with_a_reason(deps: Deps, content: byt
 async def test_unknown_importing_org(deps: Deps) -> None:
     with pytest.raises(NotFound):
         await import_roster(deps, "999999", csv_bytes(ROSTER), "r.csv")
+
+
+async def test_command_line_import_reports_rows(deps: Deps, mongo_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "server": {"cookie_secret": "x"},
+        "wechat": {"app_id": "wx", "app_secret": "x", "token": "x"},
+        "miniprogram": {"app_id": "wxmp", "app_secret": "x"},
+        "mongo": {"url": mongo_url, "db": deps.settings.mongo.db},
+    }))  # fmt: skip
+    roster = tmp_path / "名册.xlsx"
+    roster.write_bytes(xlsx_bytes([*ROSTER, ["JN0099", "", "13800000000", ""]]))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tools.import_roster", "--config", str(config), "--org", "370100", str(roster),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SDGH_")},
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    text = out.decode()
+    assert proc.returncode == 1, err.decode()
+    assert "共 6 行，有效 5 行，新增 5" in text and "第 7 行  姓名：姓名不能为空" in text
+    assert await deps.db.members.count_documents({}) == 5

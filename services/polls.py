@@ -43,7 +43,9 @@ def _ms(dt: datetime | None) -> str:
 
 
 def _expire_at(poll: dict[str, Any]) -> int:
-    return int((poll["closes_at"] + KEEP_AFTER_CLOSE).timestamp())
+    """When the poll's Redis keys may go: 30 days after it closes, and never sooner than a day from now
+    (EXPIREAT in the past deletes at once, and a long-closed poll's rebuilt counters must live a while)."""
+    return int(max(poll["closes_at"] + KEEP_AFTER_CLOSE, now() + timedelta(days=1)).timestamp())
 
 
 def meta_of(poll: dict[str, Any]) -> dict[str, Any]:
@@ -209,6 +211,36 @@ async def rebuild(deps: Deps, poll: dict[str, Any], wait_seconds: float = 10.0) 
         log.warning("poll %s: live counters rebuilt from MongoDB (%s ballots)", pid, counts["_ballots"])
     finally:
         await state.unlock(pid, owner)
+
+
+async def recover(deps: Deps, poll_id: str) -> bool:
+    """Give Redis the poll's rules and counters again (after a flush or expiry); False if no such poll.
+
+    One recovery per poll per process at a time: a Redis flush at a voting peak must not turn into
+    thousands of identical MongoDB reads; the others wait for the first and share its answer.
+    """
+    inflight: dict[str, asyncio.Future[bool]] = deps.extras.setdefault("mp.poll_recovering", {})
+    if poll_id in inflight:
+        return await asyncio.shield(inflight[poll_id])
+    future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    inflight[poll_id] = future
+    try:
+        poll = await store.get(deps.db, poll_id)
+        if poll is None:
+            await live(deps).mark_missing(poll_id)
+        else:
+            await sync_live(deps, poll)
+        future.set_result(poll is not None)
+    except BaseException as exc:
+        if isinstance(exc, Exception):
+            future.set_exception(exc)
+            future.exception()  # retrieved here: the waiters (if any) re-raise it themselves
+        else:
+            future.cancel()
+        raise
+    finally:
+        del inflight[poll_id]
+    return future.result()
 
 
 async def sync_all(deps: Deps) -> int:

@@ -167,17 +167,9 @@ async def cast(deps: Deps, user: CurrentUser, poll_id: str, options: list[str], 
         )  # fmt: skip
         if result.outcome == "ok":
             return {"ballot_id": result.detail[0], "remaining": int(result.detail[1])}
-        if result.outcome == "nometa":
-            poll = await store.get(deps.db, poll_id)
-            if poll is None:
-                await state.mark_missing(poll_id)
+        if result.outcome in ("nometa", "nocounts"):
+            if not await polls.recover(deps, poll_id):
                 raise NotFound(HIDDEN, code="poll_not_found")
-            await polls.sync_live(deps, poll)
-        elif result.outcome == "nocounts":
-            poll = await store.get(deps.db, poll_id)
-            if poll is None:
-                raise NotFound(HIDDEN, code="poll_not_found")
-            await polls.rebuild(deps, poll)
         else:
             raise _refusal(result.outcome, result.detail)
     raise Unavailable("投票统计正在恢复，请稍后重试", code="counts_rebuilding")

@@ -219,3 +219,44 @@ async def test_concurrent_casts_by_one_user_never_exceed_the_limit(mp: MpClient,
     )
     assert sorted(s for s, _ in results) == [201] * 3 + [409] * 17
     assert await stored_counts(deps, poll["_id"]) == {"o1": 3}
+
+
+async def test_a_long_closed_poll_shows_its_stored_results(mp: MpClient, deps: Deps) -> None:
+    poll = await make_poll(deps)
+    token = await mp.login("o_old")
+    assert (await mp.call("POST", url(poll, "/ballots"), {"options": ["o3"]}, token))[0] == 201
+    await wait_flushed(deps)
+    long_ago = {"opens_at": now() - timedelta(days=90), "closes_at": now() - timedelta(days=60)}
+    await deps.db.polls.update_one({"_id": poll["_id"]}, {"$set": long_ago})
+    for key in await deps.redis.keys(f"mp:poll:{poll['_id']}:*"):
+        await deps.redis.delete(key)  # its Redis keys expired long ago
+    status, detail = await mp.call("GET", url(poll), token=token)
+    assert status == 200 and detail["state"] == "ended"
+    assert [o["count"] for o in detail["options"]] == [0, 0, 1, 0]
+    status, data = await mp.call("POST", url(poll, "/ballots"), {"options": ["o1"]}, token)
+    assert status == 409 and data["code"] == "poll_closed"
+    assert await deps.redis.ttl(f"mp:poll:{poll['_id']}:counts") > 3600
+
+
+async def test_a_flushed_redis_at_a_peak_costs_one_mongodb_read_per_poll(
+    deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.sessions import CurrentUser
+    from storage import polls as poll_store
+
+    poll = await make_poll(deps, limit={"per": "poll", "count": 1}, anti_brush={"user_per_minute": 0})
+    await deps.redis.flushall()
+    reads = 0
+    real_get = poll_store.get
+
+    async def counting_get(db: Any, pid: str) -> Any:
+        nonlocal reads
+        reads += 1
+        return await real_get(db, pid)
+
+    monkeypatch.setattr(poll_store, "get", counting_get)
+    results = await asyncio.gather(
+        *(votes.cast(deps, CurrentUser(f"o_herd{i}"), poll["_id"], ["o1"], "ip") for i in range(50))
+    )
+    assert len(results) == 50 and reads == 1
+    assert await stored_counts(deps, poll["_id"]) == {"o1": 50}

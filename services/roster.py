@@ -78,7 +78,7 @@ def _read_rows(file_bytes: bytes, filename: str) -> list[list[str]]:
 
 
 def _read_xlsx(file_bytes: bytes) -> list[list[str]]:
-    from openpyxl import load_workbook
+    from openpyxl import load_workbook  # type: ignore[import-untyped]
 
     try:
         book = load_workbook(io.BytesIO(file_bytes), read_only=True, data_only=True)
@@ -108,7 +108,7 @@ def _read_csv(file_bytes: bytes) -> list[list[str]]:
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text), dialect)]
 
 

@@ -7,7 +7,7 @@ stores it once: duplicates are refused by the `_id` index and ignored.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from pymongo import ASCENDING, DESCENDING
@@ -43,12 +43,15 @@ def to_doc(fields: dict[str, str]) -> dict[str, Any]:
     }
 
 
-async def read_pending(redis: aioredis.Redis, count: int, block_ms: int | None) -> list[tuple[str, dict[str, str]]]:
+Entries = list[tuple[str, dict[str, str]]]
+
+
+async def read_pending(redis: aioredis.Redis, count: int, block_ms: int | None) -> Entries:
     """The oldest ballots not yet stored (the stream only holds those), waiting up to block_ms for some."""
     if block_ms is None:
-        return list(await redis.xrange(STREAM, "-", "+", count=count))
-    answer = await redis.xread({STREAM: "0-0"}, count=count, block=block_ms)
-    return list(answer[0][1]) if answer else []
+        return cast(Entries, await redis.xrange(STREAM, "-", "+", count=count))
+    answer: Any = await redis.xread({STREAM: "0-0"}, count=count, block=block_ms)
+    return cast(Entries, list(answer[0][1])) if answer else []
 
 
 async def store(db: Db, docs: list[dict[str, Any]]) -> int:
@@ -75,7 +78,7 @@ async def pending_count(redis: aioredis.Redis) -> int:
 
 
 async def option_counts(db: Db, poll_id: str) -> dict[str, int]:
-    pipeline = [
+    pipeline: list[dict[str, Any]] = [
         {"$match": {"poll": poll_id}},
         {"$unwind": "$options"},
         {"$group": {"_id": "$options", "n": {"$sum": 1}}},

@@ -74,6 +74,7 @@ async def upsert_login(db: Db, openid: str, unionid: str, follower_openid: str) 
             doc = await db.mini_users.find_one_and_update(
                 {"_id": openid}, update, upsert=True, return_document=ReturnDocument.AFTER
             )
+            assert doc is not None  # upsert with ReturnDocument.AFTER always returns the document
             return _from_doc(doc)
         except DuplicateKeyError:  # two first logins raced on the upsert: the second one now matches
             if attempt:

@@ -153,7 +153,7 @@ class PollLive:
 
     async def counts(self, poll_id: str) -> dict[str, int] | None:
         """Option id -> ballots plus `_ballots`, `_voters`; None when the counters must be rebuilt."""
-        raw = await self.redis.hgetall(_k(poll_id, "counts"))
+        raw: dict[str, str] = await self.redis.hgetall(_k(poll_id, "counts"))  # type: ignore[assignment]
         if "_init" not in raw:
             return None
         return {k: int(v) for k, v in raw.items() if k != "_init"}

@@ -94,7 +94,7 @@ class RateLimiter:
             return Verdict(True)
         now = time.time()
         keys, weight = window_keys(name, limits, window, now)
-        args = [len(limits), f"{weight:.4f}", *[lim.limit for lim in limits], window * 2 + 1]
+        args: list[str | int] = [len(limits), f"{weight:.4f}", *[lim.limit for lim in limits], window * 2 + 1]
         refused = int(await self._script(keys=keys, args=args))
         if refused == 0:
             return Verdict(True)

@@ -147,7 +147,7 @@ class SessionStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(_skey(sid))
             if openid:
-                pipe.zrem(_ukey(openid), sid)
+                pipe.zrem(_ukey(str(openid)), sid)
             deleted, *_ = await pipe.execute()
         return bool(deleted)
 

@@ -24,15 +24,38 @@ SECRET_KEYS = {"password", "password_hash", "csrf", "token", "session_key"}
 MAX_STRING = 4000
 
 ACTIONS = {
-    "create": "新建", "update": "修改", "delete": "删除", "publish": "发布", "close": "关闭", "cancel": "取消",
-    "pause": "暂停", "resume": "恢复", "disable": "停用", "enable": "启用", "password": "修改密码",
-    "reset_password": "重置密码", "login": "登录", "login_failed": "登录失败", "logout": "退出", "import": "导入",
-    "export": "导出", "preview": "预览", "schedule": "安排发送",
-}  # fmt: skip
+    "create": "新建",
+    "update": "修改",
+    "delete": "删除",
+    "publish": "发布",
+    "close": "关闭",
+    "cancel": "取消",
+    "pause": "暂停",
+    "resume": "恢复",
+    "disable": "停用",
+    "enable": "启用",
+    "password": "修改密码",
+    "reset_password": "重置密码",
+    "login": "登录",
+    "login_failed": "登录失败",
+    "logout": "退出",
+    "import": "导入",
+    "export": "导出",
+    "preview": "预览",
+    "schedule": "安排发送",
+}
 TARGETS = {
-    "editor": "账号", "session": "登录", "reply": "自动回复", "menu": "自定义菜单", "poll": "投票", "survey": "问卷",
-    "activity": "活动", "roster": "会员名册", "qrcode": "二维码", "push": "推送",
-}  # fmt: skip
+    "editor": "账号",
+    "session": "登录",
+    "reply": "自动回复",
+    "menu": "自定义菜单",
+    "poll": "投票",
+    "survey": "问卷",
+    "activity": "活动",
+    "roster": "会员名册",
+    "qrcode": "二维码",
+    "push": "推送",
+}
 
 
 def clean(value: Any, depth: int = 0) -> Any:
@@ -64,11 +87,20 @@ async def record(
     ip: str = "",
 ) -> str:
     doc = {
-        "at": now(), "actor": actor.username if actor else "system", "actor_name": actor.name if actor else "系统",
-        "actor_org": actor.org if actor else "", "action": action, "target_type": target_type,
-        "target_id": str(target_id), "org": org_path[-1] if org_path else "", "org_path": list(org_path),
-        "summary": summary, "before": clean(before), "after": clean(after), "ip": ip,
-    }  # fmt: skip
+        "at": now(),
+        "actor": actor.username if actor else "system",
+        "actor_name": actor.name if actor else "系统",
+        "actor_org": actor.org if actor else "",
+        "action": action,
+        "target_type": target_type,
+        "target_id": str(target_id),
+        "org": org_path[-1] if org_path else "",
+        "org_path": list(org_path),
+        "summary": summary,
+        "before": clean(before),
+        "after": clean(after),
+        "ip": ip,
+    }
     return await store.insert(db, doc)
 
 

@@ -55,8 +55,16 @@ async def login(deps: Deps, username_raw: Any, password: Any, ip: str) -> tuple[
         locked = await sessions.attempt_failed(deps.redis, username, ip, lim)
         if doc is not None:
             editor = editors.from_doc(doc)
-            await audit.record(deps.db, editor, "session.login_failed", "session", username, editor.org_path,
-                               summary="密码错误" + ("，账号已临时锁定" if locked else ""), ip=ip)  # fmt: skip
+            await audit.record(
+                deps.db,
+                editor,
+                "session.login_failed",
+                "session",
+                username,
+                editor.org_path,
+                summary="密码错误" + ("，账号已临时锁定" if locked else ""),
+                ip=ip,
+            )
         if locked:
             raise TooMany(
                 f"{BAD_LOGIN}。连续失败次数过多，已锁定至 {_until(locked)}（北京时间），请届时再试", code="locked"
@@ -120,8 +128,9 @@ async def change_own_password(deps: Deps, session: Session, old: Any, new: Any, 
         raise BadInput("新密码不能与当前密码相同", code="password")
     await editors.set_password(deps.db, e.username, new, e.username)
     await sessions.revoke_all(deps.redis, e.username, keep_token=session.token)
-    await audit.record(deps.db, e, "editor.password", "editor", e.username, e.org_path, summary="修改了自己的密码",
-                       ip=ip)  # fmt: skip
+    await audit.record(
+        deps.db, e, "editor.password", "editor", e.username, e.org_path, summary="修改了自己的密码", ip=ip
+    )
 
 
 # --- admins managing accounts --------------------------------------------------------------------
@@ -133,9 +142,17 @@ def require_admin(editor: Editor) -> None:
 async def create_account(deps: Deps, actor: Editor, data: dict[str, Any], ip: str) -> dict[str, Any]:
     require_admin(actor)
     doc = await editors.create(deps.db, actor, data)
-    await audit.record(deps.db, actor, "editor.create", "editor", doc["_id"], doc["org_path"],
-                       summary=f"新建账号 {doc['_id']}（{editors.ROLES[doc['role']]}）", after=editors.public(doc),
-                       ip=ip)  # fmt: skip
+    await audit.record(
+        deps.db,
+        actor,
+        "editor.create",
+        "editor",
+        doc["_id"],
+        doc["org_path"],
+        summary=f"新建账号 {doc['_id']}（{editors.ROLES[doc['role']]}）",
+        after=editors.public(doc),
+        ip=ip,
+    )
     return doc
 
 
@@ -147,9 +164,18 @@ async def update_account(deps: Deps, actor: Editor, username: str, data: dict[st
     action = "update"
     if after.get("disabled") != before.get("disabled"):
         action = "disable" if after.get("disabled") else "enable"
-    await audit.record(deps.db, actor, f"editor.{action}", "editor", after["_id"], after["org_path"],
-                       summary=f"{audit.ACTIONS[action]}账号 {after['_id']}", before=editors.public(before),
-                       after=editors.public(after), ip=ip)  # fmt: skip
+    await audit.record(
+        deps.db,
+        actor,
+        f"editor.{action}",
+        "editor",
+        after["_id"],
+        after["org_path"],
+        summary=f"{audit.ACTIONS[action]}账号 {after['_id']}",
+        before=editors.public(before),
+        after=editors.public(after),
+        ip=ip,
+    )
     return after
 
 
@@ -159,5 +185,13 @@ async def reset_password(deps: Deps, actor: Editor, username: str, password: Any
     await editors.set_password(deps.db, doc["_id"], password, actor.username)
     await sessions.revoke_all(deps.redis, doc["_id"])
     await sessions.unlock(deps.redis, doc["_id"])
-    await audit.record(deps.db, actor, "editor.reset_password", "editor", doc["_id"], doc["org_path"],
-                       summary=f"重置了账号 {doc['_id']} 的密码", ip=ip)  # fmt: skip
+    await audit.record(
+        deps.db,
+        actor,
+        "editor.reset_password",
+        "editor",
+        doc["_id"],
+        doc["org_path"],
+        summary=f"重置了账号 {doc['_id']} 的密码",
+        ip=ip,
+    )

@@ -69,8 +69,11 @@ async def breadcrumbs(db: Any, scope: Scope) -> list[orgs.Org]:
         return []
     start = here.path.index(scope.editor.org) if scope.editor.org in here.path else len(here.path) - 1
     found = {d["_id"]: d async for d in db.orgs.find({"_id": {"$in": list(here.path[start:])}})}
-    return [orgs.Org(c, found[c]["name"], found[c]["level"], found[c].get("parent"), tuple(found[c]["path"]))
-            for c in here.path[start:] if c in found]  # fmt: skip
+    return [
+        orgs.Org(c, found[c]["name"], found[c]["level"], found[c].get("parent"), tuple(found[c]["path"]))
+        for c in here.path[start:]
+        if c in found
+    ]
 
 
 async def children(db: Any, scope: Scope) -> list[orgs.Org]:

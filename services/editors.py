@@ -60,9 +60,13 @@ class Editor:
 
 def from_doc(doc: dict[str, Any]) -> Editor:
     return Editor(
-        username=doc["_id"], name=doc.get("name") or doc["_id"], role=doc.get("role", "viewer"),
-        org=doc["org"], org_path=tuple(doc.get("org_path") or ()), disabled=bool(doc.get("disabled")),
-    )  # fmt: skip
+        username=doc["_id"],
+        name=doc.get("name") or doc["_id"],
+        role=doc.get("role", "viewer"),
+        org=doc["org"],
+        org_path=tuple(doc.get("org_path") or ()),
+        disabled=bool(doc.get("disabled")),
+    )
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
@@ -151,10 +155,18 @@ async def create(db: Any, actor: Editor | None, data: dict[str, Any]) -> dict[st
     password = check_password(data.get("password"), username)
     at = now()
     doc = {
-        "_id": username, "name": name, "role": role, "org": org.code, "org_path": list(org.path),
-        "password_hash": await hash_password(password), "disabled": False, "created_at": at,
-        "created_by": actor.username if actor else "命令行", "updated_at": at, "password_changed_at": at,
-    }  # fmt: skip
+        "_id": username,
+        "name": name,
+        "role": role,
+        "org": org.code,
+        "org_path": list(org.path),
+        "password_hash": await hash_password(password),
+        "disabled": False,
+        "created_at": at,
+        "created_by": actor.username if actor else "命令行",
+        "updated_at": at,
+        "password_changed_at": at,
+    }
     if not await store.insert(db, doc):
         raise Conflict(f"用户名“{username}”已被使用", code="username")
     return doc

@@ -96,9 +96,12 @@ async def set_field(redis: aioredis.Redis, token: str, key: str, value: str) -> 
     sid = _skey(session_id(token))
     # Only on a live session: never recreate one that was revoked a moment ago.
     await redis.eval(  # type: ignore[misc]
-        "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end", 1, sid,
-        key, value,
-    )  # fmt: skip
+        "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end",
+        1,
+        sid,
+        key,
+        value,
+    )
 
 
 async def delete(redis: aioredis.Redis, token: str) -> None:
@@ -154,8 +157,12 @@ return 0
 
 
 def _throttle_keys(username: str, ip: str) -> list[str]:
-    return [f"console:lock:u:{username}", f"console:lock:ip:{ip}", f"console:fail:u:{username}",
-            f"console:fail:ip:{ip}"]  # fmt: skip
+    return [
+        f"console:lock:u:{username}",
+        f"console:lock:ip:{ip}",
+        f"console:fail:u:{username}",
+        f"console:fail:ip:{ip}",
+    ]
 
 
 async def begin_attempt(redis: aioredis.Redis, username: str, ip: str, limits: Limits) -> tuple[float, int]:

@@ -32,7 +32,7 @@ async def ensure_index(
 def _setups() -> list[IndexSetup]:
     from storage import activities as mp_activities
     from storage import ballots as mp_ballots
-    from storage import audit, bot_content, centres, editors, followers, members, meta, mini_users, orgs
+    from storage import audit, bot_content, centres, console_menus, editors, followers, members, meta, mini_users, orgs
     from storage import polls as mp_polls
     from storage import push_runs, pushes
     from storage import signups as mp_signups
@@ -54,6 +54,7 @@ def _setups() -> list[IndexSetup]:
         pushes.ensure_indexes,
         editors.ensure_indexes,
         audit.ensure_indexes,
+        console_menus.ensure_indexes,
         push_runs.ensure_indexes,
     ]
 

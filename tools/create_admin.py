@@ -60,9 +60,12 @@ async def _run(args: argparse.Namespace) -> int:
         try:
             embedded = await start_mongo(settings.data_path)
         except RuntimeError:
-            print("error: cannot open the embedded database under "
-                  f"{settings.data_path / 'mongo'}: is the service running? Stop it and try again "
-                  "(or set mongo.url / SDGH_MONGO_URL to a shared MongoDB).", file=sys.stderr)  # fmt: skip
+            print(
+                "error: cannot open the embedded database under "
+                f"{settings.data_path / 'mongo'}: is the service running? Stop it and try again "
+                "(or set mongo.url / SDGH_MONGO_URL to a shared MongoDB).",
+                file=sys.stderr,
+            )
             return 1
         url = embedded.url
     mongo = connect_mongo(url)
@@ -82,14 +85,26 @@ async def _run(args: argparse.Namespace) -> int:
             print(f"password of {username} reset; the account is enabled. Log in at {_login_url(settings)}")
             return 0
         password = editors.check_password(_password(args), username)
-        data = {"username": username, "name": args.name or username, "role": args.role, "org": args.org,
-                "password": password}  # fmt: skip
+        data = {
+            "username": username,
+            "name": args.name or username,
+            "role": args.role,
+            "org": args.org,
+            "password": password,
+        }
         doc = await editors.create(db, None, data)
         from services import audit
 
-        await audit.record(db, None, "editor.create", "editor", username, doc["org_path"],
-                           summary=f"命令行创建账号 {username}（{editors.ROLES[doc['role']]}）",
-                           after=editors.public(doc))  # fmt: skip
+        await audit.record(
+            db,
+            None,
+            "editor.create",
+            "editor",
+            username,
+            doc["org_path"],
+            summary=f"命令行创建账号 {username}（{editors.ROLES[doc['role']]}）",
+            after=editors.public(doc),
+        )
         print(f"created {editors.ROLES[doc['role']]} {username} for org {doc['org']}. Log in at {_login_url(settings)}")
         return 0
     except ServiceError as exc:

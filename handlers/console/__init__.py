@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from handlers.console import audit, auth, editors, home
+from handlers.console import audit, auth, editors, home, menu, replies
 
 routes = [
     *auth.routes,
     *home.routes,
     *editors.routes,
     *audit.routes,
+    *replies.routes,
+    *menu.routes,
 ]

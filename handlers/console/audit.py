@@ -17,10 +17,24 @@ class AuditPage(ConsolePage):
         actor = self.get_query_argument("actor", "").strip()[:64]
         target = self.get_query_argument("type", "").strip()[:32]
         before = self.get_query_argument("before", "").strip()[:32]
-        rows = await audit.entries(self.deps.db, self.scope.editor, self.scope.org, actor=actor, target_type=target,
-                                   before_id=before, limit=PAGE)  # fmt: skip
-        await self.render_page("console/audit.html", rows=rows, actor=actor, target=target, targets=audit.TARGETS,
-                               describe=audit.describe, more=len(rows) == PAGE)  # fmt: skip
+        rows = await audit.entries(
+            self.deps.db,
+            self.scope.editor,
+            self.scope.org,
+            actor=actor,
+            target_type=target,
+            before_id=before,
+            limit=PAGE,
+        )
+        await self.render_page(
+            "console/audit.html",
+            rows=rows,
+            actor=actor,
+            target=target,
+            targets=audit.TARGETS,
+            describe=audit.describe,
+            more=len(rows) == PAGE,
+        )
 
 
 class AuditEntryPage(ConsolePage):
@@ -35,10 +49,14 @@ class AuditEntryPage(ConsolePage):
 class AuditApi(ConsoleApi):
     async def get(self) -> None:
         rows = await audit.entries(
-            self.deps.db, self.scope.editor, self.scope.org, actor=self.get_query_argument("actor", "")[:64],
-            target_type=self.get_query_argument("type", "")[:32], before_id=self.get_query_argument("before", "")[:32],
+            self.deps.db,
+            self.scope.editor,
+            self.scope.org,
+            actor=self.get_query_argument("actor", "")[:64],
+            target_type=self.get_query_argument("type", "")[:32],
+            before_id=self.get_query_argument("before", "")[:32],
             limit=PAGE,
-        )  # fmt: skip
+        )
         self.write_json({"items": rows, "next": rows[-1]["_id"] if len(rows) == PAGE else None})
 
 

@@ -31,11 +31,13 @@ class LoginPage(ConsolePage):
         username = self.get_body_argument("username", "")
         next_url = safe_next(self.get_body_argument("next", None))
         try:
-            session, _ = await console_auth.login(self.deps, username, self.get_body_argument("password", ""),
-                                                  self.client_ip())  # fmt: skip
+            session, _ = await console_auth.login(
+                self.deps, username, self.get_body_argument("password", ""), self.client_ip()
+            )
         except ServiceError as exc:
-            await self.render_page("console/login.html", status=exc.status, next_url=next_url, username=username,
-                                   errors=field_errors(exc))  # fmt: skip
+            await self.render_page(
+                "console/login.html", status=exc.status, next_url=next_url, username=username, errors=field_errors(exc)
+            )
             return
         self.set_session_cookie(session.token)
         self.redirect(next_url, status=303)
@@ -74,8 +76,9 @@ class PasswordPage(ConsolePage):
         try:
             if new != self.get_body_argument("password2", ""):
                 raise BadInput("两次输入的新密码不一致", code="password2")
-            await console_auth.change_own_password(self.deps, self.session, self.get_body_argument("old_password", ""),
-                                                   new, self.client_ip())  # fmt: skip
+            await console_auth.change_own_password(
+                self.deps, self.session, self.get_body_argument("old_password", ""), new, self.client_ip()
+            )
         except ServiceError as exc:
             fields = {"old_password": "old_password", "password": "password", "password2": "password2"}
             await self.render_page("console/password.html", status=exc.status, errors=field_errors(exc, fields))
@@ -87,8 +90,16 @@ class PasswordPage(ConsolePage):
 class MeApi(ConsoleApi):
     async def get(self) -> None:
         e = self.scope.editor
-        self.write_json({"username": e.username, "name": e.name, "role": e.role, "org": e.org,
-                         "working_org": self.scope.org, "csrf": self.session.csrf if self.session else ""})  # fmt: skip
+        self.write_json(
+            {
+                "username": e.username,
+                "name": e.name,
+                "role": e.role,
+                "org": e.org,
+                "working_org": self.scope.org,
+                "csrf": self.session.csrf if self.session else "",
+            }
+        )
 
 
 routes = [

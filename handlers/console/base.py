@@ -89,12 +89,14 @@ class ConsoleMixin(BaseHandler):
 
     def set_session_cookie(self, token: str) -> None:
         secure = self.deps.settings.server.public_url.startswith("https://")
-        self.set_signed_cookie(SESSION_COOKIE, token, expires_days=None, httponly=True, samesite="Lax",
-                               secure=secure, path="/")  # fmt: skip
+        self.set_signed_cookie(
+            SESSION_COOKIE, token, expires_days=None, httponly=True, samesite="Lax", secure=secure, path="/"
+        )
 
     def flash(self, message: str) -> None:
-        self.set_signed_cookie(FLASH_COOKIE, message.encode(), expires_days=None, httponly=True, samesite="Lax",
-                               path="/admin")  # fmt: skip
+        self.set_signed_cookie(
+            FLASH_COOKIE, message.encode(), expires_days=None, httponly=True, samesite="Lax", path="/admin"
+        )
 
     def take_flash(self) -> str:
         raw = self.get_signed_cookie(FLASH_COOKIE, max_age_days=1)
@@ -134,10 +136,16 @@ class ConsolePage(ConsoleMixin):
             ns.setdefault("child_orgs", await console_scope.children(self.deps.db, self.scope))
             ns.setdefault("scope", self.scope)
         ns.update(
-            user=self.current_user, session=self.session, nav=self.nav, flash=self.take_flash(),
-            xsrf_form_html=self.xsrf_form_html, csrf=self.session.csrf if self.session else "",
-            request_uri=self.request.uri, errors=ns.get("errors") or {}, static=static_url,
-        )  # fmt: skip
+            user=self.current_user,
+            session=self.session,
+            nav=self.nav,
+            flash=self.take_flash(),
+            xsrf_form_html=self.xsrf_form_html,
+            csrf=self.session.csrf if self.session else "",
+            request_uri=self.request.uri,
+            errors=ns.get("errors") or {},
+            static=static_url,
+        )
         self.set_status(status)
         self.finish(env.get_template(name).render(**ns))
 
@@ -152,9 +160,16 @@ class ConsolePage(ConsoleMixin):
         self.set_status(status_code)
         install_filters(self.deps.jinja)
         page = self.deps.jinja.get_template("console/error.html").render(
-            status=status_code, message=message, user=self.current_user, static=static_url, nav="",
-            xsrf_form_html=self.xsrf_form_html, csrf="", flash="", errors={},
-        )  # fmt: skip
+            status=status_code,
+            message=message,
+            user=self.current_user,
+            static=static_url,
+            nav="",
+            xsrf_form_html=self.xsrf_form_html,
+            csrf="",
+            flash="",
+            errors={},
+        )
         self.finish(page)
 
 
@@ -174,7 +189,8 @@ class ConsoleApi(ConsoleMixin, JsonHandler):
             return
         if isinstance(exc, tornado.web.HTTPError) and status_code == 403 and "_xsrf" in (exc.log_message or ""):
             self.set_status(403)
-            self.finish(json.dumps({"code": "csrf_failed", "message": "请求来源无法确认，请刷新页面后重试"},
-                                   ensure_ascii=False))  # fmt: skip
+            self.finish(
+                json.dumps({"code": "csrf_failed", "message": "请求来源无法确认，请刷新页面后重试"}, ensure_ascii=False)
+            )
             return
         super().write_error(status_code, **kwargs)

@@ -10,8 +10,16 @@ from handlers.console.render import field_errors
 from services import console_auth, console_scope, editors
 from storage import orgs
 
-FIELDS = {"username": "username", "name": "name", "role": "role", "org": "org", "password": "password",
-          "password2": "password2", "disabled": "disabled", "editor_not_found": "_"}  # fmt: skip
+FIELDS = {
+    "username": "username",
+    "name": "name",
+    "role": "role",
+    "org": "org",
+    "password": "password",
+    "password2": "password2",
+    "disabled": "disabled",
+    "editor_not_found": "_",
+}
 
 
 class EditorsPage(ConsolePage):
@@ -30,8 +38,15 @@ class EditorNewPage(ConsolePage):
 
     async def _show(self, form: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200) -> None:
         kids = await orgs.children(self.deps.db, self.scope.org)
-        await self.render_page("console/editor_form.html", status=status, form=form, errors=errors,
-                               roles=editors.ROLES, kids=kids, account=None)  # fmt: skip
+        await self.render_page(
+            "console/editor_form.html",
+            status=status,
+            form=form,
+            errors=errors,
+            roles=editors.ROLES,
+            kids=kids,
+            account=None,
+        )
 
     async def get(self) -> None:
         await self._show({"org": self.scope.org, "role": "editor"})
@@ -53,12 +68,20 @@ class EditorPage(ConsolePage):
     admin_only: ClassVar[bool] = True
     nav: ClassVar[str] = "editors"
 
-    async def _show(self, username: str, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-                    status: int = 200) -> None:  # fmt: skip
+    async def _show(
+        self, username: str, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200
+    ) -> None:
         account = await editors.get_managed(self.deps.db, self.scope.editor, username)
         kids = await orgs.children(self.deps.db, self.scope.org)
-        await self.render_page("console/editor_form.html", status=status, account=account, roles=editors.ROLES,
-                               form=form or account, errors=errors, kids=kids)  # fmt: skip
+        await self.render_page(
+            "console/editor_form.html",
+            status=status,
+            account=account,
+            roles=editors.ROLES,
+            form=form or account,
+            errors=errors,
+            kids=kids,
+        )
 
     async def get(self, username: str) -> None:
         await self._show(username)
@@ -70,12 +93,17 @@ class EditorPage(ConsolePage):
             if action == "password":
                 if form.get("password") != form.get("password2"):
                     raise BadInput("两次输入的密码不一致", code="password2")
-                await console_auth.reset_password(self.deps, self.scope.editor, username, form.get("password"),
-                                                  self.client_ip())  # fmt: skip
+                await console_auth.reset_password(
+                    self.deps, self.scope.editor, username, form.get("password"), self.client_ip()
+                )
                 self.flash(f"已重置 {username} 的密码，其已登录的设备均已退出")
             else:
-                data = {"name": form.get("name", ""), "role": form.get("role", ""), "org": form.get("org", ""),
-                        "disabled": form.get("disabled") == "1"}  # fmt: skip
+                data = {
+                    "name": form.get("name", ""),
+                    "role": form.get("role", ""),
+                    "org": form.get("org", ""),
+                    "disabled": form.get("disabled") == "1",
+                }
                 await console_auth.update_account(self.deps, self.scope.editor, username, data, self.client_ip())
                 self.flash(f"已保存账号 {username}")
         except ServiceError as exc:
@@ -105,8 +133,9 @@ class EditorApi(ConsoleApi):
         self.write_json(editors.public(await editors.get_managed(self.deps.db, self.scope.editor, username)))
 
     async def patch(self, username: str) -> None:
-        after = await console_auth.update_account(self.deps, self.scope.editor, username, self.json_body(),
-                                                  self.client_ip())  # fmt: skip
+        after = await console_auth.update_account(
+            self.deps, self.scope.editor, username, self.json_body(), self.client_ip()
+        )
         self.write_json(editors.public(after))
 
 
@@ -115,8 +144,9 @@ class EditorPasswordApi(ConsoleApi):
 
     async def post(self, username: str) -> None:
         body = self.json_body()
-        await console_auth.reset_password(self.deps, self.scope.editor, username, body.get("password"),
-                                          self.client_ip())  # fmt: skip
+        await console_auth.reset_password(
+            self.deps, self.scope.editor, username, body.get("password"), self.client_ip()
+        )
         self.write_json({"ok": True})
 
 

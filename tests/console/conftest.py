@@ -53,8 +53,9 @@ class ConsoleClient:
         page = await self.get("/admin/login")
         token = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
         assert token, page.text[:500]
-        resp = await self.request("POST", "/admin/login", data={"_xsrf": token.group(1), "username": username,
-                                                                 "password": password})  # fmt: skip
+        resp = await self.request(
+            "POST", "/admin/login", data={"_xsrf": token.group(1), "username": username, "password": password}
+        )
         if resp.status == 303:
             me = await self.api("GET", "/api/admin/me")
             if me.status == 200:  # a Secure cookie is not sent back over http

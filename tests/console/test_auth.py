@@ -18,13 +18,15 @@ async def test_login_sets_a_secure_session_cookie_and_logs_the_login(client: Cli
     await deps.db.editors.delete_many({})
     from services import editors
 
-    await editors.create(deps.db, None, {"username": "zhang", "name": "张三", "role": "editor", "org": "370100",
-                                         "password": PASSWORD})  # fmt: skip
+    await editors.create(
+        deps.db, None, {"username": "zhang", "name": "张三", "role": "editor", "org": "370100", "password": PASSWORD}
+    )
     page = await c.get("/admin/login")
     token = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
     assert token
-    resp = await c.request("POST", "/admin/login", data={"_xsrf": token.group(1), "username": "ZHANG ",
-                                                         "password": PASSWORD})  # fmt: skip
+    resp = await c.request(
+        "POST", "/admin/login", data={"_xsrf": token.group(1), "username": "ZHANG ", "password": PASSWORD}
+    )
     assert resp.status == 303 and resp.location == "/admin/"
     cookie = next(v for v in resp.headers.getall("Set-Cookie") if v.startswith("sdgh_console="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
@@ -46,8 +48,7 @@ async def test_secure_flag_when_public_url_is_https(client: Client, deps: Deps) 
         c = await client()
         from services import editors
 
-        await editors.create(deps.db, None, {"username": "li", "role": "admin", "org": "370000",
-                                             "password": PASSWORD})  # fmt: skip
+        await editors.create(deps.db, None, {"username": "li", "role": "admin", "org": "370000", "password": PASSWORD})
         resp = await c.login("li")
         cookie = next(v for v in resp.headers.getall("Set-Cookie") if v.startswith("sdgh_console="))
         assert "Secure" in cookie

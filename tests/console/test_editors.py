@@ -38,8 +38,9 @@ async def test_city_admin_manages_only_their_subtree(client: Client, deps: Deps,
         assert (await jinan.post(f"/admin/editors/{name}", {"name": "x", "role": "admin", "org": CITY_A})).status == 404
     # creating an account above or beside one's own org is refused
     for org in ("370000", CITY_B):
-        resp = await jinan.api("POST", "/api/admin/editors", {"username": "sneaky", "role": "admin", "org": org,
-                                                              "password": PASSWORD})  # fmt: skip
+        resp = await jinan.api(
+            "POST", "/api/admin/editors", {"username": "sneaky", "role": "admin", "org": org, "password": PASSWORD}
+        )
         assert resp.status == 403 and "本工会及下级工会" in resp.json["message"]
     assert not (await deps.db.editors.find_one({"_id": "qingdao_ed"}))["disabled"]
     assert await deps.db.editors.count_documents({"_id": "sneaky"}) == 0
@@ -73,8 +74,10 @@ async def test_account_changes_are_audited_with_before_and_after(client: Client,
 
 async def test_form_errors_are_shown_next_to_fields(client: Client, deps: Deps) -> None:
     admin = await client("form_admin")
-    resp = await admin.post("/admin/editors/new", {"username": "x", "name": "", "role": "editor", "org": CITY_A,
-                                                   "password": PASSWORD, "password2": PASSWORD})  # fmt: skip
+    resp = await admin.post(
+        "/admin/editors/new",
+        {"username": "x", "name": "", "role": "editor", "org": CITY_A, "password": PASSWORD, "password2": PASSWORD},
+    )
     assert resp.status == 400 and 'data-error-for="username"' in resp.text and "用户名应为" in resp.text
     same = {"username": "form_admin", "name": "重名", "role": "editor", "org": CITY_A, "password": PASSWORD}
     resp = await admin.post("/admin/editors/new", {**same, "password2": PASSWORD})
@@ -94,8 +97,19 @@ async def test_create_admin_command(deps: Deps, tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(raw, allow_unicode=True))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SDGH_")} | {"ADMIN_PW": "First-Root-2025"}
-    cmd = [sys.executable, "-m", "tools.create_admin", "--config", str(config), "--username", "admin", "--org",
-           "370000", "--password-env", "ADMIN_PW"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "tools.create_admin",
+        "--config",
+        str(config),
+        "--username",
+        "admin",
+        "--org",
+        "370000",
+        "--password-env",
+        "ADMIN_PW",
+    ]
     done = await run(cmd, env=env)
     assert done.returncode == 0, done.stderr
     assert "/admin/login" in done.stdout

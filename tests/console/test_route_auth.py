@@ -24,13 +24,18 @@ def console_rules(deps: Deps) -> list[tuple[str, type]]:
     return out
 
 
-CANDIDATES = ("abc123", "0123456789abcdef01234567", "370100", "abc123def456", "u0123456789ab", "x.csv")
+CANDIDATES = ("abc123", "370100:kw:abc123", "0123456789abcdef01234567", "370100", "abc123def456", "u0123456789ab", "x.csv")
 
 
 def sample_path(pattern: str) -> str:
-    """A concrete URL matching a route regex: every group becomes a plausible id."""
+    """A concrete URL matching a route regex: every group becomes a plausible id (or its first alternative)."""
     for candidate in CANDIDATES:
-        path = re.sub(r"\(\?P<\w+>[^)]*\)|\([^)]*\)", candidate, pattern).replace("/?", "/").replace("\\", "")
+
+        def fill(group: re.Match[str], candidate: str = candidate) -> str:
+            inner = group.group(1)
+            return inner.split("|")[0] if re.fullmatch(r"[\w|]+", inner) else candidate
+
+        path = re.sub(r"\((?:\?P<\w+>)?([^)]*)\)", fill, pattern).replace("/?", "/").replace("\\", "")
         if re.fullmatch(pattern, path):
             return path
     raise AssertionError(f"no sample path for {pattern}")

@@ -25,13 +25,16 @@ from core.logs import setup_logging
 from handlers import console, ops
 from handlers import wechat as wechat_callback
 from handlers.base import NotFoundHandler
+from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
 from miniprogram_api import orgs as mp_orgs
 from miniprogram_api import polls as mp_polls
+from miniprogram_api import surveys as mp_surveys
 from seed import seed_all
 from services import polls as polls_service
+from services import signup_workers
 from storage import meta
 from storage.indexes import ensure_indexes
 from wechat_bot import setup as wechat_bot_setup
@@ -50,6 +53,8 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler]]]:
         *mp_members.routes,  # /api/mp/members/bind
         *mp_orgs.routes,  # /api/mp/orgs/{code}, /children
         *mp_polls.routes,  # /api/mp/polls, /{poll_id}, /ballots, /ballots/mine
+        *mp_surveys.routes,  # /api/mp/surveys, /{survey_id}, /draft, /responses
+        *mp_activities.routes,  # /api/mp/activities, /{id}, /signups, /checkin; /api/mp/signups, /{id}/cancel
         *console.routes,  # /admin/ (editors' console pages), /api/admin/ (their JSON), /static/console/
     ]
 
@@ -74,6 +79,7 @@ def start_hooks() -> list[StartHook]:
     return [
         wechat_bot_setup.start,  # the official account's conversation (content cache, dedupe)
         polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
+        signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
     ]
 

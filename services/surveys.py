@@ -18,9 +18,9 @@ from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
 from services import visibility
 from services.item_cache import cache_for
+from services.sessions import CurrentUser
 from services.survey_admin import CACHE
 from services.survey_validation import check_answers, parse_time
-from services.sessions import CurrentUser
 from storage import surveys as repo
 
 DRAFT_MAX_BYTES = 64 * 1024
@@ -76,7 +76,7 @@ def _summary(doc: dict[str, Any], mine: int, at: datetime) -> dict[str, Any]:
 
 async def list_visible(deps: Deps, user: CurrentUser, *, before: str | None = None, limit: int = 20) -> dict[str, Any]:
     """Surveys of the user's org and its ancestors, newest first; `next` pages on by opening time."""
-    cursor = parse_time(before, "翻页参数 before") if before else None
+    cursor = parse_time(before, "翻页参数 before") if before is not None else None
     limit = max(1, min(limit, 50))
     docs = await repo.list_published(deps.db, visibility.visible_filter(user), limit=limit, before=cursor)
     mine = await repo.counts_for(deps.db, [(d["_id"], respondent_key(deps, d, user.openid)) for d in docs])
@@ -157,11 +157,12 @@ async def submit(
         clash = await repo.insert_response(deps.db, {**response, "slot": slot})
         if not clash:
             break
-        if clash == "id":
+        if client_id:  # the clash may be this very submit, stored by an earlier try (either index can say so)
             existing = await repo.get_response(deps.db, rid)
-            if existing is not None and existing["respondent"] == who:
+            if existing is not None:
                 return _response_out(existing), False
-            raise BadInput("client_id 已被使用，请换一个", code="client_id_reused")
+        if clash == "id":
+            raise Conflict("提交冲突，请重试", code="submit_conflict")
         if not isinstance(slot, int):  # unlimited surveys use the id as the slot: cannot clash twice
             raise Conflict("提交冲突，请重试", code="submit_conflict")
         slot += 1

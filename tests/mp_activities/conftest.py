@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from core.clock import now
 from services.sessions import CurrentUser
+from tests.conftest import Fetch
+from tests.mp.conftest import MpClient
 
 JINAN_PATH = ("370000", "370100", "370102")
 
@@ -58,10 +62,11 @@ def activity_def(capacity: int = 10, **over: Any) -> dict[str, Any]:
         "place": "泉城广场",
         "signup_deadline": (at + timedelta(days=1)).isoformat(),
         "sessions": [
-            {"id": "s1", "title": "上午场", "capacity": capacity,
-             "starts_at": (at + timedelta(days=2)).isoformat(), "ends_at": (at + timedelta(days=2, hours=2)).isoformat()},
+            {"id": "s1", "title": "上午场", "capacity": capacity, "starts_at": (at + timedelta(days=2)).isoformat(),
+             "ends_at": (at + timedelta(days=2, hours=2)).isoformat()},
             {"id": "s2", "title": "下午场", "capacity": capacity, "place": "大明湖",
-             "starts_at": (at + timedelta(days=3)).isoformat(), "ends_at": (at + timedelta(days=3, hours=2)).isoformat()},
+             "starts_at": (at + timedelta(days=3)).isoformat(),
+             "ends_at": (at + timedelta(days=3, hours=2)).isoformat()},
         ],
         "form": [
             {"id": "phone", "type": "text", "title": "手机号", "required": True, "format": "phone", "max_length": 11},
@@ -74,3 +79,9 @@ def activity_def(capacity: int = 10, **over: Any) -> dict[str, Any]:
 
 
 FORM = {"phone": "13800138000", "size": "m"}
+
+
+@pytest.fixture
+def mp(fetch: Fetch, fake_wechat: Any) -> MpClient:
+    """The app over HTTP as the mini-program calls it (real logins through the fake WeChat platform)."""
+    return MpClient(fetch, fake_wechat)

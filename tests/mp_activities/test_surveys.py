@@ -26,7 +26,13 @@ async def test_definition_errors_are_per_question(deps: Deps) -> None:
     bad = survey_def(
         questions=[
             {"id": "q1", "type": "single", "title": "只有一个选项", "options": [{"id": "a", "label": "甲"}]},
-            {"id": "q2", "type": "multiple", "title": "多选", "options": [{"id": "a", "label": "甲"}], "min_choices": 3},
+            {
+                "id": "q2",
+                "type": "multiple",
+                "title": "多选",
+                "options": [{"id": "a", "label": "甲"}],
+                "min_choices": 3,
+            },
             {"id": "q3", "type": "text", "title": "条件错", "show_if": {"question": "q9", "any_of": ["a"]}},
             {"id": "q3", "type": "rating", "title": "重复 id"},
             {"id": "q5", "type": "slider", "title": "未知题型"},

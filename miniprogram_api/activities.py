@@ -68,8 +68,7 @@ class SignUpHandler(DetailedErrors):
     }
 
     async def post(self, activity_id: str) -> None:
-        data = self.body("SignUpRequest")
-        await self.rate_limit("signup", per_user=30, window=60, message="操作太频繁，请稍后再试")
+        data = self.body("SignUpRequest")  # the per-user rate limit is checked inside the sign-up script
         signup, created = await signups.sign_up(
             self.deps, self.user, activity_id, data["session_id"], data.get("form") or {}
         )

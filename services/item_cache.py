@@ -7,9 +7,10 @@ that time (and this instance at once: editors' service functions call `forget`).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from core.deps import Deps
 
@@ -21,13 +22,22 @@ class ItemCache:
         self.ttl = ttl
         self.max_items = max_items
         self._items: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._loading: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
 
     async def get(self, key: str, load: Loader) -> dict[str, Any] | None:
         hit = self._items.get(key)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
-        doc = await load(key)
+        pending = self._loading.get(key)
+        if pending is not None:  # single flight: at a peak, hundreds of requests miss at once; one reads
+            return await asyncio.shield(pending)
+        task = self._loading[key] = asyncio.ensure_future(load(key))
+        try:
+            doc = await asyncio.shield(task)
+        finally:
+            if self._loading.get(key) is task:
+                del self._loading[key]
         if len(self._items) >= self.max_items:
             self._items = {k: v for k, v in self._items.items() if v[0] > now}
             if len(self._items) >= self.max_items:
@@ -37,10 +47,11 @@ class ItemCache:
 
     def forget(self, key: str) -> None:
         self._items.pop(key, None)
+        self._loading.pop(key, None)
 
 
 def cache_for(deps: Deps, name: str, ttl: float = 5.0) -> ItemCache:
     cache = deps.extras.get(name)
     if cache is None:
         cache = deps.extras[name] = ItemCache(ttl)
-    return cache  # type: ignore[no-any-return]
+    return cast(ItemCache, cache)

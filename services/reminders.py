@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from redis.exceptions import ResponseError
 
@@ -85,16 +85,19 @@ async def ensure_group(deps: Deps) -> None:
             raise
 
 
-async def _confirm(deps: Deps, signup_id: str, kind: str) -> str:
+async def _confirm(deps: Deps, signup_id: str, kind: str) -> dict[str, Any] | None:
+    """Send one confirmation; returns its outcome row for signup_notices (None when nothing was sent)."""
     s = await signups.state(deps).get(signup_id)
     if s is None or s["status"] != "confirmed":
-        return "skipped"  # cancelled meanwhile: nothing to confirm
+        return None  # cancelled meanwhile: nothing to confirm
     doc = await signups.activity(deps, s["aid"])
     if doc is None or doc["status"] != "published":
-        return "skipped"
+        return None
     outcome = await send(deps, s["uid"], doc, s["sid"], kind)
-    await signups.state(deps).record_notice(signup_id, f"n_{kind}", outcome, signups.ms(clock_now()))
-    return outcome
+    return {
+        "_id": f"{signup_id}:{kind}", "signup_id": signup_id, "activity_id": s["aid"], "openid": s["uid"],
+        "kind": kind, "outcome": outcome, "at": clock_now(),
+    }  # fmt: skip
 
 
 async def _handle(deps: Deps, entries: list[tuple[str, dict[str, str]]]) -> int:
@@ -108,14 +111,16 @@ async def _handle(deps: Deps, entries: list[tuple[str, dict[str, str]]]) -> int:
     todo = [(f["id"], f["kind"]) for _, f in entries if f.get("kind") in ("confirmed", "promoted")]
     limit = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(signup_id: str, kind: str) -> None:
+    async def one(signup_id: str, kind: str) -> dict[str, Any] | None:
         async with limit:
             try:
-                await _confirm(deps, signup_id, kind)
+                return await _confirm(deps, signup_id, kind)
             except Exception:  # noqa: BLE001 - one bad message must not stop the others
                 log.exception("confirmation for %s failed", signup_id)
+                return None
 
-    await asyncio.gather(*(one(i, k) for i, k in todo))
+    rows = await asyncio.gather(*(one(i, k) for i, k in todo))
+    await signups_repo.record_notices(deps.db, [r for r in rows if r is not None])
     return len(todo)
 
 
@@ -123,8 +128,10 @@ async def send_confirmations(deps: Deps, consumer: str | None = None, count: int
     """Read and send one batch of pending confirmations (claiming a dead instance's leftovers first)."""
     consumer = consumer or instance_name()
     claimed = await deps.redis.xautoclaim(NOTIFY, GROUP, consumer, min_idle_time=60_000, start_id="0-0", count=count)
-    done = await _handle(deps, [e for e in claimed[1] if e[1]])
-    read = await deps.redis.xreadgroup(GROUP, consumer, {NOTIFY: ">"}, count=count, block=block_ms or None)
+    done = await _handle(deps, [e for e in claimed[1] if e[1]])  # deleted entries come back without fields
+    read = cast(
+        list[Any], await deps.redis.xreadgroup(GROUP, consumer, {NOTIFY: ">"}, count=count, block=block_ms or None)
+    )
     for _, entries in read or []:
         done += await _handle(deps, entries)
     return done

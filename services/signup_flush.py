@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from typing import cast
 
 from core.deps import Deps
 from storage import signups as signups_repo
@@ -26,7 +27,7 @@ def state(deps: Deps) -> SignupState:
     st = deps.extras.get("signups.state")
     if st is None:
         st = deps.extras["signups.state"] = SignupState(deps.redis)
-    return st  # type: ignore[no-any-return]
+    return cast(SignupState, st)
 
 
 async def flush_ids(deps: Deps, ids: list[str]) -> int:

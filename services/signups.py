@@ -17,15 +17,17 @@ from typing import Any
 
 from core.clock import from_timestamp, localize, now
 from core.deps import Deps
-from core.errors import BadInput, Conflict, Forbidden, NotFound, Unavailable
+from core.errors import BadInput, Conflict, Forbidden, NotFound, TooMany, Unavailable
 from services import visibility
 from services.item_cache import cache_for
 from services.sessions import CurrentUser
-from services.signup_flush import flush_ids, state
+from services.signup_flush import flush_ids
+from services.signup_flush import state as state  # re-exported: callers use signups.state(deps)
 from services.survey_validation import check_answers
 from storage import activities as repo
 from storage import signups as signups_repo
-from storage.signup_state import Decision, split_id
+from storage.ratelimit import retry_after
+from storage.signup_state import RATE_WINDOW, Decision, split_id
 
 log = logging.getLogger(__name__)
 CACHE = "activities.cache"
@@ -200,11 +202,20 @@ async def sign_up(
         )
 
     d = await _decide(deps, doc, call)
-    if d.outcome in ("confirmed", "waitlisted", "dup"):
+    if d.outcome in ("confirmed", "waitlisted"):  # new: we know every field without reading it back
+        fresh = {"id": d.values[0], "aid": activity_id, "sid": session["id"], "uid": user.openid}
+        fresh |= {"status": d.outcome, "form": answers, "created_at": ms(at), "checked_in_at": None}
+        return signup_out(fresh, doc, int(d.values[2])), True
+    if d.outcome == "dup":
         signup = await st.get(d.values[0])
         if signup is None:  # expired between the two calls: practically impossible, but say so
             raise Unavailable("报名结果读取失败，请在“我的报名”中查看", code="busy")
-        return signup_out(signup, doc, int(d.values[2])), d.outcome != "dup"
+        return signup_out(signup, doc, int(d.values[2])), False
+    if d.outcome == "rate":
+        wait = retry_after(RATE_WINDOW)
+        err = TooMany(f"操作太频繁，请 {wait} 秒后再试", code="rate_limited")
+        err.headers = {"Retry-After": str(wait)}  # type: ignore[attr-defined]  # the API base sends it
+        raise err
     if d.outcome == "limit":
         raise Conflict(f"每人最多报名 {d.values[0]} 个场次，您已达到上限", code="signup_limit")
     if d.outcome == "full":

@@ -15,6 +15,8 @@ from MongoDB (services.signups.ensure_state) before trying again.
 
 from __future__ import annotations
 
+from storage.ratelimit import LUA_CHECK
+
 LIB = """
 local DIRTY, NOTIFY = 'mp:su:dirty', 'mp:su:notify'
 local function mark(id, now) redis.call('ZADD', DIRTY, 'NX', now, id) end
@@ -41,13 +43,17 @@ local function promote(P, sid, now)
 end
 """
 
-# ARGV: P, activity id, session id, openid, now ms, form json, remind_at ms or '', member_id, org, unionid
+# KEYS: meta, the user's rate-limit windows (current, previous; storage.ratelimit)
+# ARGV: P, activity id, session id, openid, now ms, form json, remind_at ms or '', member_id, org, unionid,
+#       rate weight, rate limit (sign-up requests per user per window; counted only when let through)
 SIGN_UP = (
-    LIB
+    LUA_CHECK
+    + LIB
     + """
 local P, aid, sid, uid, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local meta = P .. 'meta'
 if redis.call('EXISTS', meta) == 0 then return {'nostate'} end
+if rl_check(2, {tonumber(ARGV[12])}, tonumber(ARGV[11]), 121) > 0 then return {'rate'} end
 local cap = redis.call('HGET', meta, 'cap:' .. sid)
 if not cap then return {'nosession'} end
 local ukey, nkey, wkey = P .. 'u:' .. uid, P .. 'n:' .. sid, P .. 'w:' .. sid
@@ -161,19 +167,6 @@ for i = 7, #ARGV, 2 do
   for _, id in ipairs(promote(P, ARGV[i], now)) do out[#out + 1] = id end
 end
 return out
-"""
-)
-
-# ARGV: P, seq, field, value, now ms: records a notification's outcome on the sign-up (flushed later)
-NOTICE = (
-    LIB
-    + """
-local h = ARGV[1] .. 'su:' .. ARGV[2]
-if redis.call('EXISTS', h) == 0 then return 0 end
-redis.call('HSET', h, ARGV[3], ARGV[4])
-bump(h, ARGV[5])
-mark(redis.call('HGET', h, 'id'), ARGV[5])
-return 1
 """
 )
 

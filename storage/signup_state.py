@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
 from storage import signup_lua
+from storage.batching import ScriptBatcher
+from storage.ratelimit import Limit, window_keys
 
+# Anti-brushing, checked inside the sign-up script (no extra round trip): sign-up requests per user.
+RATE_LIMIT, RATE_WINDOW = 30, 60
 DIRTY = "mp:su:dirty"
 NOTIFY = "mp:su:notify"
 
@@ -55,11 +59,10 @@ class Decision:
 class SignupState:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
-        self._sign_up = redis.register_script(signup_lua.SIGN_UP)
+        self._sign_up = ScriptBatcher(redis, signup_lua.SIGN_UP)  # the hot path: concurrent calls share a trip
         self._cancel = redis.register_script(signup_lua.CANCEL)
         self._check_in = redis.register_script(signup_lua.CHECK_IN)
         self._configure = redis.register_script(signup_lua.CONFIGURE)
-        self._notice = redis.register_script(signup_lua.NOTICE)
         self._ack = redis.register_script(signup_lua.ACK)
         self._unlock = redis.register_script(signup_lua.UNLOCK)
 
@@ -72,9 +75,10 @@ class SignupState:
         self, aid: str, sid: str, openid: str, now_ms: int, form: dict[str, Any], remind_at_ms: int | None,
         member_id: str, org: str, unionid: str,
     ) -> Decision:  # fmt: skip
-        args = [prefix(aid), aid, sid, openid, now_ms, json.dumps(form, ensure_ascii=False)]
-        args += ["" if remind_at_ms is None else remind_at_ms, member_id, org, unionid]
-        return self._decision(await self._sign_up(keys=[prefix(aid) + "meta"], args=args))
+        rl_keys, weight = window_keys("signup", [Limit("user", openid, RATE_LIMIT)], RATE_WINDOW, now_ms / 1000)
+        args: list[Any] = [prefix(aid), aid, sid, openid, now_ms, json.dumps(form, ensure_ascii=False)]
+        args += ["" if remind_at_ms is None else remind_at_ms, member_id, org, unionid, f"{weight:.4f}", RATE_LIMIT]
+        return self._decision(await self._sign_up(keys=[prefix(aid) + "meta", *rl_keys], args=args))
 
     async def cancel(self, signup_id: str, openid: str, now_ms: int) -> Decision:
         aid, seq = split_id(signup_id)
@@ -84,7 +88,7 @@ class SignupState:
 
     async def check_in(self, signup_id: str, openid: str, now_ms: int, via: str) -> Decision:
         aid, seq = split_id(signup_id)
-        args = [prefix(aid), aid, seq, openid, now_ms, via]
+        args: list[Any] = [prefix(aid), aid, seq, openid, now_ms, via]
         return self._decision(await self._check_in(keys=[prefix(aid) + "meta"], args=args))
 
     async def configure(self, aid: str, meta: dict[str, Any], now_ms: int) -> Decision:
@@ -94,16 +98,12 @@ class SignupState:
             args += [sid, cap]
         return self._decision(await self._configure(keys=[prefix(aid) + "meta"], args=args))
 
-    async def record_notice(self, signup_id: str, field: str, value: str, now_ms: int) -> None:
-        aid, seq = split_id(signup_id)
-        await self._notice(keys=[prefix(aid) + "meta"], args=[prefix(aid), seq, field, value, now_ms])
-
     # --- reads ------------------------------------------------------------------------------------
     async def has_state(self, aid: str) -> bool:
         return bool(await self.redis.exists(prefix(aid) + "meta"))
 
     async def get(self, signup_id: str) -> dict[str, Any] | None:
-        raw = await self.redis.hgetall(hash_key(signup_id))
+        raw = cast(dict[str, str], await self.redis.hgetall(hash_key(signup_id)))
         return decode(raw) if raw else None
 
     async def get_many(self, signup_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -112,16 +112,16 @@ class SignupState:
         async with self.redis.pipeline(transaction=False) as pipe:
             for sid in signup_ids:
                 pipe.hgetall(hash_key(sid))
-            rows = await pipe.execute()
+            rows: list[dict[str, str]] = await pipe.execute()
         return {sid: decode(raw) for sid, raw in zip(signup_ids, rows, strict=True) if raw}
 
     async def user_active(self, aid: str, openid: str) -> dict[str, str]:
         """session id -> sign-up id of the user's active sign-ups in the activity."""
-        raw = await self.redis.hgetall(f"{prefix(aid)}u:{openid}")
+        raw = cast(dict[str, str], await self.redis.hgetall(f"{prefix(aid)}u:{openid}"))
         return {sid: f"{aid}-{seq}" for sid, seq in raw.items()}
 
     async def recent(self, openid: str) -> list[str]:
-        return list(await self.redis.lrange(f"mp:u:{openid}:recent", 0, -1))
+        return cast(list[str], await self.redis.lrange(f"mp:u:{openid}:recent", 0, -1))
 
     async def session_numbers(self, aid: str, session_ids: list[str]) -> dict[str, tuple[int, int]]:
         """session id -> (confirmed, waitlisted)."""
@@ -136,11 +136,11 @@ class SignupState:
     async def waitlist_position(self, signup_id: str, session_id: str) -> int:
         aid, _ = split_id(signup_id)
         rank = await self.redis.zrank(f"{prefix(aid)}w:{session_id}", signup_id)
-        return int(rank) + 1 if rank is not None else 0
+        return int(cast(int, rank)) + 1 if rank is not None else 0
 
     # --- flushing ---------------------------------------------------------------------------------
     async def dirty_batch(self, limit: int) -> list[str]:
-        return list(await self.redis.zrange(DIRTY, 0, limit - 1))
+        return cast(list[str], await self.redis.zrange(DIRTY, 0, limit - 1))
 
     async def dirty_of(self, aid: str) -> list[str]:
         return [m async for m, _ in self.redis.zscan_iter(DIRTY, match=f"{aid}-*", count=1000)]
@@ -168,9 +168,9 @@ class SignupState:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for s in signups[i : i + 500]:
                     key = f"{p}su:{s['seq']}"
-                    fields = {k: ("" if v is None else v) for k, v in s.items()}
+                    fields: dict[str, Any] = {k: ("" if v is None else v) for k, v in s.items()}
                     fields["form"] = json.dumps(s.get("form") or {}, ensure_ascii=False)
-                    pipe.hset(key, mapping=fields)
+                    pipe.hset(key, mapping=cast(Any, fields))  # redis-py's Mapping key type is invariant
                     pipe.expireat(key, exp)
                     if s["status"] in ("confirmed", "waitlisted"):
                         pipe.hset(f"{p}u:{s['uid']}", s["sid"], s["seq"])
@@ -187,9 +187,9 @@ class SignupState:
                 pipe.expireat(f"{p}w:{sid}", exp)
             pipe.set(f"{p}seq", max_seq)
             pipe.expireat(f"{p}seq", exp)
-            fields = {"exp": exp, "per_user": meta["per_user"], "wl": meta["wl"], "wl_limit": meta["wl_limit"]}
-            fields |= {f"cap:{sid}": cap for sid, cap in meta["caps"].items()}
-            pipe.hset(f"{p}meta", mapping=fields)
+            head: dict[str, Any] = {"exp": exp, "per_user": meta["per_user"], "wl": meta["wl"]}
+            head |= {"wl_limit": meta["wl_limit"]} | {f"cap:{sid}": cap for sid, cap in meta["caps"].items()}
+            pipe.hset(f"{p}meta", mapping=cast(Any, head))
             pipe.expireat(f"{p}meta", exp)
             await pipe.execute()
 

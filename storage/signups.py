@@ -2,8 +2,9 @@
 
 `{_id: "<activity>-<seq>", activity_id, session_id, openid, member_id, org, unionid, status:
 confirmed|waitlisted|cancelled, seq, form, created_at, updated_at, promoted_at, cancelled_at,
-checked_in_at, checkin_via, notices: {confirmed|waitlisted|promoted: sent|refused|failed}, v,
-remind_at, reminder: pending|skipped|sending|sent|refused|failed|missed, reminder_at}`.
+checked_in_at, checkin_via, v, remind_at, reminder: pending|skipped|sending|sent|refused|failed|missed,
+reminder_at}`; `signup_notices`: one `{_id: "<sign-up>:<kind>", signup_id, activity_id, openid, kind,
+outcome, at}` per confirmation sent (kind confirmed|promoted), written in batches by the notifier.
 
 Writes are idempotent and ordered by the version `v`: a write applies only over an older version, so
 two flushers (or a replay after a crash) can never move a sign-up back in time. Fields the flusher owns
@@ -23,13 +24,13 @@ from core.clock import from_timestamp
 
 Db = AsyncDatabase[dict[str, Any]]
 TIME_FIELDS = ("created_at", "updated_at", "promoted_at", "cancelled_at", "checked_in_at")
-NOTICE_FIELDS = ("n_confirmed", "n_waitlisted", "n_promoted")
 
 
 async def ensure_indexes(db: Db) -> None:
     await db.signups.create_index([("activity_id", ASCENDING), ("seq", ASCENDING)])
     await db.signups.create_index([("openid", ASCENDING), ("created_at", DESCENDING)])
     await db.signups.create_index([("reminder", ASCENDING), ("remind_at", ASCENDING)])
+    await db.signup_notices.create_index([("activity_id", ASCENDING), ("kind", ASCENDING)])
 
 
 def _dt(ms: int | None) -> datetime | None:
@@ -46,7 +47,6 @@ def doc_from_state(s: dict[str, Any]) -> dict[str, Any]:
         "activity_id": s["aid"], "session_id": s["sid"], "openid": s["uid"], "status": s["status"],
         "seq": s["seq"], "v": s["v"], "form": s["form"], "checkin_via": s.get("checkin_via") or None,
         "member_id": s.get("member_id") or None, "org": s.get("org") or None, "unionid": s.get("unionid") or None,
-        "notices": {k[2:]: s[k] for k in NOTICE_FIELDS if s.get(k)},
     }  # fmt: skip
     for key in TIME_FIELDS:
         doc[key] = _dt(s.get(key))
@@ -63,8 +63,6 @@ def state_from_doc(doc: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
     for key in TIME_FIELDS:
         s[key] = _ms(doc.get(key))
-    for key, value in (doc.get("notices") or {}).items():
-        s[f"n_{key}"] = value
     return s
 
 
@@ -152,3 +150,18 @@ async def mini_openid_of_follower(db: Db, follower_openid: str) -> str | None:
         ors.insert(0, {"unionid": follower["unionid"]})
     doc = await db.mini_users.find_one({"$or": ors}, {"_id": 1})
     return doc["_id"] if doc else None
+
+
+async def record_notices(db: Db, rows: list[dict[str, Any]]) -> None:
+    """Outcomes of a batch of confirmations, in one write; a row already there (a replay) is kept."""
+    if not rows:
+        return
+    try:
+        await db.signup_notices.insert_many(rows, ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+            raise
+
+
+async def notices_of(db: Db, signup_id: str) -> dict[str, str]:
+    return {d["kind"]: d["outcome"] async for d in db.signup_notices.find({"signup_id": signup_id})}

@@ -10,7 +10,7 @@ import pytest
 
 from core.clock import now
 from core.deps import Deps
-from core.errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, Forbidden, NotFound, TooMany
 from services import activities, activity_admin, signups
 from services.signup_flush import flush_all
 from services.survey_validation import InvalidAnswers
@@ -163,3 +163,13 @@ async def test_capacity_raise_promotes_in_order_and_cannot_drop_below_confirmed(
             deps, aid, {"sessions": activity_def(capacity=2)["sessions"]}, editor_org=None
         )
     assert err.value.code == "capacity_below_confirmed"
+
+
+async def test_sign_up_requests_are_rate_limited_per_user(deps: Deps) -> None:
+    aid = await published(deps)
+    for _ in range(30):  # repeats are answered with the existing sign-up, but they count
+        await sign(deps, aid, "u1")
+    with pytest.raises(TooMany) as err:
+        await sign(deps, aid, "u1")
+    assert err.value.code == "rate_limited" and "操作太频繁" in err.value.message
+    assert (await sign(deps, aid, "u2"))["status"] == "confirmed"  # other users are not affected

@@ -23,20 +23,12 @@ from typing import Any
 
 from core.clock import TZ
 from core.errors import BadInput
+from services.answer_formats import TEXT_FORMATS, format_ok
 
 TYPE_NAMES = {"single": "单选题", "multiple": "多选题", "text": "填空题", "rating": "评分题", "matrix": "矩阵题"}
 FORM_TYPES = ("single", "multiple", "text", "rating")  # sign-up forms: no matrix
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_QUESTIONS, MAX_OPTIONS, MAX_ROWS, MAX_TEXT = 100, 50, 30, 5000
-
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,}$")
-ID_CARD_RE = re.compile(r"^\d{17}[\dXx]$")
-TEXT_FORMATS = {
-    "phone": "请填写正确的 11 位手机号码",
-    "id_card": "请填写正确的 18 位身份证号码",
-    "email": "请填写正确的邮箱地址",
-}
 
 
 class InvalidDefinition(BadInput):
@@ -255,7 +247,7 @@ def _answer_problem(q: dict[str, Any], value: Any, partial: bool) -> str | None:
         if not partial and n < q["min_length"]:
             return f"至少 {q['min_length']} 个字（当前 {n} 字）"
         fmt = q.get("format")
-        if fmt and not partial and n and not _format_ok(fmt, value.strip()):
+        if fmt and not partial and n and not format_ok(fmt, value.strip()):
             return TEXT_FORMATS[fmt]
         return None
     if t == "rating":
@@ -273,18 +265,6 @@ def _answer_problem(q: dict[str, Any], value: Any, partial: bool) -> str | None:
     if missing and q["required"] and not partial:
         return f"请为每一行选择一项，未作答：{'、'.join(missing[:5])}"
     return None
-
-
-def _format_ok(fmt: str, value: str) -> bool:
-    if fmt == "phone":
-        return bool(PHONE_RE.match(value))
-    if fmt == "email":
-        return bool(EMAIL_RE.match(value))
-    if not ID_CARD_RE.match(value):
-        return False
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    total = sum(int(c) * w for c, w in zip(value[:17], weights, strict=True))
-    return "10X98765432"[total % 11] == value[17].upper()
 
 
 def _is_blank(value: Any) -> bool:

@@ -8,7 +8,7 @@ and freed places are given to the waitlist in order.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.clock import now
@@ -19,6 +19,7 @@ from services.item_cache import cache_for
 from services.survey_admin import check_scope
 from services.survey_validation import FORM_TYPES, ID_RE, InvalidDefinition, normalize_questions, parse_time
 from storage import activities as repo
+from storage import signups as signups_repo
 
 FIELDS = {
     "org", "title", "description", "place", "members_only", "signup_opens_at", "signup_deadline",
@@ -184,7 +185,21 @@ async def update_activity(
     cache_for(deps, signups.CACHE).forget(activity_id)
     if updated["status"] == "published":
         await signups.apply_config(deps, updated)
+        await _reschedule_reminders(deps, doc, updated)
     return updated
+
+
+async def _reschedule_reminders(deps: Deps, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """A moved session (or a new lead time) moves its pending reminders. Sign-ups not yet flushed keep
+    the time computed when they were made (a window of a fraction of a second)."""
+    old = {s["id"]: s["starts_at"] for s in before["sessions"]}
+    lead = timedelta(minutes=after["remind_minutes_before"])
+    for s in after["sessions"]:
+        if s["id"] in old and (
+            old[s["id"]] != s["starts_at"] or before["remind_minutes_before"] != after["remind_minutes_before"]
+        ):
+            remind_at = s["starts_at"] - lead if after["remind_minutes_before"] else None
+            await signups_repo.reschedule_reminders(deps.db, after["_id"], s["id"], remind_at)
 
 
 async def publish_activity(deps: Deps, activity_id: str, *, editor_org: str | None) -> dict[str, Any]:

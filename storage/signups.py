@@ -131,6 +131,16 @@ async def finish_reminder(db: Db, signup_id: str, outcome: str, at: datetime, de
     await db.signups.update_one({"_id": signup_id, "reminder": "sending"}, {"$set": changes})
 
 
+async def reschedule_reminders(db: Db, activity_id: str, session_id: str, remind_at: datetime | None) -> int:
+    """Move the not-yet-sent reminders of a session to `remind_at` (None: no reminder any more)."""
+    changes: dict[str, Any] = {"remind_at": remind_at, "reminder": "pending"} if remind_at else {"reminder": "skipped"}
+    res = await db.signups.update_many(
+        {"activity_id": activity_id, "session_id": session_id, "reminder": {"$in": ["pending", "skipped"]}},
+        {"$set": changes},
+    )
+    return int(res.modified_count)
+
+
 async def abandon_stale_reminders(db: Db, before: datetime) -> int:
     """Claims older than `before` died with their instance mid-send: give up (at most once, on purpose)."""
     res = await db.signups.update_many(

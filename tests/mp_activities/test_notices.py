@@ -97,3 +97,18 @@ async def test_reminder_refused_or_missed_is_recorded(deps: Deps, fake_wechat: A
     states = {d["openid"]: d["reminder"] async for d in deps.db.signups.find({"activity_id": aid})}
     assert states == {"u1": "refused", "u2": "missed"}
     assert now() < s1
+
+
+async def test_moving_a_session_moves_its_reminders(deps: Deps, fake_wechat: Any) -> None:
+    from services import activity_admin
+    from tests.mp_activities.conftest import activity_def
+
+    aid = await published(deps, capacity=10, remind_minutes_before=60)
+    await signups.sign_up(deps, member("u1"), aid, "s1", FORM)
+    await flush_all(deps)
+    moved = activity_def(capacity=10)["sessions"]
+    later = (now() + timedelta(days=5)).replace(microsecond=0)
+    moved[0] |= {"starts_at": later.isoformat(), "ends_at": (later + timedelta(hours=2)).isoformat()}
+    await activity_admin.update_activity(deps, aid, {"sessions": moved}, editor_org=None)
+    doc = await deps.db.signups.find_one({"activity_id": aid})
+    assert doc is not None and doc["remind_at"] == later - timedelta(hours=1) and doc["reminder"] == "pending"

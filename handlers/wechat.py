@@ -24,6 +24,8 @@ WINDOW_SECONDS = 300  # accepted clock difference between WeChat and us
 
 @tornado.web.stream_request_body
 class WeChatCallbackHandler(JsonHandler):
+    SUPPORTED_METHODS = ("GET", "POST")  # anything else is a 405 before any work
+
     def set_default_headers(self) -> None:
         pass  # each answer sets its own Content-Type (XML, JSON, text or a JSON error)
 
@@ -86,6 +88,11 @@ class WeChatCallbackHandler(JsonHandler):
             return
         self.set_header("Content-Type", response.content_type)
         self.finish(response.body)
+
+    def _request_summary(self) -> str:
+        # Tornado's access log line (4xx are logged at WARNING): the path only, never the query,
+        # which carries the worker's openid and the request's signatures.
+        return f"{self.request.method} {self.request.path} ({self.client_ip()})"
 
     def _reject(self, exc: Rejected) -> None:
         log.info("/wechat %s from %s refused %s: %s", self.request.method, self.client_ip(), exc.status, exc.reason)

@@ -51,7 +51,11 @@ class Globals:
 
 
 def make_env(g: Globals) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
+    # StrictUndefined: a misspelt variable, or an attribute the sandbox refuses, fails when the
+    # editor saves the text instead of silently vanishing from what workers read.
+    env = ImmutableSandboxedEnvironment(
+        autoescape=False, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined
+    )
 
     def mp_link(path: str, label: str) -> str:
         # href is the fallback for clients that cannot open a mini-program from a text message.
@@ -179,6 +183,16 @@ class Snapshot:
 EMPTY = Snapshot(0, {})
 
 
+def checked(reply: CompiledReply, org_name: str = "") -> CompiledReply:
+    """Render once now, so a template that cannot render (sandbox refusal, bad filter) is refused
+    when it is saved or loaded, never in front of a worker."""
+    try:
+        reply.render(org_name=org_name)
+    except jinja2.TemplateError as exc:
+        raise ContentError(f"回复模板无法生成内容：{exc}") from None
+    return reply
+
+
 def compile_reply(env: jinja2.Environment, spec: Any) -> CompiledReply:
     if not isinstance(spec, dict):
         raise ContentError("回复内容格式不正确")
@@ -190,7 +204,7 @@ def compile_reply(env: jinja2.Environment, spec: Any) -> CompiledReply:
         if not any(m in source for m in ("{{", "{%", "{#")):
             return CompiledReply(Text(source))
         try:
-            return CompiledReply(None, env.from_string(source))
+            return checked(CompiledReply(None, env.from_string(source)))
         except jinja2.TemplateSyntaxError as exc:
             raise ContentError(f"回复模板第 {exc.lineno} 行有语法错误：{exc.message}") from None
     if kind == "news":
@@ -249,6 +263,7 @@ def build_snapshot(
         try:
             if kind == "keyword":
                 rule = compile_rule(env, doc)
+                checked(rule.reply, content.name)
                 if rule.match == "exact":
                     for p in rule.patterns:
                         held = content.exact.get(p)
@@ -257,11 +272,11 @@ def build_snapshot(
                 else:
                     content.others.append(rule)
             elif kind == "welcome":
-                content.welcome = compile_reply(env, doc.get("reply"))
+                content.welcome = checked(compile_reply(env, doc.get("reply")), content.name)
             elif kind == "default":
-                content.default = compile_reply(env, doc.get("reply"))
+                content.default = checked(compile_reply(env, doc.get("reply")), content.name)
             elif kind == "click" and doc.get("key"):
-                content.clicks[str(doc["key"])] = compile_reply(env, doc.get("reply"))
+                content.clicks[str(doc["key"])] = checked(compile_reply(env, doc.get("reply")), content.name)
             else:
                 raise ContentError(f"未知的内容类型：{kind}")
         except ContentError as exc:

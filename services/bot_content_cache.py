@@ -61,9 +61,13 @@ class ContentCache:
                 while True:
                     await pubsub.get_message(timeout=self.poll_seconds)
                     await self.refresh_if_changed()
-            except asyncio.CancelledError:
-                raise
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():  # swallowed inside a client library
+                        raise asyncio.CancelledError
             except Exception as exc:  # noqa: BLE001 - Redis or MongoDB away: keep the last copy, retry
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # a cancellation a client turned into an error
+                    raise asyncio.CancelledError from exc
                 log.warning("bot content watcher: %s; retrying in %.0fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)

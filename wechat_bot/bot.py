@@ -75,7 +75,7 @@ class Bot:
         claim = await self.deduper.claim(key, msg.openid, q.timestamp, q.nonce, msg.kind in INTERACTIONS)
         if claim.state == "replay":
             self._count(msg, "replayed")
-            raise Rejected(403, "replayed", "重复的请求", f"nonce {q.nonce} reused for {key}")
+            raise Rejected(403, "replayed", "重复的请求", f"nonce reused ({msg.log_id})")
         if claim.state in ("new", "unguarded"):
             plain = await self._process(msg, key, claim.org_path, started)
         elif claim.state == "replied":
@@ -88,7 +88,7 @@ class Bot:
 
     async def _process(self, msg: Message, key: str, org_path: tuple[str, ...], started: float) -> str:
         if not self.router.knows(msg):
-            log.info("unknown message kind %.40r from %s: answered success", msg.kind, mask(msg.openid))
+            log.info("unknown message kind %.40r (%.80s): answered success", msg.kind, msg.log_id)
             self._count(msg, "unknown")
             self.deduper.store(key, "")
             return ""
@@ -96,7 +96,7 @@ class Bot:
         try:
             result = self.router.resolve(msg, ctx)
         except Exception:
-            log.exception("bot handler failed for %s %s", msg.kind, key)
+            log.exception("bot handler failed for %s", msg.log_id)
             result = SORRY
         if not isinstance(result, Awaitable):
             plain = self._render(result, msg)
@@ -119,7 +119,7 @@ class Bot:
             else:
                 plain = ""  # WeChat gets "success" now; the answer follows as a customer-service message
                 self._count(msg, "late")
-                log.warning("%s %s not ready after %.1fs: answering later", msg.kind, key, self.guard_seconds)
+                log.warning("%s not ready after %.1fs: answering later", msg.log_id, self.guard_seconds)
                 task.add_done_callback(lambda t: self.deps.spawn(self._deliver_late(msg, key, t), "bot-late-reply"))
             self.deduper.store(key, plain)
             shared.set_result(plain)
@@ -132,7 +132,7 @@ class Bot:
     def _result(self, task: asyncio.Future[Reply], msg: Message, key: str) -> Reply:
         exc = task.exception()
         if exc is not None:
-            log.error("bot handler failed for %s %s", msg.kind, key, exc_info=exc)
+            log.error("bot handler failed for %s", msg.log_id, exc_info=exc)
             self._count(msg, "error")
             return SORRY
         return task.result()
@@ -157,7 +157,7 @@ class Bot:
         if payload is None:
             return
         if time.time() - msg.create_time > CS_WINDOW_SECONDS - 60:
-            log.warning("late reply for %s dropped: outside the 48-hour window", key)
+            log.warning("late reply for %s dropped: outside the 48-hour window", msg.log_id)
             return
         # At most once across processes: customer-service sends have no idempotency key.
         if not await self.deps.redis.set(f"msg:late:{key}", "1", nx=True, ex=86400):
@@ -167,7 +167,7 @@ class Bot:
             await self.deps.oa.send_custom(msg.openid, msgtype, body)
             self._count(msg, "late_sent")
         except WeChatError as exc:
-            log.warning("late reply for %s not delivered: %s", key, exc)
+            log.warning("late reply for %s not delivered: %s", msg.log_id, exc)
             self._count(msg, "late_failed")
 
     # --- rendering --------------------------------------------------------------------------------
@@ -199,8 +199,3 @@ class Bot:
         if counter is None:
             counter = self._counters[label] = self.deps.metrics.wechat_messages.labels(*label)
         counter.inc()
-
-
-def mask(openid: str) -> str:
-    """Enough of an openid to follow one user through the log, not enough to be the openid."""
-    return openid[:6] + "…" if len(openid) > 6 else openid

@@ -84,7 +84,7 @@ class Deduper:
         except (ConnectionError, OSError, TimeoutError) as exc:
             # Without Redis we cannot tell a retry from a first delivery. Answering matters more
             # than a rare duplicate: process it (at least once) and say so in the log.
-            log.warning("dedupe unavailable (%s): processing %s unguarded", exc, key)
+            log.warning("dedupe unavailable (%s): processing a message unguarded", exc)
             return UNGUARDED
         if state is None:  # expired between our two round trips: try again
             return await self.claim(key, openid)

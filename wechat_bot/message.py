@@ -63,14 +63,26 @@ class Message:
         return f"event:{self.event}" if self.type == "event" else self.type
 
     @property
+    def log_id(self) -> str:
+        """Names the message in the log without the worker's openid (masked) or their words."""
+        who = self.openid[:6] + "…" if len(self.openid) > 6 else self.openid
+        msg_id = self.get("MsgId") or self.get("MsgID")
+        return f"{self.kind}#{msg_id}" if msg_id else f"{self.kind}@{who}:{self.get('CreateTime')}"
+
+    @property
     def dedupe_key(self) -> str:
-        """WeChat's own rule: MsgId for messages; FromUserName + CreateTime + Event for events."""
+        """WeChat's rule: MsgId for messages; FromUserName + CreateTime + Event for events.
+
+        For events we add EventKey or MsgID when present: a retry carries the same ones, and two
+        different events of one user in one second (two QR codes, two template results) stay apart.
+        """
         if self.type != "event":
             msg_id = self.get("MsgId") or self.get("MsgID")
             if msg_id:
                 return f"m:{msg_id}"
             return f"x:{self.openid}:{self.get('CreateTime')}:{self.type}"
-        return f"e:{self.openid}:{self.get('CreateTime')}:{self.event}"
+        extra = self.get("EventKey") or self.get("MsgID") or self.get("MsgId")
+        return f"e:{self.openid}:{self.get('CreateTime')}:{self.event}" + (f":{extra[:128]}" if extra else "")
 
 
 def as_list(value: Any) -> list[Any]:

@@ -39,6 +39,13 @@ async def start(deps: Deps) -> None:
     deps.spawn(housekeeping(deps, worker), "bot-housekeeping")
 
 
+def stopping() -> bool:
+    """True when our task is being cancelled. pymongo may turn a cancellation into its own error,
+    or finish the operation and return: a loop must check, not rely on CancelledError alone."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def get_bot(deps: Deps) -> Bot | None:
     return deps.extras.get(BOT)
 
@@ -49,8 +56,10 @@ async def housekeeping(deps: Deps, worker: str) -> None:
         try:
             await followers.rebuild_org_cache(deps.db, deps.redis)
             await followers.flush_seen(deps.db, deps.redis, worker)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # noqa: BLE001 - Redis/MongoDB hiccup: try again next round
+            if stopping():
+                raise asyncio.CancelledError from exc
             log.warning("bot housekeeping: %s", exc)
+        if stopping():  # pymongo can also swallow a cancellation and just return
+            raise asyncio.CancelledError
         await asyncio.sleep(FLUSH_SECONDS)

@@ -136,4 +136,7 @@ def test_dedupe_keys_follow_wechats_rule() -> None:
     assert Message(dict(TEXT)).dedupe_key == "m:1234567890123456789"
     event = {"FromUserName": "o_1", "CreateTime": "1700000000", "MsgType": "event", "Event": "CLICK"}
     assert Message(event).dedupe_key == "e:o_1:1700000000:click"
+    assert Message({**event, "EventKey": "MENU_A"}).dedupe_key == "e:o_1:1700000000:click:MENU_A"
+    finished = {**event, "Event": "TEMPLATESENDJOBFINISH", "MsgID": "200"}
+    assert Message(finished).dedupe_key == "e:o_1:1700000000:templatesendjobfinish:200"
     assert Message({**event, "Event": "SCAN"}).kind == "event:scan"

@@ -1,0 +1,113 @@
+"""Followers: follow with time and scene, org binding by QR code, check-in scenes, last interaction,
+and leaving — after which nothing personal remains, only the per-org counts."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from core import clock
+from core.deps import Deps
+from services import followers
+from tests.wechat_bot.conftest import SimFactory
+from wechat_bot import hooks
+
+
+async def test_follow_records_time_scene_and_org(make_sim: SimFactory, deps: Deps) -> None:
+    sim = make_sim("safe")
+    before = clock.now()
+    result = await sim.send_event("o_f_org", "subscribe", EventKey="qrscene_org:370102", Ticket="tk")
+    assert result.reply is not None
+    doc = await deps.db.followers.find_one({"_id": "o_f_org"})
+    assert doc["subscribed"] is True and doc["scene"] == "org:370102"
+    assert doc["org"] == "370102" and doc["org_path"] == ["370000", "370100", "370102"]
+    assert before - timedelta(seconds=1) <= doc["subscribed_at"] <= clock.now()
+    assert await deps.redis.hget(followers.ORG_KEY, "o_f_org") == "370000,370100,370102"
+    assert "历下区" in result.reply["Content"]  # "您已关联到“历下区总工会”" (the seeded county union's name)
+
+
+async def test_scan_binds_and_unknown_org_says_so(make_sim: SimFactory, deps: Deps) -> None:
+    sim = make_sim("plain")
+    await sim.send_event("o_f_scan", "subscribe")
+    r = await sim.send_event("o_f_scan", "SCAN", EventKey="org:371000", Ticket="tk")
+    assert r.reply is not None and "威海市总工会" in r.reply["Content"]
+    assert (await deps.db.followers.find_one({"_id": "o_f_scan"}))["org"] == "371000"
+    r = await sim.send_event("o_f_scan", "SCAN", EventKey="org:999999", Ticket="tk2")
+    assert r.reply is not None and "暂未开通" in r.reply["Content"]
+    assert (await deps.db.followers.find_one({"_id": "o_f_scan"}))["org"] == "371000"  # unchanged
+
+
+async def test_checkin_scene_goes_to_the_checkin_feature(make_sim: SimFactory, deps: Deps) -> None:
+    sim = make_sim("safe", "json")
+    r = await sim.send_event("o_f_ci", "SCAN", EventKey="checkin:a1", Ticket="tk")
+    assert r.reply is not None and "签到功能即将开通" in r.reply["Content"]  # until the feature exists
+
+    async def checkin(openid: str, activity_id: str) -> str:
+        return f"{openid} 已在活动 {activity_id} 签到"
+
+    hooks.register_checkin(deps, checkin)
+    r = await sim.send_event("o_f_ci", "SCAN", EventKey="checkin:a2", Ticket="tk")
+    assert r.reply is not None and r.reply["Content"] == "o_f_ci 已在活动 a2 签到"
+    r = await sim.send_event("o_f_ci2", "subscribe", EventKey="qrscene_checkin:a3", Ticket="tk")
+    assert r.reply is not None and r.reply["Content"].endswith("o_f_ci2 已在活动 a3 签到")
+    assert "欢迎关注" in r.reply["Content"]
+
+
+async def test_last_interaction_reaches_mongodb(make_sim: SimFactory, deps: Deps) -> None:
+    sim = make_sim("plain")
+    await sim.send_text("o_f_seen", "你好")
+    assert await deps.redis.hget(followers.SEEN_KEY, "o_f_seen") is not None
+    await sim.send(sim.template_finished("o_f_report", 1, "success"))  # not the worker's doing
+    assert await deps.redis.hget(followers.SEEN_KEY, "o_f_report") is None
+    await followers.flush_seen(deps.db, deps.redis, "test")  # (or the housekeeping loop did already)
+    doc = await deps.db.followers.find_one({"_id": "o_f_seen"})
+    assert abs(doc["last_interaction_at"].timestamp() - time.time()) < 5
+    assert await deps.redis.hlen(followers.SEEN_KEY) == 0
+
+
+async def test_leaving_deletes_personal_data_keeps_counts(make_sim: SimFactory, deps: Deps) -> None:
+    forgotten: list[str] = []
+
+    async def other_feature_forgets(openid: str) -> None:
+        forgotten.append(openid)
+
+    hooks.on_unfollow(deps, other_feature_forgets)
+    sim = make_sim("safe")
+    who = "o_f_leaver"
+    await sim.send_event(who, "subscribe", EventKey="qrscene_org:370800")
+    await sim.send(sim.location(who, 35.41, 116.59))
+    await sim.send_text(who, "法律")
+    await deps.db.followers.update_one({"_id": who}, {"$set": {"tags": [2, 101], "unionid": "u_leaver"}})
+    doc = await deps.db.followers.find_one({"_id": who})
+    assert doc["location"]["coordinates"] == [116.59, 35.41] and doc["org"] == "370800"
+
+    assert (await sim.send_event(who, "unsubscribe")).text == "success"
+    doc = await deps.db.followers.find_one({"_id": who})
+    assert set(doc) == {"_id", "subscribed", "unsubscribed_at"} and doc["subscribed"] is False
+    assert await deps.redis.hget(followers.ORG_KEY, who) is None
+    assert await deps.redis.hget(followers.SEEN_KEY, who) is None
+    assert forgotten == [who]
+    assert await followers.store.stats(deps.db, "370800") == {"subscribes": 1, "unsubscribes": 1}
+
+    # A late location report or a flush of an older interaction must not bring anything back.
+    await sim.send(sim.event(who, "LOCATION", Latitude=35.4, Longitude=116.6, Precision=10))
+    await deps.redis.hset(followers.SEEN_KEY, who, str(time.time()))
+    await followers.flush_seen(deps.db, deps.redis, "test")
+    doc = await deps.db.followers.find_one({"_id": who})
+    assert set(doc) == {"_id", "subscribed", "unsubscribed_at"}
+
+    # Coming back is a fresh start, counted again.
+    await sim.send_event(who, "subscribe")
+    doc = await deps.db.followers.find_one({"_id": who})
+    assert doc["subscribed"] is True and "org" not in doc and "location" not in doc
+    stats = await followers.store.stats(deps.db, "370000")
+    assert stats["subscribes"] == 1
+
+
+async def test_org_cache_is_rebuilt_when_redis_lost_it(make_sim: SimFactory, deps: Deps) -> None:
+    sim = make_sim("plain")
+    await sim.send_event("o_f_cache", "subscribe", EventKey="qrscene_org:371300")
+    await deps.redis.delete(followers.ORG_KEY, followers.ORG_CACHE_BUILT)
+    assert await followers.rebuild_org_cache(deps.db, deps.redis) >= 1
+    assert await deps.redis.hget(followers.ORG_KEY, "o_f_cache") == "370000,371300"
+    assert await followers.rebuild_org_cache(deps.db, deps.redis) == 0  # built: nothing to do

@@ -31,6 +31,10 @@ test: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+## bench-wechat: /wechat throughput beside a bare Tornado handler and WeRoBot (needs wrk: apt-get install wrk)
+bench-wechat: $(VENV)/.dev-installed
+	$(BIN)/python bench/wechat_callback.py
+
 ## lock: re-pin every package after changing requirements*.txt
 lock:
 	rm -rf /tmp/sdgh-lock && $(PY) -m venv /tmp/sdgh-lock

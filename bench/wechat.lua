@@ -1,0 +1,61 @@
+-- wrk script: replays pre-signed, pre-encrypted WeChat callback requests, each exactly once.
+-- Usage: wrk -t2 -c64 -d6s -s bench/wechat.lua http://127.0.0.1:PORT -- requests.tsv
+-- requests.tsv: one request per line, "<path?query>\t<body>". Thread i takes lines i, i+T, ...
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  reqs = {}
+  wrapped = 0
+  bad = 0
+  replied = 0
+  local nthreads = tonumber(os.getenv("WRK_THREADS") or "1")
+  local i = 0
+  for line in io.lines(args[1]) do
+    if i % nthreads == id then
+      local tab = line:find("\t", 1, true)
+      local path, body = line:sub(1, tab - 1), line:sub(tab + 1)
+      reqs[#reqs + 1] = wrk.format("POST", path, {["Content-Type"] = "text/xml"}, body)
+    end
+    i = i + 1
+  end
+  pos = 0
+end
+
+function request()
+  pos = pos + 1
+  if pos > #reqs then
+    pos = 1
+    wrapped = wrapped + 1
+  end
+  return reqs[pos]
+end
+
+function response(status, headers, body)
+  if status ~= 200 then
+    bad = bad + 1
+  elseif body:find("<Encrypt>", 1, true) then
+    replied = replied + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local w, b, r = 0, 0, 0
+  for _, t in ipairs(threads) do
+    w = w + t:get("wrapped")
+    b = b + t:get("bad")
+    r = r + t:get("replied")
+  end
+  io.write(string.format(
+    'RESULT {"requests": %d, "seconds": %.3f, "errors": %d, "non200": %d, "replied": %d, "wrapped": %d, ' ..
+    '"p50_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f}\n',
+    summary.requests, summary.duration / 1e6,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    b, r, w, latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end

@@ -32,7 +32,8 @@ async def ensure_index(
 def _setups() -> list[IndexSetup]:
     from storage import activities as mp_activities
     from storage import ballots as mp_ballots
-    from storage import audit, bot_content, centres, console_menus, editors, followers, members, meta, mini_users, orgs
+    from storage import audit, console_menus, console_qrcodes, editors  # the editors' console
+    from storage import bot_content, centres, followers, members, meta, mini_users, orgs
     from storage import polls as mp_polls
     from storage import push_runs, pushes
     from storage import signups as mp_signups
@@ -55,6 +56,7 @@ def _setups() -> list[IndexSetup]:
         editors.ensure_indexes,
         audit.ensure_indexes,
         console_menus.ensure_indexes,
+        console_qrcodes.ensure_indexes,
         push_runs.ensure_indexes,
     ]
 

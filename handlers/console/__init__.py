@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.console import audit, auth, editors, home, menu, replies
+from handlers.console import activities, audit, auth, editors, home, menu, polls, qrcodes, replies, roster, surveys
 
 routes = [
     *auth.routes,
@@ -11,4 +11,9 @@ routes = [
     *audit.routes,
     *replies.routes,
     *menu.routes,
+    *polls.routes,
+    *surveys.routes,
+    *activities.routes,
+    *roster.routes,
+    *qrcodes.routes,
 ]

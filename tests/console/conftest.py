@@ -33,9 +33,12 @@ class Resp:
 class ConsoleClient:
     """Talks to the console as a browser does: a cookie jar, forms with the CSRF token, JSON with the header."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, *, fresh_connections: bool = False) -> None:
         self.base = base
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        # fresh_connections: the server closes a connection when an upload is refused before its body
+        # was read; a pooled connection would then fail the next request.
+        connector = aiohttp.TCPConnector(force_close=fresh_connections)
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), connector=connector)
         self.csrf = ""
 
     async def close(self) -> None:
@@ -98,8 +101,10 @@ async def client(app_server: str, make_editor: MakeEditor) -> AsyncIterator[Clie
     """client("name", org=..., role=...) -> a logged-in ConsoleClient (the account is created first)."""
     made: list[ConsoleClient] = []
 
-    async def open_client(username: str | None = None, org: str = PROVINCE, role: str = "admin") -> ConsoleClient:
-        c = ConsoleClient(app_server)
+    async def open_client(
+        username: str | None = None, org: str = PROVINCE, role: str = "admin", fresh: bool = False
+    ) -> ConsoleClient:
+        c = ConsoleClient(app_server, fresh_connections=fresh)
         made.append(c)
         if username:
             await make_editor(username, org, role)

@@ -168,7 +168,7 @@ def _show_if(cond: Any, earlier: dict[str, dict[str, Any]], errors: list[str]) -
             errors.append(f"显示条件的分值应在 {lo} 到 {hi} 之间")
     else:
         known = {o["id"] for o in src["options"]}
-        bad = [str(v) for v in values if v not in known]
+        bad = [str(v) for v in values if not isinstance(v, str) or v not in known]
         if bad:
             errors.append(f"显示条件引用了不存在的选项：{'、'.join(bad[:5])}")
     return {"question": cond.get("question"), "any_of": values}

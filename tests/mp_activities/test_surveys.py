@@ -200,3 +200,19 @@ async def test_published_survey_questions_are_locked(deps: Deps) -> None:
     assert updated["title"] == "新标题"
     with pytest.raises(Conflict):
         await survey_admin.delete_survey(deps, sid, editor_org="370100")
+
+
+async def test_odd_definitions_and_answers_are_refused_not_crashed(deps: Deps) -> None:
+    odd = survey_def(questions=[
+        {"id": "q1", "type": "single", "title": "单选",
+         "options": [{"id": "a", "label": "甲"}, {"id": "b", "label": "乙"}]},
+        {"id": "q2", "type": "text", "title": "条件", "show_if": {"question": "q1", "any_of": [["a"], {"x": 1}]}},
+        "not a question",
+    ])  # fmt: skip
+    with pytest.raises(InvalidDefinition) as err:
+        await survey_admin.create_survey(deps, odd, editor_org=None)
+    assert set(err.value.errors) == {"q2", "questions[2]"}
+    sid = await published(deps)
+    for answers in ({"q1": ["yes"]}, {"q1": {"x": 1}}, {"q5": {"r1": ["good"]}}, {"q4": 3.0}, {"q3": 7}):
+        with pytest.raises(InvalidAnswers):
+            await surveys.submit(deps, member("o1"), sid, dict(GOOD_ANSWERS, **answers))

@@ -19,7 +19,7 @@ FANOUT = "pushes.fanout"
 
 async def start(deps: Deps) -> None:
     tuning = await load_tuning(deps.redis)  # operators may override the defaults in `push:settings`
-    fan = Fanout(deps, tuning)
+    fan = Fanout(deps, tuning=tuning)  # re-reads `push:settings` every few seconds: rates change live
     deps.extras[FANOUT] = fan
     fan.start()
     runner = SchedulerRunner(deps, lock_ttl=tuning.leader_seconds)

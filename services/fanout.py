@@ -26,11 +26,12 @@ from core import clock
 from core.deps import Deps
 from services import push_control
 from services.push_chunk import ChunkJob
-from services.push_state import PushState, Tuning, get_state
+from services.push_state import PushState, Tuning, get_state, load_tuning
 from storage import push_runs as runs
 from storage import pushes as push_store
 
 log = logging.getLogger(__name__)
+TUNING_RELOAD_SECONDS = 10.0
 
 
 class TokenPool:
@@ -60,10 +61,15 @@ class TokenPool:
 
 class Fanout:
     def __init__(
-        self, deps: Deps, tuning: Tuning | None = None, *, business_clock: Callable[[], datetime] = clock.now
-    ) -> None:
+        self, deps: Deps, base: Tuning | None = None, *, tuning: Tuning | None = None,
+        business_clock: Callable[[], datetime] = clock.now,
+    ) -> None:  # fmt: skip
+        """`base`: the defaults `push:settings` overrides (re-read every few seconds); `tuning`: the
+        current values if already loaded."""
         self.deps = deps
-        self.tuning = tuning or Tuning()
+        self._base = base or Tuning()
+        self.tuning = tuning or self._base
+        self._tuned_at = time.monotonic()
         self.clock = business_clock  # quota days, the 48-hour window, record times (tests move it)
         self.owner = f"{socket.gethostname()}:{secrets.token_hex(4)}"
         self.state = get_state(deps.extras, deps.redis)
@@ -239,6 +245,9 @@ class Fanout:
 
     async def supervise_once(self) -> None:
         deps = self.deps
+        if time.monotonic() - self._tuned_at > TUNING_RELOAD_SECONDS:  # rates can be changed live
+            self.tuning = await load_tuning(deps.redis, self._base)
+            self._tuned_at = time.monotonic()
         if await push_control.resume_due(deps, self.clock()):
             self._active_at = 0.0
         for status in ("running", "paused", "quota_paused"):

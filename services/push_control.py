@@ -101,13 +101,14 @@ async def set_status(
         unset = ("paused_until",)
     if status in FINAL:
         changes["finished_at"] = clock.now()
+    if status in ("cancelled", "failed"):
+        changes["settle_pending"] = True  # the supervisor counts its exact totals once holders let go
     run = await runs.set_run(deps.db, run_id, expect, changes, unset)
     if run is None:
         return None
     await mirror_run(deps, run)
     if status in ("cancelled", "failed"):
         await _push_after(deps, run)
-        await settle(deps, run)
     return run
 
 
@@ -199,17 +200,15 @@ async def settle(deps: Deps, run: dict[str, Any]) -> bool:
                 counts = {k: sum(1 for d in found.values() if d.get("status") == k) for k in COUNTS}
             for key in COUNTS:
                 totals[key] += int(counts.get(key, 0))
-    updated = await runs.set_run(db, run["_id"], None, {"totals": totals, "settled": True})
+    updated = await runs.set_run(db, run["_id"], None, {"totals": totals, "settled": True}, ("settle_pending",))
     if updated is not None:
         await get_state(deps.extras, deps.redis).set_totals(run["_id"], totals)
     return True
 
 
 async def settle_stopped(deps: Deps) -> None:
-    for status in ("cancelled", "failed"):
-        for run in await runs.runs_with_status(deps.db, status):
-            if not run.get("settled"):
-                await settle(deps, run)
+    for run in await runs.runs_to_settle(deps.db):
+        await settle(deps, run)
 
 
 async def _push_after(deps: Deps, run: dict[str, Any]) -> None:

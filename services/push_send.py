@@ -57,7 +57,7 @@ def client_msg_id(run_id: str, openid: str) -> str:
 def classify(exc: WeChatError, *, idempotent: bool) -> Outcome:
     code = exc.errcode
     if isinstance(exc, WeChatTransportError):
-        if idempotent:
+        if idempotent or "message/" not in exc.api:  # the token call failed: nothing was sent
             return Outcome(RETRY, errcode=code, reason="无法连接微信服务器")
         return Outcome(UNKNOWN, errcode=code, reason="请求微信超时或中断，无法确认是否送达；为避免重复，不再重发")
     if code == 45009:
@@ -87,6 +87,8 @@ class Sender:
             return Outcome(SENT, msgid=await self._send(openid))
         except WeChatError as exc:
             return classify(exc, idempotent=self.idempotent)
+        except TimeoutError:  # waiting for another process to refresh the access_token: not sent
+            return Outcome(RETRY, errcode=-2, reason="获取 access_token 超时")
 
     async def _send(self, openid: str) -> int | None:
         c = self.content

@@ -29,6 +29,8 @@ import redis.asyncio as aioredis
 log = logging.getLogger(__name__)
 
 COUNTS = ("sent", "failed", "skipped", "unknown")
+MIRROR_FIELDS = ("status", "push", "channel", "total", "chunks", "snap_done", "cursor", "paused_until", "reason",
+                 "started", "finished", "rev", *COUNTS)  # fmt: skip
 RUN_TTL = 14 * 86400  # a finished run's mirror; MongoDB keeps the totals for good
 
 
@@ -200,7 +202,9 @@ class PushState:
             await self.redis.expire(run_key(run_id), RUN_TTL)
 
     async def run_fields(self, run_id: str) -> dict[str, str]:
-        return dict(await self.redis.hgetall(run_key(run_id)))
+        """The run's mirror without the per-chunk contributions (a million-recipient run has 1,000)."""
+        values = await self.redis.hmget(run_key(run_id), MIRROR_FIELDS)
+        return {k: str(v) for k, v in zip(MIRROR_FIELDS, values, strict=True) if v is not None}
 
     async def status(self, run_id: str) -> str | None:
         value = await self.redis.hget(run_key(run_id), "status")

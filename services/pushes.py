@@ -140,7 +140,10 @@ async def list_pushes(
 ) -> list[dict[str, Any]]:
     if status is not None and status not in STATUS_TEXT:
         raise BadInput("状态筛选不正确", code="invalid_filter")
-    limit, offset = max(1, min(int(limit), 200)), max(0, int(offset))
+    try:
+        limit, offset = max(1, min(int(limit), 200)), max(0, int(offset))
+    except (TypeError, ValueError):
+        raise BadInput("分页参数必须是整数", code="invalid_filter") from None
     return [view(d) for d in await store.list_visible(deps.db, editor_org, status=status, limit=limit, skip=offset)]
 
 

@@ -42,6 +42,7 @@ def chunk_id(run_id: str, seq: int) -> str:
 async def ensure_indexes(db: Db) -> None:
     await db.push_runs.create_index([("push", ASCENDING), ("created_at", DESCENDING)])
     await db.push_runs.create_index([("status", ASCENDING)])
+    await db.push_runs.create_index([("settle_pending", ASCENDING)], sparse=True)
     await db.push_chunks.create_index([("run", ASCENDING), ("state", ASCENDING)])
     await db.push_chunks.create_index([("run", ASCENDING), ("done", ASCENDING)])
 
@@ -67,6 +68,11 @@ async def runs_of_push(db: Db, push_id: str, limit: int = 20) -> list[dict[str, 
 
 async def runs_with_status(db: Db, status: str) -> list[dict[str, Any]]:
     return await db.push_runs.find({"status": status}).to_list()
+
+
+async def runs_to_settle(db: Db) -> list[dict[str, Any]]:
+    """Runs stopped early whose exact totals are still to be counted (few, and only for a moment)."""
+    return await db.push_runs.find({"settle_pending": True}).to_list()
 
 
 async def set_run(

@@ -62,9 +62,9 @@ async def test_kill_minus_nine_mid_push(
     openids = ids("oKill", RECIPIENTS)
     await seed_followers(deps, fake_wechat, openids)
     # Slow enough to kill it mid-push (WeChat-side latency and our shared rate), quick chunk handover.
-    state.set_delay("cgi-bin/message/template/send", 0.02)
+    state.set_delay("cgi-bin/message/template/send", 0.05)
     await deps.redis.hset(SETTINGS_KEY, mapping={
-        "rate_template": 600, "chunk_size": 100, "wm_step": 20, "lease_seconds": 2, "leader_seconds": 2,
+        "rate_template": 600, "chunk_size": 150, "wm_step": 20, "lease_seconds": 2, "leader_seconds": 2,
         "idle_poll": 0.1, "orphan_scan_seconds": 0.3, "supervise_seconds": 0.3, "flush_seconds": 0.2,
     })  # fmt: skip
     push_id = await send_now(deps, TEMPLATE)
@@ -73,7 +73,8 @@ async def test_kill_minus_nine_mid_push(
 
     service = await _start(config, log)
     try:
-        await wait_for(_delivered(state, 800), 40, "the first deliveries")
+        # Workers move through chunks in step (one shared rate): kill mid-chunk, not between chunks.
+        await wait_for(_delivered(state, 1000), 40, "the first deliveries")
         service.send_signal(signal.SIGKILL)
         await service.wait()
         at_kill = state.delivered_count("template")

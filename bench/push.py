@@ -1,0 +1,299 @@
+"""Benchmark of a template push to every follower, with a kill -9 of the service half way.
+
+    .venv/bin/python bench/push.py [--recipients 1000000] [--kill-at 0.4 | --no-kill] [--lease 10]
+
+One command: starts embedded Redis and MongoDB-wire servers, the fake WeChat platform as its own
+process (limits lifted, per-call recording off, N numbered followers), seeds N followers into
+MongoDB (with the service's indexes), creates a template push to all of them through the editors'
+service API, then starts ONE service process (`app.py`) that cuts the audience into chunks and
+sends. At `--kill-at` of the way it kills the service with SIGKILL, starts it again and lets it
+finish. Prints a table: sends/s, the service's peak RSS and CPU per send, and the checks: delivery
+records = recipients, each distinct, all "sent", and the fake counted each openid exactly once.
+Exits non-zero when a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.clock import now  # noqa: E402
+from core.config import parse_settings  # noqa: E402
+from core.deps import Deps, build_deps, close_deps  # noqa: E402
+from core.embedded import start_mongo, start_redis  # noqa: E402
+
+PY = sys.executable
+DB = "bench_push"
+OA = ("wxdemo0000000oa", "demo-oa-secret")  # accounts the fake knows
+MP = ("wxdemo0000000mp", "demo-mp-secret")
+PROVINCE, JINAN = "370000", "370100"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - loopback
+        return json.loads(resp.read())
+
+
+def wait_http(url: str, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)  # noqa: S310 - loopback
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def settings(redis_url: str, mongo_url: str, fake: str) -> Any:
+    raw = {
+        "server": {"cookie_secret": "bench"},
+        "wechat": {"app_id": OA[0], "app_secret": OA[1], "token": "bench", "api_base": fake},
+        "miniprogram": {"app_id": MP[0], "app_secret": MP[1], "api_base": fake},
+        "redis": {"url": redis_url},
+        "mongo": {"url": mongo_url, "db": DB},
+    }
+    return parse_settings(raw, env={})
+
+
+def start_service(redis_url: str, mongo_url: str, fake: str, data: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SDGH_")},
+        "SDGH_SERVER_PORT": str(free_port()), "SDGH_SERVER_WORKERS": "1", "SDGH_REDIS_URL": redis_url,
+        "SDGH_MONGO_URL": mongo_url, "SDGH_MONGO_DB": DB, "SDGH_DATA_DIR": str(data),
+        "SDGH_DEMO_FAKE_WECHAT": "false", "SDGH_WECHAT_API_BASE": fake, "SDGH_MINIPROGRAM_API_BASE": fake,
+        "SDGH_WECHAT_APP_ID": OA[0], "SDGH_WECHAT_APP_SECRET": OA[1], "SDGH_MINIPROGRAM_APP_ID": MP[0],
+        "SDGH_MINIPROGRAM_APP_SECRET": MP[1], "SDGH_LOG_LEVEL": "WARNING",
+    }  # fmt: skip
+    out = log.open("ab")
+    return subprocess.Popen([PY, "app.py", "--config", "config.yaml"], cwd=ROOT, env=env, stdout=out, stderr=out,
+                            start_new_session=True)  # fmt: skip
+
+
+def start_fake(port: int, followers: int) -> subprocess.Popen[bytes]:
+    cmd = [PY, "-m", "tools.fake_wechat", "--port", str(port), "--no-limits", "--no-record", "--followers",
+           str(followers)]  # fmt: skip
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+async def seed(deps: Deps, n: int) -> float:
+    """N followers like the message path writes them, in the service's indexes."""
+    from seed import seed_all
+    from storage.indexes import ensure_indexes
+
+    await ensure_indexes(deps.db)
+    await seed_all(deps.db)
+    started = time.monotonic()
+    at = now()
+    batch = 5000
+    for first in range(0, n, batch):
+        docs = [
+            {"_id": f"o_fake_{i:07d}", "subscribed": True, "subscribed_at": at, "scene": "ADD_SCENE_SEARCH",
+             "org": JINAN, "org_path": [PROVINCE, JINAN], "tags": [], "last_interaction_at": at}
+            for i in range(first, min(n, first + batch))
+        ]  # fmt: skip
+        await deps.db.followers.insert_many(docs, ordered=False)
+    return time.monotonic() - started
+
+
+async def create_push(deps: Deps) -> str:
+    from services import pushes
+
+    data = {
+        "title": "五一劳动节健步走活动通知", "channel": "template", "audience": {"kind": "all"},
+        "schedule": {"kind": "now"},
+        "content": {"template_id": "TPL_ACTIVITY_NOTICE", "data": {"thing1": "五一劳动节健步走",
+                    "time2": "2025-05-01 09:00"}, "url": "https://example.org/activities/51"},
+    }  # fmt: skip
+    push = await pushes.create(deps, data, editor_org=PROVINCE, editor="bench")
+    await pushes.submit(deps, push["id"], editor_org=PROVINCE, editor="bench")
+    return str(push["id"])
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return float(times.user + times.system)
+
+
+class Watch:
+    """The service processes' peak RSS and CPU time, sampled while they run."""
+
+    def __init__(self) -> None:
+        self.peak_rss = 0
+        self.cpu = 0.0
+        self._proc: psutil.Process | None = None
+        self._cpu_seen = 0.0
+
+    def follow(self, pid: int) -> None:
+        self._proc = psutil.Process(pid)
+        self._cpu_seen = 0.0
+
+    def sample(self) -> None:
+        if self._proc is None:
+            return
+        try:
+            self.peak_rss = max(self.peak_rss, self._proc.memory_info().rss)
+            times = self._proc.cpu_times()
+            total = times.user + times.system
+            self.cpu += total - self._cpu_seen
+            self._cpu_seen = total
+        except psutil.NoSuchProcess:
+            self._proc = None
+
+
+async def run(ns: argparse.Namespace) -> int:
+    from services import push_progress
+
+    n = ns.recipients
+    data = Path(tempfile.mkdtemp(prefix="bench-push-"))
+    redis_srv, mongo_srv = await start_redis(data), await start_mongo(data)
+    fake_port = free_port()
+    fake = f"http://127.0.0.1:{fake_port}"
+    fake_proc = start_fake(fake_port, n)
+    service: subprocess.Popen[bytes] | None = None
+    deps = build_deps(settings(redis_srv.url, mongo_srv.url, fake), redis_url=redis_srv.url, mongo_url=mongo_srv.url)
+    r: dict[str, Any] = {"recipients": n}
+    try:
+        wait_http(f"{fake}/_fake/state")
+        print(f"seeding {n:,} followers ...", flush=True)
+        r["seed_s"] = await seed(deps, n)
+        await deps.redis.hset("push:settings", mapping={"lease_seconds": ns.lease})  # type: ignore[arg-type]
+        push_id = await create_push(deps)
+        watch = Watch()
+        log = data / "service.log"
+        others = {"fake WeChat": fake_proc.pid, "MongoDB-wire": mongo_srv.process.pid, "Redis": redis_srv.process.pid}
+        others_cpu = {name: cpu_seconds(pid) for name, pid in others.items()}
+        started = time.monotonic()
+        service = start_service(redis_srv.url, mongo_srv.url, fake, data, log)
+        watch.follow(service.pid)
+        first_sent = killed_at = resumed_at = None
+        killed_done = 0
+        last_print = 0.0
+        while True:
+            await asyncio.sleep(0.25)
+            watch.sample()
+            p = await push_progress.progress(deps, push_id, editor_org=PROVINCE)
+            t = time.monotonic()
+            if first_sent is None and p["done"] > 0:
+                first_sent = t
+            if killed_at is not None and resumed_at is None and p["done"] > killed_done:
+                resumed_at = t
+            if t - last_print > 5:
+                last_print = t
+                print(f"  {t - started:6.0f}s {p['status']:>8} {p['done']:>9,}/{p['total']:,} {p['rate']:>7.0f}/s "
+                      f"rss {watch.peak_rss / 2**20:.0f} MB", flush=True)  # fmt: skip
+            if not ns.no_kill and killed_at is None and p["done"] >= ns.kill_at * n:
+                service.send_signal(signal.SIGKILL)
+                service.wait()
+                killed_at, killed_done = t, p["done"]
+                print(f"  kill -9 at {killed_done:,} recorded; restarting", flush=True)
+                service = start_service(redis_srv.url, mongo_srv.url, fake, data, log)
+                watch.follow(service.pid)
+            if p["status"] == "done":
+                break
+            if service.poll() is not None:
+                raise RuntimeError("the service exited:\n" + log.read_text()[-3000:])
+        finished = time.monotonic()
+        watch.sample()
+        r["others_cpu"] = {name: cpu_seconds(pid) - others_cpu[name] for name, pid in others.items()}
+        gap = (resumed_at - killed_at) if killed_at and resumed_at else 0.0
+        r |= {"wall_s": finished - started, "to_first_send_s": (first_sent or finished) - started, "gap_s": gap,
+              "killed_done": killed_done, "peak_rss_mb": watch.peak_rss / 2**20, "cpu_s": watch.cpu}  # fmt: skip
+        r["send_s"] = finished - (first_sent or started) - gap
+        r["sends_per_s"] = n / r["send_s"] if r["send_s"] > 0 else 0.0
+        r |= await verify(deps, fake, push_id, n)
+    finally:
+        if service is not None and service.poll() is None:
+            os.killpg(service.pid, signal.SIGTERM)
+            try:
+                service.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(service.pid, signal.SIGKILL)
+        fake_proc.terminate()
+        await close_deps(deps)
+        mongo_srv.stop()
+        redis_srv.stop()
+        shutil.rmtree(data, ignore_errors=True)
+    return report(ns, r)
+
+
+async def verify(deps: Deps, fake: str, push_id: str, n: int) -> dict[str, Any]:
+    run = await deps.db.push_runs.find_one({"push": push_id})
+    records = await deps.db.push_deliveries.count_documents({})  # every _id is distinct (primary key)
+    sent = await deps.db.push_deliveries.count_documents({"status": "sent"})
+    summary = get_json(f"{fake}/_fake/deliveries?kind=template")
+    return {"records": records, "records_sent": sent, "run_totals": run.get("totals") if run else None,
+            "fake_total": summary["total"], "fake_distinct": summary["distinct"],
+            "fake_duplicates": len(summary["duplicates"])}  # fmt: skip
+
+
+def report(ns: argparse.Namespace, r: dict[str, Any]) -> int:
+    n = r["recipients"]
+    checks = {
+        "records = recipients": r["records"] == n,
+        "records all sent": r["records_sent"] == n,
+        "fake: each openid once": r["fake_total"] == r["fake_distinct"] == n and r["fake_duplicates"] == 0,
+    }
+    rows = [
+        ("recipients", f"{n:,}", ""),
+        ("followers seeded (s)", f"{r['seed_s']:.0f}", ""),
+        ("start to first send (s)", f"{r['to_first_send_s']:.1f}", "service start + audience snapshot"),
+        ("kill -9 at (recorded)", f"{r['killed_done']:,}" if not ns.no_kill else "-", ""),
+        ("restart gap (s)", f"{r['gap_s']:.1f}", f"restart + lease expiry ({ns.lease:g} s)"),
+        ("wall time (s)", f"{r['wall_s']:.0f}", ""),
+        ("sends/s (sending time)", f"{r['sends_per_s']:.0f}", ">= 2,000"),
+        ("peak RSS of the service (MB)", f"{r['peak_rss_mb']:.0f}", "< 300"),
+        ("service CPU per send (us)", f"{r['cpu_s'] / n * 1e6:.0f}", ""),
+        ("sends per service CPU-second", f"{n / r['cpu_s']:.0f}" if r["cpu_s"] else "-", "one free core"),
+        *((f"CPU of {name} (s)", f"{cpu:.0f}", "same machine") for name, cpu in r["others_cpu"].items()),
+        ("CPU of the service (s)", f"{r['cpu_s']:.0f}", ""),
+        ("delivery records", f"{r['records']:,}", f"= {n:,}, distinct _ids"),
+        ("records with status sent", f"{r['records_sent']:,}", f"= {n:,}"),
+        ("fake: deliveries / distinct", f"{r['fake_total']:,} / {r['fake_distinct']:,}", f"= {n:,}"),
+        ("fake: duplicates", f"{r['fake_duplicates']}", "0"),
+    ]
+    print(f"\n{'metric':<32}{'value':>16}   target")
+    for name, value, target in rows:
+        print(f"{name:<32}{value:>16}   {target}")
+    failed = [name for name, ok in checks.items() if not ok]
+    print("\nchecks: " + ("all passed" if not failed else "FAILED: " + ", ".join(failed)))
+    return 1 if failed else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--recipients", type=int, default=1_000_000)
+    parser.add_argument("--kill-at", type=float, default=0.4, help="fraction recorded when the service is killed")
+    parser.add_argument("--no-kill", action="store_true", help="no kill -9, one uninterrupted run")
+    parser.add_argument("--lease", type=float, default=10.0, help="chunk lease seconds (push:settings)")
+    sys.exit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

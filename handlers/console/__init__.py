@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from handlers.console import activities, audit, auth, editors, home, menu, polls, qrcodes, replies, roster, surveys
+from handlers.console import (
+    activities,
+    audit,
+    auth,
+    editors,
+    home,
+    menu,
+    polls,
+    pushes,
+    qrcodes,
+    replies,
+    roster,
+    surveys,
+)
 
 routes = [
     *auth.routes,
@@ -16,4 +29,5 @@ routes = [
     *activities.routes,
     *roster.routes,
     *qrcodes.routes,
+    *pushes.routes,
 ]

@@ -24,18 +24,9 @@ def console_rules(deps: Deps) -> list[tuple[str, type]]:
     return out
 
 
-CANDIDATES = (
-    "abc123",
-    "370100:kw:abc123",
-    "0123456789abcdef01234567",
-    "370100",
-    "abc123def456",
-    "u0123456789ab",
-    "x.csv",
-    "sv0123456789ab",
-    "ac0123456789ab",
-    "qr0123456789ab",
-    "0123456789abcdef",
+HEX = "0123456789abcdef0123456789abcdef"
+CANDIDATES = ("abc123", "370100:kw:abc123", "370100", "x.csv") + tuple(
+    prefix + HEX[:n] for prefix in ("", "p", "sv", "ac", "qr", "u") for n in (10, 12, 16, 24)
 )
 
 

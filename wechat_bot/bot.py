@@ -24,7 +24,7 @@ from wechat_bot.callback import Query, Rejected, read_message
 from wechat_bot.context import PROVINCE_PATH, Ctx
 from wechat_bot.crypto import Envelope, sign
 from wechat_bot.dedupe import Deduper
-from wechat_bot.message import Message, Reply, Text, custom_message, reply_fields
+from wechat_bot.message import REPLY_TYPES, Message, Reply, Text, custom_message, reply_fields
 from wechat_bot.router import Router
 
 if TYPE_CHECKING:
@@ -98,12 +98,12 @@ class Bot:
         except Exception:
             log.exception("bot handler failed for %s", msg.log_id)
             result = SORRY
-        if not isinstance(result, Awaitable):
+        if type(result) in REPLY_TYPES:
             plain = self._render(result, msg)
             self.deduper.store(key, plain)
             self._count(msg, "replied" if plain else "acked")
             return plain
-        return await self._guarded(msg, key, result, started)
+        return await self._guarded(msg, key, result, started)  # type: ignore[arg-type]
 
     async def _guarded(self, msg: Message, key: str, work: Awaitable[Reply], started: float) -> str:
         loop = asyncio.get_running_loop()

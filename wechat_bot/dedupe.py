@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 
 from services.followers import ORG_KEY, SEEN_KEY
-from wechat_bot.redis_pipe import RedisPipe, RedisReplyError
+from wechat_bot.redis_pipe import RedisPipe, RedisReplyError, bulk
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +57,28 @@ class Deduper:
         self.pending_ms = pending_ms  # longer than the 4 s guard; short enough for a retry to take over
         self.reply_ttl = reply_ttl  # WeChat's retries come within ~20 s; keep answers well beyond
         self._owner = "P" + (owner or str(time.time_ns()))
+        # The claim's four commands, pre-encoded around their variable parts (the hot path).
+        self._set_tail = bulk(self._owner) + b"$2\r\nNX\r\n$2\r\nPX\r\n" + bulk(str(pending_ms))
+        self._nonce_tail = b"$1\r\n1\r\n$2\r\nNX\r\n$2\r\nEX\r\n" + bulk(str(nonce_ttl))
+        self._hget = b"*3\r\n$4\r\nHGET\r\n" + bulk(ORG_KEY)
+        self._hset = b"*4\r\n$4\r\nHSET\r\n" + bulk(SEEN_KEY)
+        self._store_tail = b"$2\r\nEX\r\n" + bulk(str(reply_ttl))
 
     async def claim(
         self, key: str, openid: str, timestamp: str = "", nonce: str = "", interaction: bool = False
     ) -> Claim:
         dkey = "msg:d:" + key
-        commands: list[tuple[object, ...]] = [
-            ("SET", dkey, self._owner, "NX", "PX", self.pending_ms),
-            ("HGET", ORG_KEY, openid),
-            ("SET", f"msg:n:{timestamp}:{nonce}", "1", "NX", "EX", self.nonce_ttl) if nonce else ("PING",),
-        ]
+        who = bulk(openid)
+        parts = [
+            b"*6\r\n$3\r\nSET\r\n", bulk(dkey), self._set_tail,  # the claim
+            self._hget, who,  # the follower's org path
+            *((b"*6\r\n$3\r\nSET\r\n", bulk(f"msg:n:{timestamp}:{nonce}"), self._nonce_tail) if nonce
+              else (b"*1\r\n$4\r\nPING\r\n",)),  # the replay check
+        ]  # fmt: skip
         if interaction:
-            commands.append(("HSET", SEEN_KEY, openid, int(time.time())))
+            parts += (self._hset, who, bulk(str(int(time.time()))))  # the last interaction
         try:
-            replies = await self._pipe.execute_many(commands)
+            replies = await self._pipe.execute_many((b"".join(parts), 4 if interaction else 3))
             if any(isinstance(r, RedisReplyError) for r in replies):
                 raise ConnectionError(next(r for r in replies if isinstance(r, RedisReplyError)))
             if nonce and replies[2] is None:
@@ -94,7 +102,8 @@ class Deduper:
 
     def store(self, key: str, reply: str) -> None:
         """Remember the answer for retries ("" = success). Nobody waits: it leaves with the next batch."""
-        self._pipe.send_nowait("SET", "msg:d:" + key, "R" + reply, "EX", self.reply_ttl)
+        cmd = b"*5\r\n$3\r\nSET\r\n" + bulk("msg:d:" + key) + bulk("R" + reply) + self._store_tail
+        self._pipe.send_nowait(encoded=cmd)
 
     async def wait(self, key: str, openid: str, deadline: float) -> Claim:
         """A retry arrived while another delivery is being processed: wait for its answer.

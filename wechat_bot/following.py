@@ -1,7 +1,8 @@
 """Bot handlers for following: welcome, unfollow (data deleted), and parametric QR scenes.
 
 Scenes: `org:<code>` binds the follower to that org (its content, pushes, statistics);
-`checkin:<activity id>` checks them in to an activity (through the check-in hook, see hooks.py).
+`checkin:<activity id>` checks them in to an activity: `services.checkin.check_in_follower` of the
+activities feature, or whatever is registered with `hooks.register_checkin`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ log = logging.getLogger(__name__)
 
 WELCOME = Text("欢迎关注“山东工会”！回复【人工】联系客服，或拨打职工服务热线 12351。")
 UNKNOWN_ORG = "二维码对应的工会组织暂未开通，您仍可正常使用各项服务。"
-CHECKIN_SOON = "活动签到功能即将开通，请按现场工作人员的指引完成签到。"
 
 
 async def subscribed(msg: Message, ctx: Ctx) -> Reply:
@@ -63,6 +63,8 @@ def _bound_text(name: str) -> str:
 
 async def _checkin(msg: Message, ctx: Ctx, activity_id: str) -> str:
     checkin = hooks.checkin(ctx.deps)
-    if checkin is None:
-        return CHECKIN_SOON
-    return await checkin(msg.openid, activity_id)
+    if checkin is not None:
+        return await checkin(msg.openid, activity_id)
+    from services.checkin import check_in_follower
+
+    return await check_in_follower(ctx.deps, activity_id[:64], msg.openid)

@@ -1,7 +1,7 @@
 """Extension points other features plug into (kept in `deps.extras`, so no core edits are needed).
 
-- check-in: the mini-program's activities feature answers a `checkin:<activity id>` QR scan
-  (`register_checkin(deps, fn)`; fn(openid, activity_id) -> the reply text);
+- check-in: a `checkin:<activity id>` QR scan goes to `services.checkin.check_in_follower`
+  unless another is registered (`register_checkin(deps, fn)`; fn(openid, activity_id) -> text);
 - unfollow: every feature holding personal data about a follower deletes it when they leave
   (`on_unfollow(deps, fn)`; fn(openid));
 - platform reports: TEMPLATESENDJOBFINISH, MASSSENDJOBFINISH, PUBLISHJOBFINISH and the

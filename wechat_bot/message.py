@@ -130,6 +130,7 @@ class Ack:
 
 ACK = Ack()
 Reply = Text | News | Image | Transfer | Ack
+REPLY_TYPES = frozenset({Text, News, Image, Transfer, Ack})  # `type(x) in` is cheaper than isinstance
 
 
 def reply_fields(reply: Reply, msg: Message, create_time: int) -> dict[str, Any] | None:

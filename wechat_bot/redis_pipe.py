@@ -6,7 +6,7 @@ the rest of a message's work. This connection is an asyncio Protocol: commands i
 event-loop turn leave in one write, replies are parsed as they arrive and resolve futures in
 order. An idle process still sends a lone command at once; a busy one batches for free.
 
-Scope: commands and Lua scripts with simple replies (strings, integers, arrays, errors). Other
+Scope: commands with simple replies (strings, integers, arrays, errors). Other
 code keeps using `deps.redis` (redis-py). On a lost connection every waiting command fails with
 ConnectionError and the next command reconnects.
 """
@@ -14,7 +14,6 @@ ConnectionError and the next command reconnects.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import ssl
 from collections import deque
@@ -35,10 +34,10 @@ class _Incomplete(Exception):
     pass
 
 
-class Script:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - Redis names scripts by sha1
+def bulk(value: str | bytes) -> bytes:
+    """One RESP bulk string: callers on the hot path pre-encode whole commands with it."""
+    b = value.encode() if type(value) is str else value
+    return b"$%d\r\n%b\r\n" % (len(b), b)  # type: ignore[str-bytes-safe]
 
 
 def encode(args: tuple[Any, ...]) -> bytes:
@@ -129,14 +128,14 @@ class _Protocol(asyncio.Protocol):
             self._loop.call_soon(self._flush)
         return fut
 
-    def send_many(self, commands: list[tuple[Any, ...]]) -> asyncio.Future[list[Any]]:
+    def send_many(self, data: bytes, n: int) -> asyncio.Future[list[Any]]:
+        """`data`: n commands already in RESP; one future for their n replies."""
         fut: asyncio.Future[list[Any]] = self._loop.create_future()
-        multi = _Multi(fut, len(commands))
+        multi = _Multi(fut, n)
         if not self.waiting:
             self.since = self._loop.time()
-        for args in commands:
-            self.waiting.append(multi)
-            self.out.append(encode(args))
+        self.waiting.extend([multi] * n)
+        self.out.append(data)
         if not self.flush_scheduled:
             self.flush_scheduled = True
             self._loop.call_soon(self._flush)
@@ -234,29 +233,26 @@ class RedisPipe:
             proto = await self._connect()
         return await proto.send(args)
 
-    async def execute_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """One round trip for several commands; replies in order (a failed one is a RedisReplyError)."""
+    async def execute_many(self, commands: list[tuple[Any, ...]] | tuple[bytes, int]) -> list[Any]:
+        """One round trip for several commands (argument tuples, or (RESP bytes, count)); replies in
+        order, a failed command's as a RedisReplyError in the list."""
         proto = self._proto
         if proto is None or proto.transport is None or proto.transport.is_closing():
             proto = await self._connect()
-        return await proto.send_many(commands)
+        if isinstance(commands, tuple):
+            return await proto.send_many(*commands)
+        return await proto.send_many(b"".join(encode(c) for c in commands), len(commands))
 
-    def send_nowait(self, *args: Any) -> None:
-        """Fire and forget (the reply is read and dropped); used where nobody waits for the result."""
+    def send_nowait(self, *args: Any, encoded: bytes = b"") -> None:
+        """Fire and forget (the reply is read and dropped): for writes nobody waits on. `encoded`:
+        the command already in RESP (then `args` are ignored)."""
         proto = self._proto
         if proto is not None and proto.transport is not None and not proto.transport.is_closing():
-            proto.send(args).add_done_callback(_ignore)
+            fut = proto.send_many(encoded, 1) if encoded else proto.send(args)
+            fut.add_done_callback(_ignore)
         else:
-            asyncio.ensure_future(self.execute(*args)).add_done_callback(_ignore)
-
-    async def run(self, script: Script, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
-        except RedisReplyError as exc:
-            if not str(exc).startswith("NOSCRIPT"):
-                raise
-            # Redis restarted or flushed its scripts: EVAL loads it again.
-            return await self.execute("EVAL", script.source, len(keys), *keys, *args)
+            coro = self.execute_many((encoded, 1)) if encoded else self.execute(*args)
+            asyncio.ensure_future(coro).add_done_callback(_ignore)
 
     async def close(self) -> None:
         if self._proto is not None and self._proto.transport is not None:

@@ -81,7 +81,7 @@ async def test_every_kind_gets_the_right_answer(make_sim: SimFactory, mode: str,
     assert "欢迎关注" in bound and "青岛市总工会" in bound
     assert acked(await send(sim.event(openid(), "unsubscribe")))
     assert "淄博市总工会" in text_of(await send(sim.event(openid(), "SCAN", EventKey="org:370300", Ticket="t2")))
-    assert "签到" in text_of(await send(sim.event(openid(), "SCAN", EventKey="checkin:act-42", Ticket="t3")))
+    assert "签到二维码" in text_of(await send(sim.event(openid(), "SCAN", EventKey="checkin:act-42", Ticket="t3")))
     assert acked(await send(sim.event(openid(), "SCAN", EventKey="something-else")))
 
     # --- the menu ---

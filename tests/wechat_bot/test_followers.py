@@ -37,10 +37,10 @@ async def test_scan_binds_and_unknown_org_says_so(make_sim: SimFactory, deps: De
     assert (await deps.db.followers.find_one({"_id": "o_f_scan"}))["org"] == "371000"  # unchanged
 
 
-async def test_checkin_scene_goes_to_the_checkin_feature(make_sim: SimFactory, deps: Deps) -> None:
+async def test_checkin_scene_goes_to_the_activities_checkin(make_sim: SimFactory, deps: Deps) -> None:
     sim = make_sim("safe", "json")
-    r = await sim.send_event("o_f_ci", "SCAN", EventKey="checkin:a1", Ticket="tk")
-    assert r.reply is not None and "签到功能即将开通" in r.reply["Content"]  # until the feature exists
+    r = await sim.send_event("o_f_ci", "SCAN", EventKey="checkin:no-such-activity", Ticket="tk")
+    assert r.reply is not None and r.reply["Content"] == "未找到该活动，请确认扫描的是现场的签到二维码。"
 
     async def checkin(openid: str, activity_id: str) -> str:
         return f"{openid} 已在活动 {activity_id} 签到"

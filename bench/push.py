@@ -183,7 +183,7 @@ async def run(ns: argparse.Namespace) -> int:
         wait_http(f"{fake}/_fake/state")
         print(f"seeding {n:,} followers ...", flush=True)
         r["seed_s"] = await seed(deps, n)
-        await deps.redis.hset("push:settings", mapping={"lease_seconds": ns.lease})  # type: ignore[arg-type]
+        await deps.redis.hset("push:settings", mapping={"lease_seconds": ns.lease})
         push_id = await create_push(deps)
         watch = Watch()
         log = data / "service.log"

@@ -81,7 +81,8 @@ class PushExecutor(BaseExecutor):  # type: ignore[misc]
             late = clock.now() - run_time
             if job.misfire_grace_time is not None and late > timedelta(seconds=job.misfire_grace_time):
                 events.append(JobExecutionEvent(EVENT_JOB_MISSED, job.id, job._jobstore_alias, run_time))
-                await jobs.missed(self.deps, *job.args, run_time)
+                push_id, version = job.args
+                await jobs.missed(self.deps, push_id, version, run_time)
                 continue
             try:
                 result = await job.func(*job.args, deps=self.deps, scheduled_at=run_time, **job.kwargs)

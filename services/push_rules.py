@@ -37,10 +37,10 @@ def text_field(value: Any, name: str, *, max_len: int, required: bool = True) ->
         return ""
     if not isinstance(value, str):
         raise _bad(f"{name}必须是文字")
-    value = value.strip()
-    if len(value) > max_len:
-        raise _bad(f"{name}不能超过 {max_len} 个字（现在 {len(value)} 个）")
-    return value
+    text = value.strip()
+    if len(text) > max_len:
+        raise _bad(f"{name}不能超过 {max_len} 个字（现在 {len(text)} 个）")
+    return text
 
 
 def _url(value: Any, name: str, *, required: bool = False) -> str:

@@ -86,7 +86,8 @@ async def load_tuning(redis: aioredis.Redis, base: Tuning | None = None) -> Tuni
     raw = await redis.hgetall(SETTINGS_KEY)
     changes: dict[str, Any] = {}
     types = {f.name: f.type for f in dataclasses.fields(Tuning)}
-    for key, value in raw.items():
+    for raw_key, value in raw.items():
+        key = str(raw_key)
         kind = types.get(key)
         try:
             if kind in (int, "int"):
@@ -219,7 +220,7 @@ class PushState:
         return int(await self._count(keys=[run_key(run_id), rate_key(run_id)], args=args))
 
     async def set_totals(self, run_id: str, totals: dict[str, int]) -> None:
-        await self.redis.hset(run_key(run_id), mapping={k: int(totals.get(k, 0)) for k in COUNTS})  # type: ignore[arg-type]
+        await self.redis.hset(run_key(run_id), mapping={k: int(totals.get(k, 0)) for k in COUNTS})
 
     async def next_chunk(self, run_id: str) -> int:
         return int(await self._next(keys=[run_key(run_id)]))

@@ -24,8 +24,9 @@ from tests.pushes.conftest import (
     wait_for,
     wait_run,
 )
+from tests.pushes.test_channels import CUSTOM
 
-SLOW = dataclasses.replace(FAST, rate_template=60.0)
+SLOW = dataclasses.replace(FAST, rate_template=60.0, rate_custom=60.0)
 
 
 @pytest.fixture
@@ -99,3 +100,49 @@ async def test_cancel_stops_and_reports_the_rest(deps: Deps, fake_wechat, slow_f
     assert len(rows) == 100 and sum(r["status_text"] == "未发送" for r in rows) == 100 - sent
     with pytest.raises(Conflict):
         await pushes.resume(deps, push_id, editor_org=PROVINCE, editor="editor1")
+
+
+async def test_graceful_stop_leaves_nothing_in_doubt(deps: Deps, fake_wechat) -> None:
+    """SIGTERM path: in-flight customer-service sends finish and are recorded, chunks go back clean,
+    and the next instance continues without a single "unknown" (the at-most-once rule never bites)."""
+    openids = ids("oStop", 150)
+    await seed_followers(deps, fake_wechat, openids)
+    first = Fanout(deps, SLOW, business_clock=Clock())
+    first.start()
+    push_id = await send_now(deps, CUSTOM)
+
+    async def some() -> bool:
+        return bool(fake_wechat.state.delivered_count("custom") >= 30)
+
+    await wait_for(some, 10, "some deliveries")
+    await first.stop(grace=5)
+    assert await deps.db.push_chunks.count_documents({"state": "leased"}) == 0
+    assert await deps.db.push_chunks.count_documents({"clean": False}) == 0
+    second = Fanout(deps, FAST, business_clock=Clock())
+    second.start()
+    try:
+        await wait_run(deps, push_id)
+    finally:
+        await second.stop()
+    recs = await records(deps, push_id)
+    assert len(recs) == 150 and {r["status"] for r in recs.values()} == {"sent"}
+    assert fake_wechat.state.delivered_count("custom") == 150 and fake_wechat.state.duplicate_deliveries("custom") == []
+
+
+async def test_two_instances_share_one_push(deps: Deps, fake_wechat) -> None:
+    openids = ids("oTwo", 640)
+    await seed_followers(deps, fake_wechat, openids)
+    engines = [Fanout(deps, FAST, business_clock=Clock()) for _ in range(2)]
+    for engine in engines:
+        engine.start()
+    try:
+        push_id = await send_now(deps, TEMPLATE)
+        await wait_run(deps, push_id)
+    finally:
+        for engine in engines:
+            await engine.stop()
+    assert all(engine.chunks_done > 0 for engine in engines)  # both did work
+    assert sum(engine.chunks_done for engine in engines) == 16
+    assert fake_wechat.state.delivered_count("template") == 640
+    assert fake_wechat.state.duplicate_deliveries("template") == []
+    assert len(await records(deps, push_id)) == 640

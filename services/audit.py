@@ -123,6 +123,8 @@ async def entry(db: Any, editor: Editor, entry_id: str) -> dict[str, Any]:
 def describe(doc: dict[str, Any]) -> str:
     """ "张三 修改了 投票“春季健步走”" — for lists."""
     verb = ACTIONS.get(str(doc.get("action", "")).split(".")[-1], doc.get("action", ""))
+    if doc.get("target_type") == "session":
+        return str(verb)
     target = TARGETS.get(doc.get("target_type", ""), doc.get("target_type", ""))
     return f"{verb}{target}"
 

@@ -258,8 +258,15 @@ async def upload(deps: Deps, scope: Scope, data: bytes) -> dict[str, Any]:
     )
 
 
+LABEL_RE = re.compile(r"^\s*(.*?)\s*[:：]?\s*\{\{\s*([A-Za-z][A-Za-z0-9_]*)\.DATA\s*\}\}", re.MULTILINE)
+
+
 async def templates(deps: Deps) -> list[dict[str, Any]]:
+    """The account's templates, each with `labels`: the Chinese words before each field in its content."""
     try:
-        return await push_tools.templates(deps)
+        found = await push_tools.templates(deps)
     except Exception:  # noqa: BLE001 - the compose form still works with a typed template id
         return []
+    for t in found:
+        t["labels"] = {field: label for label, field in LABEL_RE.findall(t.get("content") or "")}
+    return found

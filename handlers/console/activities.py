@@ -110,7 +110,8 @@ class ActivityPage(ConsolePage):
         numbers = await console_activities.numbers(self.deps, doc)
         rows = [r async for r in console_activities.signup_rows(self.deps, self.scope, activity_id, PREVIEW_ROWS)]
         chart = [
-            {"label": s.get("title") or s["id"], "count": numbers.get(s["id"], (0, 0))[0]} for s in doc["sessions"]
+            {"label": s.get("title") or s["id"], "count": numbers.get(s["id"], (0, 0))[0], "cap": s["capacity"]}
+            for s in doc["sessions"]
         ]
         await self.render_page(
             "console/activity.html",

@@ -129,12 +129,17 @@ class ConsolePage(ConsoleMixin):
         return [v.strip() for v in self.get_body_arguments(name)]
 
     async def render_page(self, name: str, status: int = 200, **ns: Any) -> None:
+        """Render a console page; `status` is the HTTP status (templates never get a variable of that name)."""
         env = self.deps.jinja
         install_filters(env)
         if self.session is not None:
             ns.setdefault("crumbs", await console_scope.breadcrumbs(self.deps.db, self.scope))
             ns.setdefault("child_orgs", await console_scope.children(self.deps.db, self.scope))
             ns.setdefault("scope", self.scope)
+            rows = ns.get("rows")
+            if "org_names" not in ns and isinstance(rows, list):  # lists show org names, not codes
+                codes = [str(r["org"]) for r in rows if isinstance(r, dict) and r.get("org")]
+                ns["org_names"] = await console_scope.org_names(self.deps.db, codes) if codes else {}
         ns.update(
             user=self.current_user,
             session=self.session,

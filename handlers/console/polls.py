@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, ClassVar
 
+from core.clock import now
 from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.exports import send_csv, send_xlsx
@@ -64,7 +66,8 @@ class PollNewPage(ConsolePage):
         )
 
     async def get(self) -> None:
-        await self._show({"limit_per": "poll", "limit_count": "1", "max_choices": "1"})
+        closes = now() + timedelta(days=7)
+        await self._show({"limit_per": "poll", "limit_count": "1", "max_choices": "1", "closes_at": closes})
 
     async def post(self) -> None:
         form = self.form()

@@ -78,7 +78,7 @@ class PushesPage(ConsolePage):
             self.deps, self.scope, status if status in console_pushes.pushes.STATUS_TEXT else None
         )
         await self.render_page(
-            "console/pushes.html", rows=rows, status=status, statuses=console_pushes.pushes.STATUS_TEXT
+            "console/pushes.html", rows=rows, picked=status, statuses=console_pushes.pushes.STATUS_TEXT
         )
 
 

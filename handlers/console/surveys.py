@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any, ClassVar
 
+from core.clock import now
 from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.exports import send_csv, send_xlsx
@@ -41,7 +43,14 @@ class SurveyNewPage(ConsolePage):
 
     async def get(self) -> None:
         starter = [{"id": "q1", "type": "single", "title": "", "required": True, "options": []}]
-        await self._show({"questions": json.dumps(starter, ensure_ascii=False), "max_responses_per_user": 1})
+        await self._show(
+            {
+                "questions": json.dumps(starter, ensure_ascii=False),
+                "max_responses_per_user": 1,
+                "opens_at": now(),
+                "closes_at": now() + timedelta(days=14),
+            }
+        )
 
     async def post(self) -> None:
         form = self.form()

@@ -121,7 +121,7 @@
         });
         add.appendChild(b);
       });
-      var raw = el("button", { type: "button", class: "btn small", text: "编辑 JSON（矩阵题、显示条件）" });
+      var raw = el("button", { type: "button", class: "btn small", text: "编辑 JSON（矩阵题、显示条件等）" });
       raw.addEventListener("click", function () { area.hidden = !area.hidden; });
       add.appendChild(raw);
       box.appendChild(add);

@@ -33,8 +33,8 @@ from miniprogram_api import orgs as mp_orgs
 from miniprogram_api import polls as mp_polls
 from miniprogram_api import surveys as mp_surveys
 from seed import seed_all
+from services import console_auth, signup_workers
 from services import polls as polls_service
-from services import signup_workers
 from storage import meta
 from storage.indexes import ensure_indexes
 from wechat_bot import setup as wechat_bot_setup
@@ -81,6 +81,7 @@ def start_hooks() -> list[StartHook]:
         polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
         signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
+        console_auth.start,  # editors' console: a hint on how to create the first admin when none exists
     ]
 
 

@@ -8,6 +8,7 @@ Redis holds its state, so logout, disabling an account or changing a password en
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from services.editors import Editor
 from storage import console_sessions as sessions
 from storage import editors as store
 
+log = logging.getLogger(__name__)
 BAD_LOGIN = "用户名或密码不正确"
 
 
@@ -195,3 +197,13 @@ async def reset_password(deps: Deps, actor: Editor, username: str, password: Any
         summary=f"重置了账号 {doc['_id']} 的密码",
         ip=ip,
     )
+
+
+async def start(deps: Deps) -> None:
+    """Start-up hook: say how to create the first console account when there is none yet."""
+    if await store.count(deps.db) == 0:
+        log.warning(
+            "console: no editor accounts yet. Create the first admin with: python -m tools.create_admin "
+            "--config config.yaml --username admin --org 370000 (then log in at %s/admin/login)",
+            deps.settings.server.public_url.rstrip("/"),
+        )

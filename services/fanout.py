@@ -250,6 +250,7 @@ class Fanout:
             self._tuned_at = time.monotonic()
         if await push_control.resume_due(deps, self.clock()):
             self._active_at = 0.0
+        await push_control.repair_started(deps, clock.now())
         for status in ("running", "paused", "quota_paused"):
             for run in await runs.runs_with_status(deps.db, status):
                 fields = await self.state.run_fields(run["_id"])

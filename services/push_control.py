@@ -18,7 +18,7 @@ from typing import Any
 
 from core import clock
 from core.deps import Deps
-from services.push_state import COUNTS, get_state
+from services.push_state import COUNTS, current_key, get_state
 from storage import deliveries
 from storage import push_runs as runs
 from storage import pushes as push_store
@@ -72,19 +72,46 @@ async def start_run(
     if reason:
         doc |= {"reason": reason, "finished_at": now, "totals": dict.fromkeys(COUNTS, 0)}
     if not await runs.create_run(deps.db, doc):
+        existing = await runs.get_run(deps.db, run_id)
+        if existing is not None and existing["status"] == "running" and push.get("current_run") != run_id:
+            await _adopt(deps, push, existing, first=False)  # a fire interrupted after creating its run
         return run_id, False
     if status == "running":
-        await get_state(deps.extras, deps.redis).mirror(
-            run_id, {"status": "running", "push": push["_id"], "channel": push["channel"], "total": 0,
-                     "chunks": 0, "snap_done": 0, "started": now.timestamp()}, rev=0, push_id=push["_id"],
-        )  # fmt: skip
-        one_shot = push["schedule"]["kind"] != "cron"
-        changes: dict[str, Any] = {"current_run": run_id, "last_run_at": now}
-        if one_shot:
-            changes |= {"status": "running", "armed": False}
-        await push_store.transition(deps.db, push["_id"], None, changes, inc={"runs": 1})
+        await _adopt(deps, push, doc, first=True)
     log.info("push %s: run %s %s", push["_id"], run_id, status)
     return run_id, True
+
+
+async def _adopt(deps: Deps, push: dict[str, Any], run: dict[str, Any], *, first: bool) -> None:
+    """Point the push and Redis at its new run (idempotent: safe to repeat after an interruption).
+
+    An editor may have paused or cancelled the push while its run was being created: the run then
+    follows the push instead of sending."""
+    await mirror_run(deps, run)
+    await get_state(deps.extras, deps.redis).redis.set(current_key(push["_id"]), run["_id"])
+    changes: dict[str, Any] = {"current_run": run["_id"], "last_run_at": run["started_at"]}
+    if push["schedule"]["kind"] != "cron":
+        changes |= {"status": "running", "armed": False}
+    inc = {"runs": 1} if first else None
+    if await push_store.transition(deps.db, push["_id"], ("scheduled", "running"), changes, inc=inc) is None:
+        now = await push_store.get(deps.db, push["_id"])
+        if now is None or now["status"] in ("cancelled", "failed", "done"):
+            await set_status(deps, run["_id"], ACTIVE, "cancelled", reason="编辑已取消")
+        elif now["status"] == "paused":
+            await push_store.transition(deps.db, push["_id"], ("paused",), {"current_run": run["_id"]}, inc=inc)
+            await set_status(deps, run["_id"], ("running",), "paused")
+
+
+async def repair_started(deps: Deps, now: datetime) -> int:
+    """Pushes marked running whose run was never created (the process died in between): create it
+    now, with the occurrence recorded when they were started, so a repeat finds the same run."""
+    repaired = 0
+    for push in await push_store.started_without_run(deps.db):
+        start_at = push.get("start_at")
+        if start_at is not None and (now - clock.localize(start_at)).total_seconds() > 5:
+            await start_run(deps, push, clock.localize(start_at))
+            repaired += 1
+    return repaired
 
 
 async def set_status(

@@ -156,10 +156,12 @@ async def submit(deps: Deps, push_id: str, *, editor_org: str, editor: str) -> d
     await _clean(deps, doc, editor_org, owner)  # times move on and uploads vanish: check again
     kind = doc["schedule"]["kind"]
     if kind == "now":
-        claimed = await store.transition(deps.db, push_id, ("draft",), {"status": "running", "updated_by": editor})
+        now = clock.now()  # the occurrence: a repair after a crash starts the very same run
+        changes = {"status": "running", "start_at": now, "updated_by": editor}
+        claimed = await store.transition(deps.db, push_id, ("draft",), changes)
         if claimed is None:
             raise Conflict("推送已被提交", code="push_not_draft")
-        await push_control.start_run(deps, claimed, clock.now())
+        await push_control.start_run(deps, claimed, now)
     else:
         changes = {"status": "scheduled", "armed": True, "updated_by": editor}
         if await store.transition(deps.db, push_id, ("draft",), changes) is None:
@@ -188,13 +190,15 @@ async def resume(deps: Deps, push_id: str, *, editor_org: str, editor: str) -> d
     run = await runs.get_run(deps.db, doc["current_run"]) if doc.get("current_run") else None
     run_paused = run is not None and run["status"] == "paused"
     kind = doc["schedule"]["kind"]
+    changes: dict[str, Any] = {"updated_by": editor}
     if run_paused and kind != "cron":
         status, armed = "running", False
     elif kind == "at" and clock.localize(doc["schedule"]["at"]) <= clock.now() and not doc.get("current_run"):
         status, armed = "running", False  # its time passed while paused: send now
+        changes["start_at"] = doc["schedule"]["at"]
     else:
         status, armed = ("scheduled", True) if kind != "now" else ("running", False)
-    changes = {"status": status, "armed": armed, "updated_by": editor}
+    changes |= {"status": status, "armed": armed}
     updated = await store.transition(deps.db, push_id, ("paused",), changes)
     if updated is None:
         raise Conflict("推送状态已变化，请刷新后重试", code="push_changed")

@@ -32,6 +32,7 @@ UPLOAD_PAGE = 1000
 async def ensure_indexes(db: Db) -> None:
     await db.pushes.create_index([("org_path", ASCENDING), ("created_at", DESCENDING)])
     await db.pushes.create_index([("armed", ASCENDING)])
+    await db.pushes.create_index([("status", ASCENDING)])
 
 
 async def insert(db: Db, doc: dict[str, Any]) -> None:
@@ -77,6 +78,11 @@ async def armed(db: Db) -> list[dict[str, Any]]:
     """Pushes the scheduler leader must hold a job for (few: future and recurring ones)."""
     fields = {"schedule": 1, "version": 1, "status": 1}
     return await db.pushes.find({"armed": True}, fields).to_list()
+
+
+async def started_without_run(db: Db) -> list[dict[str, Any]]:
+    """Pushes marked running that point at no run (normally for a few milliseconds only)."""
+    return await db.pushes.find({"status": "running", "current_run": None}).to_list()
 
 
 # --- uploaded openid lists ---------------------------------------------------------------------

@@ -87,3 +87,42 @@ async def test_customer_service_in_doubt_is_never_resent(deps: Deps, fake_wechat
     assert "未再重发" in recs[openids[12]]["reason"]
     assert fake_wechat.state.duplicate_deliveries("custom") == []
     assert fake_wechat.state.delivered_count("custom") == 25
+
+
+async def test_started_push_without_its_run_is_repaired(deps: Deps, fake_wechat, fan: Fanout) -> None:
+    """The process died between marking a push running and creating its run: the supervisor
+    creates the run (same occurrence, so a late original would find it) and it goes out."""
+    await seed_followers(deps, fake_wechat, ids("oRepair", 20))
+    push = await pushes.create(deps, TEMPLATE, editor_org=PROVINCE, editor="editor1")
+    started = clock.now() - timedelta(seconds=30)
+    await deps.db.pushes.update_one({"_id": push["id"]}, {"$set": {"status": "running", "start_at": started}})
+    await wait_run(deps, push["id"])
+    run = await deps.db.push_runs.find_one({"push": push["id"]})
+    assert run["_id"] == f"{push['id']}-{push_control.occurrence_key(started)}"
+    assert fake_wechat.state.delivered_count("template") == 20
+
+
+async def test_fire_interrupted_after_creating_its_run_is_adopted(deps: Deps, fake_wechat, fan: Fanout) -> None:
+    """The leader died between creating the occurrence's run and pointing the push at it; the next
+    leader fires the same occurrence again: no second run, and the first one goes out."""
+    from scheduler import jobs
+
+    await seed_followers(deps, fake_wechat, ids("oAdopt", 20))
+    at = clock.now() + timedelta(hours=1)
+    push = await pushes.create(deps, {**TEMPLATE, "schedule": {"kind": "at", "at": at.isoformat()}},
+                               editor_org=PROVINCE, editor="editor1")  # fmt: skip
+    await pushes.submit(deps, push["id"], editor_org=PROVINCE, editor="editor1")
+    doc = await deps.db.pushes.find_one({"_id": push["id"]})
+    occurrence = clock.localize(doc["schedule"]["at"])
+    run_id = f"{push['id']}-{push_control.occurrence_key(occurrence)}"
+    interrupted = {  # what start_run had written when the process died
+        "_id": run_id, "push": push["id"], "org_path": doc["org_path"], "channel": "template", "version": 1,
+        "occurrence": occurrence, "status": "running", "rev": 0, "created_at": clock.now(),
+        "started_at": clock.now(), "snap": {"done": False, "seq": 0, "resume": None, "total": 0, "owner": None,
+                                            "lease_until": runs.EPOCH},
+    }  # fmt: skip
+    await runs.create_run(deps.db, interrupted)
+    assert await jobs.fire_push(push["id"], doc["version"], deps=deps, scheduled_at=occurrence) == run_id
+    await wait_run(deps, push["id"])
+    assert await deps.db.push_runs.count_documents({}) == 1
+    assert fake_wechat.state.delivered_count("template") == 20

@@ -63,8 +63,9 @@ async def csv_chunks(rows: Iterable[list[Any]] | AsyncIterable[list[Any]]) -> As
 
 
 def _xlsx(sheets: dict[str, list[list[Any]]]) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl import Workbook  # type: ignore[import-untyped]
+    from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
+    from openpyxl.styles import Font  # type: ignore[import-untyped]
 
     book = Workbook(write_only=True)
     for title, rows in sheets.items():
@@ -72,8 +73,6 @@ def _xlsx(sheets: dict[str, list[list[Any]]]) -> bytes:
         for i, row in enumerate(rows):
             values = [cell(v) for v in row]
             if i == 0:
-                from openpyxl.cell import WriteOnlyCell
-
                 header = []
                 for v in values:
                     c = WriteOnlyCell(sheet, value=v)

@@ -160,7 +160,7 @@ def _leaf_body(b: dict[str, Any], mp_app_id: str, fallback_url: str, errors: dic
     i, j = b["_slot"]
     field, where = f"{_slot(i, j)}_value", _where(i, j)
     kind, value = b.get("type"), str(b.get("value") or "").strip()
-    if kind not in BUTTON_TYPES:
+    if not isinstance(kind, str) or kind not in BUTTON_TYPES:
         errors[f"{_slot(i, j)}_type"] = f"{where}请选择类型：点击回复、打开网页或打开小程序页面（或添加子菜单）"
         return {}
     if kind == "click":

@@ -59,8 +59,8 @@ def content_from(fields: Fields, channel: str) -> dict[str, Any]:
         return out
     if channel == "custom":
         msgtype = one(fields, "custom_msgtype", "text")
-        keys = ("text", "title", "description", "url", "picurl", "miniprogram_page", "thumb_media_id")
-        return {"msgtype": msgtype, **{k: one(fields, f"custom_{k}") for k in keys if one(fields, f"custom_{k}")}}
+        names = ("text", "title", "description", "url", "picurl", "miniprogram_page", "thumb_media_id")
+        return {"msgtype": msgtype, **{k: one(fields, f"custom_{k}") for k in names if one(fields, f"custom_{k}")}}
     if channel == "mass":
         keys = ("title", "content", "thumb_media_id", "author", "digest", "content_source_url")
         return {"articles": [{k: one(fields, f"mass_{k}") for k in keys}]}
@@ -106,6 +106,18 @@ def from_form(fields: Fields, upload_id: str | None = None) -> dict[str, Any]:
     }
 
 
+def check_shape(data: Any) -> dict[str, Any]:
+    """Types the push service assumes (a list where a name belongs would otherwise end as a 500)."""
+    if not isinstance(data, dict):
+        raise BadInput("请求内容必须是 JSON 对象", code="invalid_push")
+    if "channel" in data and not isinstance(data["channel"], str):
+        raise BadInput("推送方式不正确", code="invalid_push")
+    for key, label in (("content", "推送内容"), ("audience", "推送对象"), ("schedule", "发送时间")):
+        if key in data and not isinstance(data[key], dict):
+            raise BadInput(f"{label}格式不正确", code="invalid_push")
+    return data
+
+
 async def _raw(deps: Deps, scope: Scope, push_id: str) -> dict[str, Any]:
     return scope.check_doc(await store.get(deps.db, push_id) if push_id else None, "推送")
 
@@ -119,6 +131,7 @@ async def create(
     deps: Deps, scope: Scope, data: dict[str, Any], *, form_key: str = "", submit: bool = False
 ) -> dict[str, Any]:
     scope.require_write()
+    check_shape(data)
     owner = await scope.owner(deps.db, data.pop("org", None))
 
     async def make() -> str:
@@ -147,6 +160,7 @@ async def create(
 async def update(deps: Deps, scope: Scope, push_id: str, data: dict[str, Any]) -> dict[str, Any]:
     scope.require_write()
     doc = await _raw(deps, scope, push_id)
+    check_shape(data)
     before = pushes.view(doc)
     after = await pushes.update(deps, push_id, data, editor_org=scope.root, editor=scope.editor.username)
     await audit.record(

@@ -21,7 +21,7 @@ async def run_import(deps: Deps, scope: Scope, data: bytes, filename: str, *, dr
     scope.require_write()
     org = await scope.owner(deps.db)
     report = await roster.import_roster(deps, org.code, data, filename, dry_run=dry_run)
-    out = {
+    out: dict[str, Any] = {
         "id": secrets.token_hex(8),
         "org": org.code,
         "org_name": org.name,

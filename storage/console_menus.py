@@ -32,9 +32,10 @@ async def get(db: Db, org: str) -> dict[str, Any] | None:
 
 
 async def set_fields(db: Db, org: str, org_path: list[str], fields: dict[str, Any]) -> dict[str, Any]:
-    return await db.menus.find_one_and_update(
+    doc = await db.menus.find_one_and_update(
         {"_id": org}, {"$set": {**fields, "org_path": org_path}}, upsert=True, return_document=ReturnDocument.AFTER
     )
+    return doc or {}
 
 
 async def claim_tagging(db: Db, org: str, owner: str, *, restart: bool) -> dict[str, Any] | None:

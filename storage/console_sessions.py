@@ -61,7 +61,7 @@ async def create(redis: aioredis.Redis, username: str, org: str, ip: str) -> tup
 
 
 async def _trim(redis: aioredis.Redis, username: str) -> None:
-    sids = await redis.zrange(_ukey(username), 0, -1)
+    sids = [str(s) for s in await redis.zrange(_ukey(username), 0, -1)]
     alive = [sid for sid in sids if await redis.exists(_skey(sid))]
     dead = [sid for sid in sids if sid not in alive]
     extra = alive[:-MAX_SESSIONS_PER_USER] if len(alive) > MAX_SESSIONS_PER_USER else []
@@ -86,7 +86,7 @@ return redis.call('HGETALL', KEYS[1])
 
 async def load(redis: aioredis.Redis, token: str) -> dict[str, str] | None:
     """The session's fields (sliding its expiry), or None when it ended or never existed."""
-    flat = await redis.eval(_TOUCH, 1, _skey(session_id(token)), int(time.time()), IDLE_SECONDS)  # type: ignore[misc]
+    flat = await redis.eval(_TOUCH, 1, _skey(session_id(token)), int(time.time()), IDLE_SECONDS)
     if not flat:
         return None
     return dict(zip(flat[::2], flat[1::2], strict=True))
@@ -95,7 +95,7 @@ async def load(redis: aioredis.Redis, token: str) -> dict[str, str] | None:
 async def set_field(redis: aioredis.Redis, token: str, key: str, value: str) -> None:
     sid = _skey(session_id(token))
     # Only on a live session: never recreate one that was revoked a moment ago.
-    await redis.eval(  # type: ignore[misc]
+    await redis.eval(
         "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end",
         1,
         sid,
@@ -106,7 +106,7 @@ async def set_field(redis: aioredis.Redis, token: str, key: str, value: str) -> 
 
 async def delete(redis: aioredis.Redis, token: str) -> None:
     sid = session_id(token)
-    username = await redis.hget(_skey(sid), "u")
+    username = str(await redis.hget(_skey(sid), "u") or "")
     await redis.delete(_skey(sid))
     if username:
         await redis.zrem(_ukey(username), sid)
@@ -115,7 +115,7 @@ async def delete(redis: aioredis.Redis, token: str) -> None:
 async def revoke_all(redis: aioredis.Redis, username: str, *, keep_token: str | None = None) -> int:
     """End every session of `username` (but `keep_token`'s, when the user changed their own password)."""
     keep = session_id(keep_token) if keep_token else None
-    sids = [sid for sid in await redis.zrange(_ukey(username), 0, -1) if sid != keep]
+    sids = [str(sid) for sid in await redis.zrange(_ukey(username), 0, -1) if sid != keep]
     if sids:
         await redis.delete(*(_skey(s) for s in sids))
         await redis.zrem(_ukey(username), *sids)
@@ -168,7 +168,7 @@ def _throttle_keys(username: str, ip: str) -> list[str]:
 async def begin_attempt(redis: aioredis.Redis, username: str, ip: str, limits: Limits) -> tuple[float, int]:
     """(seconds the caller must wait, 0 = go ahead; failures so far including this attempt)."""
     keys = _throttle_keys(username, ip)
-    ttl_ms, used = await redis.eval(  # type: ignore[misc]
+    ttl_ms, used = await redis.eval(
         _BEGIN, 4, *keys, limits.window, limits.per_user, limits.per_ip, limits.lock_seconds
     )
     return int(ttl_ms) / 1000, int(used)
@@ -177,7 +177,7 @@ async def begin_attempt(redis: aioredis.Redis, username: str, ip: str, limits: L
 async def attempt_failed(redis: aioredis.Redis, username: str, ip: str, limits: Limits) -> float:
     """Seconds the account is now locked for (0 when it is not)."""
     keys = _throttle_keys(username, ip)
-    ttl_ms = await redis.eval(_FAILED, 2, keys[0], keys[2], limits.per_user, limits.lock_seconds)  # type: ignore[misc]
+    ttl_ms = await redis.eval(_FAILED, 2, keys[0], keys[2], limits.per_user, limits.lock_seconds)
     return int(ttl_ms) / 1000
 
 

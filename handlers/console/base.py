@@ -17,9 +17,9 @@ import hmac
 import json
 import logging
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import tornado.escape
-import tornado.httputil
 import tornado.web
 
 from core.errors import Forbidden, ServiceError, Unauthorized
@@ -49,7 +49,7 @@ class ConsoleMixin(BaseHandler):
     session: Session | None = None
     scope: Scope
 
-    async def prepare(self) -> None:  # type: ignore[override]
+    async def prepare(self) -> None:
         super().prepare()
         self.set_header("X-Frame-Options", "DENY")
         self.set_header("Referrer-Policy", "same-origin")
@@ -118,7 +118,7 @@ class ConsolePage(ConsoleMixin):
     def not_logged_in(self) -> None:
         url = LOGIN_URL
         if self.request.method in ("GET", "HEAD") and self.request.uri and self.request.uri != "/admin/":
-            url += "?" + tornado.httputil.urlencode({"next": self.request.uri})
+            url += "?" + urlencode({"next": self.request.uri})
         self.redirect(url, status=302 if self.request.method in ("GET", "HEAD") else 303)
 
     def form(self) -> dict[str, str]:

@@ -12,7 +12,7 @@ from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.render import field_errors
 from handlers.console.roster import parse_upload
-from services import console_once, console_pushes, push_rules, push_tools
+from services import console_once, console_pushes, push_rules, push_tools, pushes
 
 PUSH_ID = r"(p[0-9a-f]{10})"
 MAX_FORM = 12 * 1024 * 1024  # an openid list (up to 200,000 lines) plus a mass article
@@ -74,12 +74,8 @@ class PushesPage(ConsolePage):
 
     async def get(self) -> None:
         status = self.get_argument("status", "")
-        rows = await console_pushes.list_for(
-            self.deps, self.scope, status if status in console_pushes.pushes.STATUS_TEXT else None
-        )
-        await self.render_page(
-            "console/pushes.html", rows=rows, picked=status, statuses=console_pushes.pushes.STATUS_TEXT
-        )
+        rows = await console_pushes.list_for(self.deps, self.scope, status if status in pushes.STATUS_TEXT else None)
+        await self.render_page("console/pushes.html", rows=rows, picked=status, statuses=pushes.STATUS_TEXT)
 
 
 @tornado.web.stream_request_body
@@ -89,7 +85,7 @@ class PushComposePage(ConsolePage):
     nav: ClassVar[str] = "pushes"
     streams_body: ClassVar[bool] = True
 
-    async def prepare(self) -> None:  # type: ignore[override]
+    async def prepare(self) -> None:
         self._body = bytearray()
         if self.request.method == "POST":
             self.request.connection.set_max_body_size(MAX_FORM)  # type: ignore[union-attr]

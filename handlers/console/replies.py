@@ -125,7 +125,7 @@ class RepliesApi(ConsoleApi):
 
     async def post(self) -> None:
         body = self.json_body()
-        if body.get("kind") not in console_replies.KIND_NAMES:
+        if not isinstance(body.get("kind"), str) or body["kind"] not in console_replies.KIND_NAMES:
             raise BadInput("kind 应为 keyword、welcome、default 或 click", code="kind")
         key = self.request.headers.get("Idempotency-Key", "")
         doc = await console_replies.save(self.deps, self.scope, body, form_key=key)

@@ -30,7 +30,7 @@ class RosterImportPage(ConsolePage):
     nav: ClassVar[str] = "members"
     streams_body: ClassVar[bool] = True
 
-    async def prepare(self) -> None:  # type: ignore[override]
+    async def prepare(self) -> None:
         self._body = bytearray()
         if self.request.method == "POST":
             self.request.connection.set_max_body_size(MAX_UPLOAD)  # type: ignore[union-attr]
@@ -89,7 +89,7 @@ class RosterImportApi(ConsoleApi):
 
     streams_body: ClassVar[bool] = True
 
-    async def prepare(self) -> None:  # type: ignore[override]
+    async def prepare(self) -> None:
         self._body = bytearray()
         self.request.connection.set_max_body_size(MAX_UPLOAD)  # type: ignore[union-attr]
         await super().prepare()

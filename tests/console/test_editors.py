@@ -126,3 +126,23 @@ async def test_create_admin_command(deps: Deps, tmp_path: Path) -> None:
 
     doc = await deps.db.editors.find_one({"_id": "admin"})
     assert await editors.verify_password(doc["password_hash"], "Second-Root-2025")
+
+
+async def test_audit_log_is_scoped_like_the_items(client: Client, deps: Deps) -> None:
+    province = await client("prov_audit")
+    qingdao = await client("qd_audit", org=CITY_B, role="editor")
+    jinan = await client("jn_audit", org=CITY_A, role="editor")
+    assert (await qingdao.post("/admin/replies/welcome", {"reply_type": "text", "text": "青岛欢迎你"})).status == 303
+    assert (await province.post("/admin/replies/default", {"reply_type": "text", "text": "全省默认"})).status == 303
+    mine = await jinan.api("GET", "/api/admin/audit")
+    assert all(CITY_A in e["org_path"] for e in mine.json["items"])
+    others = [e async for e in deps.db.audit_log.find({"action": "reply.update"})] + [
+        e async for e in deps.db.audit_log.find({"action": "reply.create"})
+    ]
+    assert others
+    for e in others:
+        assert (await jinan.get(f"/admin/audit/{e['_id']}")).status == 404
+        assert (await jinan.api("GET", f"/api/admin/audit/{e['_id']}")).status == 404
+    assert "青岛欢迎你" not in (await jinan.get("/admin/audit")).text
+    listing = await province.api("GET", "/api/admin/audit?type=reply")
+    assert {e["org"] for e in listing.json["items"]} == {CITY_B, "370000"}

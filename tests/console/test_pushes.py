@@ -149,3 +149,20 @@ async def test_city_editor_cannot_see_or_steer_other_pushes(client: Client, deps
     assert resp.status == 400 and "不在您管理的范围内" in resp.json["message"]
     assert await deps.db.pushes.find({}).to_list() == snapshot
     assert await audit_count(deps) == before
+
+
+async def test_progress_says_when_a_quota_pause_ends(client: Client, deps: Deps, fake_wechat: Any) -> None:
+    await add_followers(deps, fake_wechat, CITY_A, 30, "o_quota_")
+    fake_wechat.state.set_quota("cgi-bin/message/template/send", daily=10)
+    c = await client("jn_push4", org=CITY_A, role="editor")
+    resp = await post_multipart(c, "/admin/pushes/new", compose(form_key="pushform0009"))
+    push_id = resp.location.rsplit("/", 1)[1]
+    for _ in range(150):
+        p = (await c.api("GET", f"/api/admin/pushes/{push_id}/progress")).json
+        if p["status"] == "quota_paused":
+            break
+        await asyncio.sleep(0.2)
+    assert p["status"] == "quota_paused" and not p["finished"], p
+    assert p["sent"] == 10 and p["paused_until"] and "自动继续" in p["note"]
+    page = await c.get(resp.location)
+    assert "今日额度已用完" in page.text and "自动继续" in page.text

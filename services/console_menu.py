@@ -193,10 +193,22 @@ async def _tag_batch(deps: Deps, openids: list[str], tag_id: int) -> tuple[list[
     return ok, len(openids) - len(ok)
 
 
-async def resume_tagging(deps: Deps, scope: Scope) -> None:
+async def resume_tagging(deps: Deps, scope: Scope, *, restart: bool = False) -> None:
+    """Continue a stopped tagging run, or (restart) tag every follower of the city again: followers who
+    bound to the city since the last run get the tag too (batchtagging is idempotent)."""
     scope.require_write()
     org, doc = await load(deps, scope)
     if menu_kind(org) != "conditional" or not doc.get("tag"):
         raise BadInput("只有已发布个性化菜单的市级工会需要为关注者打标签", code="no_tag")
-    if not await start_tagging(deps, org):
+    if not await start_tagging(deps, org, restart=restart):
         raise Conflict("正在为关注者打标签，请稍候", code="tagging_running")
+    await audit.record(
+        deps.db,
+        scope.editor,
+        "menu.update",
+        "menu",
+        org.code,
+        org.path,
+        summary=f"{'重新' if restart else '继续'}为{org.name}关注者打标签",
+        ip=scope.ip,
+    )

@@ -8,6 +8,7 @@ from core.errors import ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.render import field_errors
 from services import console_menu, console_menu_rules
+from storage import console_menus as store
 
 FIELDS = {"wechat_refused": "_", "no_draft": "_", "menu_level": "_"}
 
@@ -35,6 +36,7 @@ class MenuPage(ConsolePage):
             types=console_menu_rules.BUTTON_TYPES,
             clicks=sorted(set(clicks)),
             suggested=not doc.get("draft"),
+            tagging_stale=store.is_stale((doc.get("tagging") or {}).get("beat")),
         )
 
     async def get(self) -> None:
@@ -44,9 +46,9 @@ class MenuPage(ConsolePage):
         form = self.form()
         action = form.pop("action", "save")
         try:
-            if action == "tagging":
-                await console_menu.resume_tagging(self.deps, self.scope)
-                self.flash("已继续为关注者打标签")
+            if action in ("tagging", "retag"):
+                await console_menu.resume_tagging(self.deps, self.scope, restart=action == "retag")
+                self.flash("已开始为关注者打标签，可刷新页面查看进度")
             else:
                 await console_menu.save_draft(self.deps, self.scope, console_menu_rules.from_form(form))
                 if action == "publish":

@@ -167,6 +167,17 @@ async def test_province_publishes_default_then_city_conditional_with_tagging(
     assert all(tag_id in state.followers.tags_of(o) for o in openids)
     assert tag_id not in state.followers.tags_of("o_qingdao_1")
     assert await deps.db.followers.count_documents({"tags": tag_id}) == 120
+    # a follower who binds later is tagged by "重新打标签"
+    state.add_followers(["o_jinan_late"])
+    await deps.db.followers.insert_one(
+        {"_id": "o_jinan_late", "subscribed": True, "org": CITY_A, "org_path": ["370000", CITY_A], "tags": []}
+    )
+    assert (await jinan.post("/admin/menu", {"action": "retag"})).status == 303
+    for _ in range(100):
+        if tag_id in state.followers.tags_of("o_jinan_late"):
+            break
+        await asyncio.sleep(0.05)
+    assert tag_id in state.followers.tags_of("o_jinan_late")
     # publishing again replaces the city's conditional menu instead of adding a second one
     assert (await jinan.post("/admin/menu", {**city_menu, "action": "publish"})).status == 303
     assert len(state.menus["wxdemo0000000oa"]["conditional"]) == 1

@@ -114,14 +114,19 @@ class Fanout:
         values = await self.deps.redis.hmget(SEEN_KEY, openids)
         return {o: float(v) for o, v in zip(openids, values, strict=True) if v}
 
-    async def follower_left(self, openid: str) -> None:
-        """WeChat says 43004 (not subscribed): forget the follower the way an unfollow event does."""
+    def followers_left(self, openids: list[str]) -> None:
+        """WeChat says 43004 (not subscribed): forget them the way an unfollow event does, in the
+        background so a push to a stale audience is not slowed down by the clean-up."""
+        self.deps.spawn(self._forget(openids), "push-followers-left")
+
+    async def _forget(self, openids: list[str]) -> None:
         from services.followers import leave
 
-        try:
-            await leave(self.deps.db, self.deps.redis, openid)
-        except Exception:  # noqa: BLE001 - the delivery is recorded; the follower is cleaned up next time
-            log.exception("marking %s unsubscribed failed", openid)
+        for openid in openids:
+            try:
+                await leave(self.deps.db, self.deps.redis, openid)
+            except Exception:  # noqa: BLE001 - the delivery is recorded; the next push cleans up again
+                log.exception("marking %s unsubscribed failed", openid)
 
     # --- chunk workers ------------------------------------------------------------------------------
     async def _worker(self, n: int) -> None:

@@ -159,9 +159,11 @@ class ChunkJob:
                 await asyncio.sleep(1.0)
             else:
                 pending.appendleft(i)
-                if out.status == FATAL:
-                    self.fatal = out
+                first = self.stop is None
                 self.stop = self.stop or (FATAL if out.status == FATAL else QUOTA)
+                if out.status == FATAL and first:
+                    self.fatal = out
+                    await self._fail_run()  # now, so other chunks' watchers stop their sends too
 
     async def _send_mass(self, todo: list[int]) -> int:
         openids = [self.openids[i] for i in todo]
@@ -246,8 +248,8 @@ class ChunkJob:
             for status, n in added.items():
                 self.deps.metrics.push_deliveries.labels(self.channel, status).inc(n)
             gone, self.gone = self.gone, []
-        for openid in gone:
-            await self.fan.follower_left(openid)
+        if gone:
+            self.fan.followers_left(gone)
 
     # --- the end ----------------------------------------------------------------------------------
     def _exact(self) -> dict[str, int]:
@@ -267,10 +269,15 @@ class ChunkJob:
         await self.fan.state.count(self.run_id, self.seq, counts, exact=True)
         if self.stop == QUOTA:
             await push_control.quota_pause(self.deps, self.channel, self.fan.clock())
-        elif self.stop == FATAL and self.fatal is not None:
-            reason = f"推送已停止：{self.fatal.reason}（微信错误码 {self.fatal.errcode}）"
-            await push_control.set_status(self.deps, self.run_id, push_control.ACTIVE, "failed", reason=reason)
+        elif self.stop == FATAL:
+            await self._fail_run()
         return self.stop or "released"
+
+    async def _fail_run(self) -> None:
+        if self.fatal is None:
+            return
+        reason = f"推送已停止：{self.fatal.reason}（微信错误码 {self.fatal.errcode}）"
+        await push_control.set_status(self.deps, self.run_id, push_control.ACTIVE, "failed", reason=reason)
 
     async def _watch(self) -> None:
         """Stop when the run is paused/cancelled or the process stops; keep the lease alive."""

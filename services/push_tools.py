@@ -73,7 +73,12 @@ async def upload_openids(
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise BadInput("名单文件必须是 UTF-8 编码的文本或 CSV", code="invalid_upload") from None
-    lines = data.splitlines() if isinstance(data, str) else data
+    if isinstance(data, str):
+        lines: Iterable[str] = data.splitlines()
+    elif isinstance(data, Iterable):
+        lines = (str(line) for line in data)
+    else:
+        raise BadInput("请上传 openid 名单（文本或 CSV，每行一个）", code="invalid_upload")
     openids, invalid, duplicates = parse_openids(lines)
     if not openids:
         raise BadInput("名单中没有有效的 openid（每行一个）", code="invalid_upload")

@@ -31,11 +31,23 @@ async def ensure_index(
 
 def _setups() -> list[IndexSetup]:
     from storage import activities as mp_activities
+    from storage import (  # the editors' console
+        audit,
+        bot_content,
+        centres,
+        console_menus,
+        console_qrcodes,
+        editors,
+        followers,
+        members,
+        meta,
+        mini_users,
+        orgs,
+        push_runs,
+        pushes,
+    )
     from storage import ballots as mp_ballots
-    from storage import audit, console_menus, console_qrcodes, editors  # the editors' console
-    from storage import bot_content, centres, followers, members, meta, mini_users, orgs
     from storage import polls as mp_polls
-    from storage import push_runs, pushes
     from storage import signups as mp_signups
     from storage import surveys as mp_surveys
 

@@ -76,10 +76,9 @@ async def sync_live(deps: Deps, poll: dict[str, Any]) -> None:
 
 async def _owned(deps: Deps, editor_org: str, poll_id: str) -> dict[str, Any]:
     poll = await store.get(deps.db, poll_id) if POLL_ID.match(poll_id) else None
-    if poll is None:
-        raise NotFound("投票不存在", code="poll_not_found")
-    if editor_org not in poll.get("org_path", []):
-        raise Forbidden("只能管理本工会及下级工会的投票", code="forbidden")
+    # Another org's poll answers exactly like a missing one, so its existence does not leak.
+    if poll is None or editor_org not in poll.get("org_path", []):
+        raise NotFound("投票不存在，或不属于本工会及下级工会", code="poll_not_found")
     return poll
 
 

@@ -54,6 +54,9 @@ class MiniProgramSettings:
     app_id: str = ""
     app_secret: str = ""
     api_base: str = "https://api.weixin.qq.com"
+    # Subscribe-message template (from the mini-program's library) for sign-up confirmations,
+    # waitlist promotions and reminders.
+    activity_notice_template_id: str = "TPL_ACTIVITY_NOTICE"
 
 
 @dataclass(frozen=True)

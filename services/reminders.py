@@ -34,11 +34,6 @@ from storage.signup_state import NOTIFY
 
 log = logging.getLogger(__name__)
 GROUP = "notify"
-DEFAULT_TEMPLATES = {
-    "confirmed": "TPL_ACTIVITY_NOTICE",
-    "promoted": "TPL_ACTIVITY_NOTICE",
-    "reminder": "TPL_ACTIVITY_NOTICE",
-}
 HEADLINE = {"confirmed": "报名成功", "promoted": "候补成功，已为您保留名额", "reminder": "活动即将开始"}
 STALE_CLAIM = timedelta(minutes=10)
 CONCURRENCY = 8
@@ -49,8 +44,8 @@ def instance_name() -> str:
 
 
 def template_for(deps: Deps, kind: str) -> str:
-    """Template ids per message kind; an operator overrides them via deps.extras['mp.templates']."""
-    return str({**DEFAULT_TEMPLATES, **deps.extras.get("mp.templates", {})}[kind])
+    """One subscribe-message template serves every kind; the headline in its data tells them apart."""
+    return deps.settings.miniprogram.activity_notice_template_id
 
 
 def message(doc: dict[str, Any], session: dict[str, Any], kind: str) -> dict[str, Any]:

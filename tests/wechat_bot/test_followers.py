@@ -3,6 +3,7 @@ and leaving — after which nothing personal remains, only the per-org counts.""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 
@@ -55,14 +56,17 @@ async def test_checkin_scene_goes_to_the_activities_checkin(make_sim: SimFactory
 
 async def test_last_interaction_reaches_mongodb(make_sim: SimFactory, deps: Deps) -> None:
     sim = make_sim("plain")
-    await sim.send_text("o_f_seen", "你好")
-    assert await deps.redis.hget(followers.SEEN_KEY, "o_f_seen") is not None
     await sim.send(sim.template_finished("o_f_report", 1, "success"))  # not the worker's doing
+    await sim.send_text("o_f_seen", "你好")
+    await followers.flush_seen(deps.db, deps.redis, "test")  # (or the housekeeping loop is doing it)
+    for _ in range(40):
+        doc = await deps.db.followers.find_one({"_id": "o_f_seen"})
+        if doc is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert doc is not None and abs(doc["last_interaction_at"].timestamp() - time.time()) < 5
+    assert await deps.db.followers.find_one({"_id": "o_f_report"}) is None
     assert await deps.redis.hget(followers.SEEN_KEY, "o_f_report") is None
-    await followers.flush_seen(deps.db, deps.redis, "test")  # (or the housekeeping loop did already)
-    doc = await deps.db.followers.find_one({"_id": "o_f_seen"})
-    assert abs(doc["last_interaction_at"].timestamp() - time.time()) < 5
-    assert await deps.redis.hlen(followers.SEEN_KEY) == 0
 
 
 async def test_leaving_deletes_personal_data_keeps_counts(make_sim: SimFactory, deps: Deps) -> None:

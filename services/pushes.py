@@ -70,7 +70,7 @@ async def _org_in_scope(deps: Deps, code: Any, editor_org: str, what: str) -> or
 async def _clean(deps: Deps, data: Mapping[str, Any], editor_org: str, owner: orgs.Org) -> dict[str, Any]:
     """Validate a whole push; the audience's orgs and upload must lie in the owner's subtree."""
     channel = data.get("channel")
-    if channel not in push_rules.CHANNELS:
+    if not isinstance(channel, str) or channel not in push_rules.CHANNELS:
         raise BadInput("请选择推送方式：" + "、".join(push_rules.CHANNELS.values()), code="invalid_push")
     if channel == "subscribe" and isinstance(data.get("content"), dict) and data["content"].get("miniprogram_page"):
         raise BadInput("订阅通知暂不支持跳转小程序页面，请改填跳转链接", code="invalid_push")

@@ -31,6 +31,7 @@ def test_cron_is_standard_crontab_in_beijing_time() -> None:
     ("change", "message"),
     [
         ({"channel": "sms"}, "请选择推送方式"),
+        ({"channel": ["template"]}, "请选择推送方式"),  # not a string: refused, not a 500
         ({"content": {"template_id": "T1", "data": {}}}, "请填写模板的各项内容"),
         ({"content": {"template_id": "T1", "data": {"thing1": "x" * 201}}}, "不能超过 200 个字"),
         ({"content": {"template_id": "T1", "data": {"thing 1": "x"}}}, "模板字段名"),

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONFIG ?= config.yaml
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run test lint bench-wechat bench-votes bench-push lock clean
+.PHONY: run test lint bench-wechat bench-ballots bench-signups bench-push lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,19 @@ lint: $(VENV)/.dev-installed
 ## bench-wechat: /wechat throughput beside a bare Tornado handler and WeRoBot (needs wrk: apt-get install wrk)
 bench-wechat: $(VENV)/.dev-installed
 	$(BIN)/python bench/wechat_callback.py
+
+## bench-*: one benchmark each, printing a table (see bench/README.md); wrk comes from Debian
+bench-wechat: $(VENV)/.dev-installed
+	$(BIN)/python bench/wechat_callback.py
+
+bench-ballots: $(VENV)/.dev-installed
+	$(BIN)/python bench/ballots.py
+
+bench-signups: $(VENV)/.dev-installed
+	$(BIN)/python bench/signups.py
+
+bench-push: $(VENV)/.dev-installed
+	$(BIN)/python bench/push.py
 
 ## lock: re-pin every package after changing requirements*.txt
 lock:

@@ -14,6 +14,7 @@ function init(args)
   reqs = {}
   wrapped = 0
   bad = 0
+  last_bad = 0
   replied = 0
   local nthreads = tonumber(os.getenv("WRK_THREADS") or "1")
   local i = 0
@@ -40,22 +41,26 @@ end
 function response(status, headers, body)
   if status ~= 200 then
     bad = bad + 1
+    last_bad = status
   elseif body:find("<Encrypt>", 1, true) then
     replied = replied + 1
   end
 end
 
 function done(summary, latency, requests)
-  local w, b, r = 0, 0, 0
+  local w, b, r, lb = 0, 0, 0, 0
   for _, t in ipairs(threads) do
     w = w + t:get("wrapped")
     b = b + t:get("bad")
     r = r + t:get("replied")
+    if t:get("last_bad") ~= 0 then lb = t:get("last_bad") end
   end
+  local e = summary.errors
   io.write(string.format(
     'RESULT {"requests": %d, "seconds": %.3f, "errors": %d, "non200": %d, "replied": %d, "wrapped": %d, ' ..
-    '"p50_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f}\n',
-    summary.requests, summary.duration / 1e6,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    b, r, w, latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+    '"p50_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f, "last_bad_status": %d, ' ..
+    '"connect": %d, "read": %d, "write": %d, "timeout": %d}\n',
+    summary.requests, summary.duration / 1e6, e.connect + e.read + e.write + e.timeout,
+    b, r, w, latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000, lb,
+    e.connect, e.read, e.write, e.timeout))
 end

@@ -200,6 +200,12 @@ def report(rows: list[tuple[str, dict[str, float]]], ns: argparse.Namespace) -> 
         print(f"  WeRoBot gunicorn / ours 1p  {guni['cpu_us'] / one['cpu_us']:.2f}x")
         print(f"  WeRoBot Tornado / ours 1p   {tor['cpu_us'] / one['cpu_us']:.2f}x")
         print(f"  bare / ours 1p              {bare['cpu_us'] / one['cpu_us']:.0%}")
+    for name, r in rows:
+        if r["errors"] or r["non200"]:
+            print(
+                f"\n{name}: errors connect {r['connect']:.0f}, read {r['read']:.0f}, write {r['write']:.0f}, "
+                f"timeout {r['timeout']:.0f}; non-200 {r['non200']:.0f} (last status {r['last_bad_status']:.0f})"
+            )
     if any(r["wrapped"] for _, r in rows):
         print("\nNOTE: the request pool ran out and was replayed; raise --max-rps")
     return 1 if failed else 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from core.wechat.errors import WeChatError
 from wechat_bot import wire
 from wechat_bot.callback import Query, Rejected, read_message
 from wechat_bot.context import PROVINCE_PATH, Ctx
-from wechat_bot.crypto import Envelope, sign
+from wechat_bot.crypto import RANDOM, Envelope, sign
 from wechat_bot.dedupe import Deduper
 from wechat_bot.message import REPLY_TYPES, Message, Reply, Text, custom_message, reply_fields
 from wechat_bot.router import Router
@@ -183,7 +182,7 @@ class Bot:
         if q.encrypted and self.envelope is not None:
             encrypted = self.envelope.encrypt(plain.encode())
             now = int(time.time())
-            timestamp, nonce = str(now), secrets.token_hex(8)
+            timestamp, nonce = str(now), RANDOM.take(8).hex()
             signature = sign(self.token, timestamp, nonce, encrypted)
             if fmt == "xml":
                 plain = wire.render_encrypted_xml(encrypted, signature, now, nonce)

@@ -19,6 +19,27 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 BLOCK = 32  # WeChat pads to 32 bytes (PKCS#7 with a 32-byte block), not AES's 16
 
 
+class RandomPool:
+    """Bytes from os.urandom, fetched 4 KB at a time: two small getrandom() calls per message
+    (envelope prefix, reply nonce) cost more than the rest of the encryption on a busy host."""
+
+    def __init__(self, chunk: int = 4096) -> None:
+        self._chunk = chunk
+        self._buf = b""
+        self._pos = 0
+
+    def take(self, n: int) -> bytes:
+        if self._pos + n > len(self._buf):
+            self._buf, self._pos = os.urandom(max(self._chunk, n)), 0
+        out = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return out
+
+
+RANDOM = RandomPool()
+os.register_at_fork(after_in_child=lambda: RANDOM.__init__())  # a forked child must not reuse our bytes
+
+
 class CryptoError(ValueError):
     """The envelope is not one WeChat made for us (bad base64, padding, length or app id)."""
 
@@ -69,7 +90,7 @@ class Envelope:
         return body
 
     def encrypt(self, body: bytes, random16: bytes | None = None) -> str:
-        payload = (random16 or os.urandom(16)) + struct.pack(">I", len(body)) + body + self._app_id_bytes
+        payload = (random16 or RANDOM.take(16)) + struct.pack(">I", len(body)) + body + self._app_id_bytes
         pad = BLOCK - len(payload) % BLOCK
         payload += bytes((pad,)) * pad
         enc = self._cipher.encryptor()

@@ -30,7 +30,7 @@ def make_robot() -> Any:
     robot = WeRoBot(token=BENCH["token"], encoding_aes_key=BENCH["aes_key"], app_id=BENCH["app_id"])
     robot.config["SESSION_STORAGE"] = False  # no session file I/O: WeRoBot at its fastest
 
-    @robot.text
+    @robot.text  # type: ignore[untyped-decorator]  # WeRoBot has no type hints
     def vote(message: Any) -> str:
         return BENCH["reply"]
 

@@ -73,4 +73,4 @@ class ContentCache:
                 delay = min(delay * 2, 30.0)
             finally:
                 with contextlib.suppress(Exception):  # the connection may already be gone
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]

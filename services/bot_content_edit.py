@@ -41,8 +41,8 @@ def validate(doc: dict[str, Any]) -> dict[str, Any]:
         raise BadInput(str(exc), code="invalid_content") from None
     if kind == "click" and not str(doc.get("key") or "").strip():
         raise BadInput("菜单点击回复需要菜单 key", code="invalid_key")
-    out = {k: doc[k] for k in ("org", "kind", "name", "match", "patterns", "priority", "key", "reply", "enabled")
-           if k in doc}  # fmt: skip
+    fields = ("org", "kind", "name", "match", "patterns", "priority", "key", "reply", "enabled")
+    out: dict[str, Any] = {k: doc[k] for k in fields if k in doc}
     out["org"] = org
     if kind in ("welcome", "default"):
         out["_id"] = f"{org}:{kind}"  # one per org

@@ -108,7 +108,7 @@ async def flush_seen(db: Db, redis: aioredis.Redis, worker: str) -> int:
     write failed is merged back (newer times win) for the next round.
     """
     taken = f"{SEEN_KEY}:flushing:{worker}"
-    flat = await redis.eval(_TAKE_SEEN, 2, SEEN_KEY, taken)  # type: ignore[misc]
+    flat = await redis.eval(_TAKE_SEEN, 2, SEEN_KEY, taken)
     if not flat:
         return 0
     seen = {flat[i]: float(flat[i + 1]) for i in range(0, len(flat), 2)}
@@ -116,7 +116,7 @@ async def flush_seen(db: Db, redis: aioredis.Redis, worker: str) -> int:
         await store.touch_many(db, seen)
     except Exception:
         for openid, ts in seen.items():
-            await redis.hsetnx(SEEN_KEY, openid, str(ts))  # type: ignore[misc]
+            await redis.hsetnx(SEEN_KEY, openid, str(ts))
         raise
     finally:
         await redis.delete(taken)

@@ -98,7 +98,7 @@ class Bot:
             log.exception("bot handler failed for %s", msg.log_id)
             result = SORRY
         if type(result) in REPLY_TYPES:
-            plain = self._render(result, msg)
+            plain = self._render(result, msg)  # type: ignore[arg-type]  # narrowed by the type check
             self.deduper.store(key, plain)
             self._count(msg, "replied" if plain else "acked")
             return plain

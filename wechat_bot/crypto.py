@@ -25,6 +25,9 @@ class RandomPool:
 
     def __init__(self, chunk: int = 4096) -> None:
         self._chunk = chunk
+        self.reset()
+
+    def reset(self) -> None:
         self._buf = b""
         self._pos = 0
 
@@ -37,7 +40,7 @@ class RandomPool:
 
 
 RANDOM = RandomPool()
-os.register_at_fork(after_in_child=lambda: RANDOM.__init__())  # a forked child must not reuse our bytes
+os.register_at_fork(after_in_child=RANDOM.reset)  # a forked child must not reuse our bytes
 
 
 class CryptoError(ValueError):

@@ -36,8 +36,8 @@ class _Incomplete(Exception):
 
 def bulk(value: str | bytes) -> bytes:
     """One RESP bulk string: callers on the hot path pre-encode whole commands with it."""
-    b = value.encode() if type(value) is str else value
-    return b"$%d\r\n%b\r\n" % (len(b), b)  # type: ignore[str-bytes-safe]
+    b = value.encode() if isinstance(value, str) else value
+    return b"$%d\r\n%b\r\n" % (len(b), b)
 
 
 def encode(args: tuple[Any, ...]) -> bytes:
@@ -88,7 +88,8 @@ class _Multi:
     __slots__ = ("fut", "n", "replies")
 
     def __init__(self, fut: asyncio.Future[list[Any]], n: int) -> None:
-        self.fut, self.n, self.replies = fut, n, []
+        self.fut, self.n = fut, n
+        self.replies: list[Any] = []
 
 
 class _Protocol(asyncio.Protocol):
@@ -158,7 +159,7 @@ class _Protocol(asyncio.Protocol):
             while pos < len(buf):
                 value, pos = _parse(buf, pos)
                 fut = waiting.popleft()
-                if type(fut) is _Multi:
+                if isinstance(fut, _Multi):
                     fut.replies.append(value)  # errors stay in the list: the caller judges each
                     if len(fut.replies) == fut.n and not fut.fut.done():
                         fut.fut.set_result(fut.replies)
@@ -177,7 +178,7 @@ class _Protocol(asyncio.Protocol):
         err = ConnectionError(f"Redis connection lost: {exc}")
         while self.waiting:
             w = self.waiting.popleft()
-            fut = w.fut if type(w) is _Multi else w
+            fut = w.fut if isinstance(w, _Multi) else w
             if not fut.done():
                 fut.set_exception(err)
         if not self.lost.done():

@@ -24,7 +24,7 @@ async def make_sim(app_server: str, fake_wechat: Any) -> AsyncIterator[SimFactor
 
     def make(mode: str = "plain", fmt: str = "xml", **kw: Any) -> WeChatSimulator:
         kw.setdefault("fake", fake_wechat.state)
-        sim = WeChatSimulator(f"{app_server}/wechat", TOKEN, OA_APP_ID, AES_KEY, mode, fmt, ACCOUNT, **kw)  # type: ignore[arg-type]
+        sim = WeChatSimulator(f"{app_server}/wechat", TOKEN, OA_APP_ID, AES_KEY, mode, fmt, ACCOUNT, **kw)
         sims.append(sim)
         return sim
 

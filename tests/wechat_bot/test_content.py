@@ -15,6 +15,7 @@ from services import bot_content_edit
 from services.bot_content import Globals, build_snapshot, make_env
 from services.bot_content_cache import ContentCache
 from tests.wechat_bot.conftest import SimFactory
+from tools.fake_wechat import SimResult
 from wechat_bot.message import Text, Transfer
 
 
@@ -102,6 +103,11 @@ def test_editors_get_a_clear_reason(doc: dict[str, Any], message: str) -> None:
     assert message in err.value.message
 
 
+def content_of(result: SimResult) -> str:
+    assert result.reply is not None, result.text
+    return str(result.reply["Content"])
+
+
 async def wait_for(check: Any, within: float = 3.0) -> None:
     deadline = time.monotonic() + within
     while not await check():
@@ -156,9 +162,9 @@ async def test_city_welcome_and_keyword_for_its_followers(make_sim: SimFactory, 
 
     await wait_for(city_welcome)
     await sim.send_event("o_qingdao", "subscribe", EventKey="qrscene_org:370200")
-    assert (await sim.send_text("o_qingdao", "投票")).reply["Content"] == "青岛投票专区"  # type: ignore[index]
-    assert "12351" in (await sim.send_text("o_qingdao", "法律")).reply["Content"]  # type: ignore[index]
-    assert "pages/votes/index" in (await sim.send_text("o_elsewhere", "投票")).reply["Content"]  # type: ignore[index]
+    assert content_of(await sim.send_text("o_qingdao", "投票")) == "青岛投票专区"
+    assert "12351" in content_of(await sim.send_text("o_qingdao", "法律"))
+    assert "pages/votes/index" in content_of(await sim.send_text("o_elsewhere", "投票"))
 
 
 def test_transfer_and_news_replies_compile() -> None:

@@ -6,12 +6,20 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from typing import Any
 
 from core import clock
 from core.deps import Deps
 from services import followers
+from storage import followers as follower_store
 from tests.wechat_bot.conftest import SimFactory
 from wechat_bot import hooks
+
+
+async def follower(deps: Deps, openid: str) -> dict[str, Any]:
+    doc = await deps.db.followers.find_one({"_id": openid})
+    assert doc is not None, f"no follower document for {openid}"
+    return doc
 
 
 async def test_follow_records_time_scene_and_org(make_sim: SimFactory, deps: Deps) -> None:
@@ -19,7 +27,7 @@ async def test_follow_records_time_scene_and_org(make_sim: SimFactory, deps: Dep
     before = clock.now()
     result = await sim.send_event("o_f_org", "subscribe", EventKey="qrscene_org:370102", Ticket="tk")
     assert result.reply is not None
-    doc = await deps.db.followers.find_one({"_id": "o_f_org"})
+    doc = await follower(deps, "o_f_org")
     assert doc["subscribed"] is True and doc["scene"] == "org:370102"
     assert doc["org"] == "370102" and doc["org_path"] == ["370000", "370100", "370102"]
     assert before - timedelta(seconds=1) <= doc["subscribed_at"] <= clock.now()
@@ -32,10 +40,10 @@ async def test_scan_binds_and_unknown_org_says_so(make_sim: SimFactory, deps: De
     await sim.send_event("o_f_scan", "subscribe")
     r = await sim.send_event("o_f_scan", "SCAN", EventKey="org:371000", Ticket="tk")
     assert r.reply is not None and "威海市总工会" in r.reply["Content"]
-    assert (await deps.db.followers.find_one({"_id": "o_f_scan"}))["org"] == "371000"
+    assert (await follower(deps, "o_f_scan"))["org"] == "371000"
     r = await sim.send_event("o_f_scan", "SCAN", EventKey="org:999999", Ticket="tk2")
     assert r.reply is not None and "暂未开通" in r.reply["Content"]
-    assert (await deps.db.followers.find_one({"_id": "o_f_scan"}))["org"] == "371000"  # unchanged
+    assert (await follower(deps, "o_f_scan"))["org"] == "371000"  # unchanged
 
 
 async def test_checkin_scene_goes_to_the_activities_checkin(make_sim: SimFactory, deps: Deps) -> None:
@@ -82,29 +90,29 @@ async def test_leaving_deletes_personal_data_keeps_counts(make_sim: SimFactory, 
     await sim.send(sim.location(who, 35.41, 116.59))
     await sim.send_text(who, "法律")
     await deps.db.followers.update_one({"_id": who}, {"$set": {"tags": [2, 101], "unionid": "u_leaver"}})
-    doc = await deps.db.followers.find_one({"_id": who})
+    doc = await follower(deps, who)
     assert doc["location"]["coordinates"] == [116.59, 35.41] and doc["org"] == "370800"
 
     assert (await sim.send_event(who, "unsubscribe")).text == "success"
-    doc = await deps.db.followers.find_one({"_id": who})
+    doc = await follower(deps, who)
     assert set(doc) == {"_id", "subscribed", "unsubscribed_at"} and doc["subscribed"] is False
     assert await deps.redis.hget(followers.ORG_KEY, who) is None
     assert await deps.redis.hget(followers.SEEN_KEY, who) is None
     assert forgotten == [who]
-    assert await followers.store.stats(deps.db, "370800") == {"subscribes": 1, "unsubscribes": 1}
+    assert await follower_store.stats(deps.db, "370800") == {"subscribes": 1, "unsubscribes": 1}
 
     # A late location report or a flush of an older interaction must not bring anything back.
     await sim.send(sim.event(who, "LOCATION", Latitude=35.4, Longitude=116.6, Precision=10))
     await deps.redis.hset(followers.SEEN_KEY, who, str(time.time()))
     await followers.flush_seen(deps.db, deps.redis, "test")
-    doc = await deps.db.followers.find_one({"_id": who})
+    doc = await follower(deps, who)
     assert set(doc) == {"_id", "subscribed", "unsubscribed_at"}
 
     # Coming back is a fresh start, counted again.
     await sim.send_event(who, "subscribe")
-    doc = await deps.db.followers.find_one({"_id": who})
+    doc = await follower(deps, who)
     assert doc["subscribed"] is True and "org" not in doc and "location" not in doc
-    stats = await followers.store.stats(deps.db, "370000")
+    stats = await follower_store.stats(deps.db, "370000")
     assert stats["subscribes"] == 1
 
 

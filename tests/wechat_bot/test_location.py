@@ -13,6 +13,7 @@ async def test_every_city_has_a_centre_and_finds_it_first(deps: Deps) -> None:
     assert len(cities) == 16
     for city in cities:
         centre = await deps.db.centres.find_one({"_id": f"{city['_id']}-01"})
+        assert centre is not None, city["name"]
         lng, lat = centre["loc"]["coordinates"]
         nearest = await centres.nearest(deps.db, lat + 0.01, lng - 0.01)
         assert [c["_id"] for c in nearest][0] == centre["_id"], city["name"]
@@ -27,6 +28,7 @@ async def test_location_message_answers_and_remembers(make_sim: SimFactory, deps
     assert lines[0] == "离您最近的职工服务中心："
     assert lines[1].startswith("1. 烟台市职工服务中心（约") and "电话：12351" in lines[3]
     doc = await deps.db.followers.find_one({"_id": "o_loc"})
+    assert doc is not None
     assert doc["location"] == {"type": "Point", "coordinates": [121.3914, 37.5393]}
 
 

@@ -37,7 +37,7 @@ async def test_reconnects_after_the_connection_is_killed(redis_url: str, deps: D
     pipe = RedisPipe(redis_url)
     try:
         assert await pipe.execute("CLIENT", "SETNAME", "pipe-under-test") == "OK"
-        await deps.redis.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        await deps.redis.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")  # type: ignore[no-untyped-call]
         await asyncio.sleep(0.05)
         assert await pipe.execute("PING") == "PONG"
     finally:
@@ -61,7 +61,7 @@ async def bot_only_url(deps: Deps) -> AsyncIterator[str]:
 async def test_a_stalled_redis_fails_fast_and_workers_still_get_answers(bot_only_url: str, deps: Deps) -> None:
     sim = WeChatSimulator(f"{bot_only_url}/wechat", TOKEN, OA_APP_ID, AES_KEY, "safe", "xml", ACCOUNT)
     await sim.send_text("o_stall_warmup", "投票")  # the bot's connection is open
-    await deps.redis.execute_command("CLIENT", "PAUSE", "4500")  # Redis answers nobody for 4.5 s
+    await deps.redis.execute_command("CLIENT", "PAUSE", "4500")  # type: ignore[no-untyped-call]  # 4.5 s stall
     started = time.perf_counter()
     result = await sim.send_text("o_stall", "法律")
     elapsed = time.perf_counter() - started

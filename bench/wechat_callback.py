@@ -107,12 +107,6 @@ def measure(url: str, pool: Path, ns: argparse.Namespace, pids: list[int]) -> di
     return result
 
 
-def flush_redis(url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(url).flushall()
-
-
 def our_service(port: int, workers: int, redis_url: str, mongo_url: str, data: Path) -> subprocess.Popen[bytes]:
     env = {
         "SDGH_SERVER_PORT": str(port), "SDGH_SERVER_WORKERS": str(workers), "SDGH_REDIS_URL": redis_url,
@@ -130,11 +124,11 @@ def run(ns: argparse.Namespace) -> int:
     data = Path(tempfile.mkdtemp(prefix="bench-wechat-"))
     redis_srv = asyncio.run(start_redis(data))
     mongo_srv = asyncio.run(start_mongo(data))
-    pool = data / "requests.tsv"
+    pool, warm = data / "requests.tsv", data / "warm-up.tsv"
     rows: list[tuple[str, dict[str, float]]] = []
     try:
         n = int(ns.seconds * ns.max_rps) + 2000
-        reply = write_requests(pool, n, TOKEN, APP_ID, AES_KEY)
+        reply = write_requests(pool, n, TOKEN, APP_ID, AES_KEY, series=1)
         peers = [
             ("bare Tornado (ceiling)", [PY, "bench/wechat_peers.py", "bare", "--port", "{port}"], {}),
             ("WeRoBot, gunicorn 1 worker", [str(Path(PY).with_name("gunicorn")), "-w", "1", "-b",
@@ -158,8 +152,10 @@ def run(ns: argparse.Namespace) -> int:
                 wait_http(f"http://127.0.0.1:{port}/healthz")
                 time.sleep(0.5 * workers)  # let a spawned worker bind too
                 url = f"http://127.0.0.1:{port}/wechat"
-                wrk(url.rsplit("/", 1)[0], pool, 1, ns.connections, ns.threads)  # warm-up
-                flush_redis(redis_srv.url)  # forget the warm-up's nonces and message ids
+                # Fresh messages for every run (and timestamps well inside the 5-minute window).
+                write_requests(warm, 3000 + int(ns.max_rps), TOKEN, APP_ID, AES_KEY, series=10 + 2 * workers)
+                write_requests(pool, n, TOKEN, APP_ID, AES_KEY, series=11 + 2 * workers)
+                wrk(url.rsplit("/", 1)[0], warm, 1, ns.connections, ns.threads)  # warm-up
                 name = f"ours, {workers} process{'es' if workers > 1 else ''} (full path)"
                 # Our CPU includes Redis's: the dedupe and replay checks are part of our path.
                 pids = [proc.pid, redis_srv.process.pid]

@@ -17,18 +17,22 @@ FOLLOWERS = 1000  # messages come from this many distinct workers
 TEXT = "投票"
 
 
-def write_requests(path: Path, n: int, token: str, app_id: str, aes_key: str) -> str:
-    """Writes n requests; returns the text our service answers (WeRoBot is told to answer it too)."""
+def write_requests(path: Path, n: int, token: str, app_id: str, aes_key: str, series: int = 0) -> str:
+    """Writes n requests; returns the text our service answers (WeRoBot is told to answer it too).
+
+    Each `series` has its own message ids and nonces, so a warm-up or an earlier run never makes
+    a later run's requests look like retries or replays (no Redis flush between runs).
+    """
     crypto = MessageCrypto(token, aes_key, app_id)
     now = int(time.time())
     with path.open("w", encoding="utf-8") as out:
         for i in range(n):
             openid = f"o_bench_{i % FOLLOWERS:06d}"
             msg = {"ToUserName": "gh_sdgh_demo", "FromUserName": openid, "CreateTime": now, "MsgType": "text",
-                   "Content": TEXT, "MsgId": int(f"{now}{i:08d}")}  # fmt: skip
+                   "Content": TEXT, "MsgId": int(f"{now}{series:02d}{i:07d}")}  # fmt: skip
             encrypted = crypto.encrypt(to_xml(msg).encode())
             body = to_xml({"ToUserName": "gh_sdgh_demo", "Encrypt": encrypted})
-            ts, nonce = str(now), f"{i:010d}"
+            ts, nonce = str(now), f"{series:02d}{i:08d}"
             query = {"signature": sha1_signature(token, ts, nonce), "timestamp": ts, "nonce": nonce,
                      "openid": openid, "encrypt_type": "aes",
                      "msg_signature": sha1_signature(token, ts, nonce, encrypted)}  # fmt: skip

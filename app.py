@@ -86,6 +86,13 @@ def start_hooks() -> list[StartHook]:
     ]
 
 
+def stop_hooks() -> list[StartHook]:
+    """Graceful stops, run before the clients close (background loops are cancelled after them)."""
+    return [
+        scheduler.stop,  # pushes: finish and record in-flight sends, hand over leadership
+    ]
+
+
 async def start_services(settings: Settings) -> tuple[list[EmbeddedServer], str, str]:
     """Start the embedded Redis / MongoDB-wire servers where no URL is configured."""
     embedded: list[EmbeddedServer] = []
@@ -159,7 +166,8 @@ async def serve(settings: Settings, config_path: Path, is_worker: bool) -> None:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        await scheduler.stop(deps)  # pushes: finish and record in-flight sends, hand over leadership
+        for stop in stop_hooks():
+            await stop(deps)
         await close_deps(deps)
         if fake is not None:
             await fake.stop()

@@ -1,7 +1,9 @@
 """APScheduler on the leader only, with jobs in a persistent Redis store, kept in step with push data.
 
 Pushes are the data; an APScheduler job only triggers one (`scheduler.jobs:fire_push`). The leader
-(scheduler/leader.py) runs an AsyncIOScheduler whose job store is Redis (`sched:jobs`,
+(scheduler/leader.py) runs a BackgroundScheduler — its own thread, because APScheduler's job
+stores are synchronous and a stalled Redis must never freeze the event loop that answers
+/wechat — whose executor hands each fire back to the event loop. The job store is Redis (`sched:jobs`,
 `sched:run_times`), so next run times survive restarts and failovers, and an occurrence missed
 while no leader ran fires late (within `misfire_grace`) or is recorded as missed. The leader keeps
 the store in step with the armed pushes: at election, when `sched:version` changes (an editor
@@ -11,6 +13,7 @@ scheduled, edited, paused or cancelled a push) and every `resync_seconds` anyway
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import sys
 import time
@@ -22,7 +25,7 @@ import redis
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.jobstores.redis import RedisJobStore
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from core import clock
@@ -46,34 +49,32 @@ class PushExecutor(BaseExecutor):  # type: ignore[misc]
     our idempotency key).
     """
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
         self.deps = deps
-        self._pending: set[asyncio.Task[Any]] = set()
-
-    def start(self, scheduler: Any, alias: str) -> None:
-        super().start(scheduler, alias)
-        self._loop = scheduler._eventloop
+        self._loop = loop
+        self._pending: set[concurrent.futures.Future[Any]] = set()
 
     def shutdown(self, wait: bool = True) -> None:
-        for task in self._pending:
-            task.cancel()
+        for future in list(self._pending):
+            future.cancel()
         self._pending.clear()
 
     def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        task = self._loop.create_task(self._run(job, run_times))
-        self._pending.add(task)
+        # Called on the scheduler's thread: the fire itself runs on the event loop.
+        future = asyncio.run_coroutine_threadsafe(self._run(job, run_times), self._loop)
+        self._pending.add(future)
 
-        def done(t: asyncio.Task[Any]) -> None:
-            self._pending.discard(t)
-            if t.cancelled():
+        def done(f: concurrent.futures.Future[Any]) -> None:
+            self._pending.discard(f)
+            if f.cancelled():
                 return
-            if (exc := t.exception()) is not None:
+            if (exc := f.exception()) is not None:
                 self._run_job_error(job.id, exc, exc.__traceback__)
             else:
-                self._run_job_success(job.id, t.result())
+                self._run_job_success(job.id, f.result())
 
-        task.add_done_callback(done)
+        future.add_done_callback(done)
 
     async def _run(self, job: Any, run_times: list[datetime]) -> list[JobExecutionEvent]:
         events = []
@@ -115,7 +116,7 @@ class SchedulerRunner:
         self.lock = LeaderLock(deps.redis, ttl=lock_ttl)
         self.misfire_grace = misfire_grace
         self.resync_seconds = resync_seconds
-        self.scheduler: AsyncIOScheduler | None = None
+        self.scheduler: BackgroundScheduler | None = None
         self.stopping = False
         self.elections = 0
         self._synced_version: str | None = None
@@ -134,39 +135,41 @@ class SchedulerRunner:
                     if await self.lock.renew():
                         await self._maybe_resync()
                     else:
-                        self._step_down("lock lost")
+                        await self._step_down("lock lost")
                 elif await self.lock.acquire():
                     await self._lead()
             except Exception:  # noqa: BLE001 - Redis unreachable: keep trying; step down once the lease ran out
                 log.exception("scheduler leadership tick failed")
                 if self.leading and not self.lock.held:
-                    self._step_down("lease expired without renewal")
+                    await self._step_down("lease expired without renewal")
             await asyncio.sleep(interval)
 
     async def stop(self) -> None:
         self.stopping = True
         if self.leading:
-            self._step_down("shutting down")
+            await self._step_down("shutting down")
             await self.lock.release()
 
     async def _lead(self) -> None:
         self.elections += 1
         store = RedisJobStore(jobs_key="sched:jobs", run_times_key="sched:run_times")
         store.redis = sync_redis(self.deps.redis)
-        scheduler = AsyncIOScheduler(
-            jobstores={"default": store}, executors={"default": PushExecutor(self.deps)}, timezone=clock.TZ,
+        executor = PushExecutor(self.deps, asyncio.get_running_loop())
+        scheduler = BackgroundScheduler(
+            jobstores={"default": store}, executors={"default": executor}, timezone=clock.TZ, daemon=True,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(self.misfire_grace)},
         )  # fmt: skip
-        scheduler.start()
+        await asyncio.to_thread(scheduler.start)
         self.scheduler = scheduler
         log.info("scheduler: %s is the leader", self.lock.owner)
         self._synced_version = None
         await self.resync()
 
-    def _step_down(self, why: str) -> None:
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
-            self.scheduler = None
+    async def _step_down(self, why: str) -> None:
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            # shutdown() joins the scheduler thread, which may be waiting on a stalled Redis.
+            await asyncio.to_thread(scheduler.shutdown, wait=False)
             log.warning("scheduler: %s stepped down (%s)", self.lock.owner, why)
 
     async def _maybe_resync(self) -> None:
@@ -182,11 +185,13 @@ class SchedulerRunner:
         if version is None:
             version = await self.deps.redis.get(SCHED_VERSION_KEY)
         wanted = {JOB_PREFIX + p["_id"]: p for p in await push_store.armed(self.deps.db)}
-        held = {job.id: job for job in scheduler.get_jobs() if job.id.startswith(JOB_PREFIX)}
+        # Job-store calls block on Redis: keep them off the event loop.
+        jobs_now = await asyncio.to_thread(scheduler.get_jobs)
+        held = {job.id: job for job in jobs_now if job.id.startswith(JOB_PREFIX)}
         for job_id, job in list(held.items()):
             push = wanted.get(job_id)
             if push is None or job.args[1] != push["version"]:
-                scheduler.remove_job(job_id)
+                await asyncio.to_thread(scheduler.remove_job, job_id)
                 del held[job_id]
         for job_id, push in wanted.items():
             current = held.get(job_id)
@@ -199,9 +204,9 @@ class SchedulerRunner:
                 trigger = DateTrigger(run_date=clock.localize(schedule["at"]), timezone=clock.TZ)
             else:
                 continue
-            scheduler.add_job(
-                "scheduler.jobs:fire_push", trigger, args=[push["_id"], push["version"]], id=job_id,
-                name=f"push {push['_id']}", replace_existing=True,
+            await asyncio.to_thread(
+                scheduler.add_job, "scheduler.jobs:fire_push", trigger, args=[push["_id"], push["version"]],
+                id=job_id, name=f"push {push['_id']}", replace_existing=True,
             )  # fmt: skip
         self._synced_version = version
         self._synced_at = time.monotonic()

@@ -20,7 +20,7 @@ from tornado.httpclient import HTTPResponse
 from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
-from app import make_app, start_hooks
+from app import make_app, start_hooks, stop_hooks
 from core.config import Settings, parse_settings
 from core.deps import Deps, build_deps, close_deps
 from core.embedded import EmbeddedServer, start_mongo, start_redis
@@ -130,6 +130,8 @@ async def app_server(deps: Deps) -> AsyncIterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.stop()
     await server.close_all_connections()
+    for stop in stop_hooks():
+        await stop(deps)
 
 
 @pytest.fixture

@@ -36,9 +36,6 @@ bench-wechat: $(VENV)/.dev-installed
 	$(BIN)/python bench/wechat_callback.py
 
 ## bench-*: one benchmark each, printing a table (see bench/README.md); wrk comes from Debian
-bench-wechat: $(VENV)/.dev-installed
-	$(BIN)/python bench/wechat_callback.py
-
 bench-ballots: $(VENV)/.dev-installed
 	$(BIN)/python bench/ballots.py
 

@@ -22,6 +22,7 @@ from core.wechat.client import WeChatClient
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
+SHUTDOWN_GRACE = 5.0
 TEMPLATES = ROOT / "templates"
 
 
@@ -97,7 +98,10 @@ async def close_deps(deps: Deps) -> None:
     for task in list(deps.tasks):
         task.cancel()
     if deps.tasks:
-        await asyncio.gather(*deps.tasks, return_exceptions=True)
+        # Bounded: a client library that swallows a cancellation must not hang shutdown forever.
+        _, stuck = await asyncio.wait(list(deps.tasks), timeout=SHUTDOWN_GRACE)
+        for task in stuck:
+            log.warning("background task %s did not stop within %.0fs; leaving it", task.get_name(), SHUTDOWN_GRACE)
     for close in reversed(deps.closers):
         try:
             await close()

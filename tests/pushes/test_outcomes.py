@@ -6,7 +6,17 @@ from __future__ import annotations
 from core.deps import Deps
 from services import push_progress
 from services.fanout import Fanout
-from tests.pushes.conftest import PROVINCE, TEMPLATE, ids, records, run_status, seed_followers, send_now, wait_run
+from tests.pushes.conftest import (
+    PROVINCE,
+    TEMPLATE,
+    ids,
+    records,
+    run_status,
+    seed_followers,
+    send_now,
+    wait_for,
+    wait_run,
+)
 
 TEMPLATE_PATH = "cgi-bin/message/template/send"
 
@@ -45,6 +55,12 @@ async def test_push_wide_error_fails_the_run_once(deps: Deps, fake_wechat, fan: 
     # the run stopped well before trying everyone.
     assert await deps.db.push_deliveries.count_documents({}) == 0
     assert fake_wechat.state.count(TEMPLATE_PATH, 40037) < 60
+
+    async def push_failed() -> bool:  # the push document follows its run a moment later
+        push = await deps.db.pushes.find_one({"_id": push_id})
+        return bool(push and push["status"] == "failed")
+
+    await wait_for(push_failed, 5, "the push marked failed")
     push = await deps.db.pushes.find_one({"_id": push_id})
-    assert push["status"] == "failed" and "40037" in push["last_error"]
+    assert "40037" in push["last_error"]
     assert await run_status(deps, push_id) == "failed"

@@ -40,6 +40,9 @@ async def start(deps: Deps) -> None:
     deps.spawn(housekeeping(deps, worker), "bot-housekeeping")
 
 
+GC_GEN0_THRESHOLD = 20_000
+
+
 async def freeze_gc(deps: Deps) -> None:
     """Process-wide, so it runs after every other start hook: the objects made at start-up (modules,
     clients, compiled content) live as long as the process, so park them outside the cyclic GC and
@@ -47,6 +50,9 @@ async def freeze_gc(deps: Deps) -> None:
     24-29 ms at 64 connections, and throughput rose ~5%."""
     gc.collect()
     gc.freeze()
+    # Young-generation collections every 700 allocations run dozens of times a request at peak;
+    # a larger threshold trades a little memory for fewer pauses in the tail.
+    gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
 
 
 def stopping() -> bool:

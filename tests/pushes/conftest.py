@@ -91,6 +91,17 @@ async def wait_run(deps: Deps, push_id: str, status: str = "done", within: float
     await wait_for(reached, within, f"push {push_id} run {status}")
 
 
+async def wait_push(deps: Deps, push_id: str, status: str, within: float = 5.0) -> dict[str, Any]:
+    """The push document follows its run a moment later (the run's state is mirrored first)."""
+
+    async def reached() -> bool:
+        push = await deps.db.pushes.find_one({"_id": push_id})
+        return bool(push and push["status"] == status)
+
+    await wait_for(reached, within, f"push {push_id} {status}")
+    return dict(await deps.db.pushes.find_one({"_id": push_id}) or {})
+
+
 async def send_now(deps: Deps, data: dict[str, Any], org: str = PROVINCE) -> str:
     push = await pushes.create(deps, data, editor_org=org, editor="editor1")
     await pushes.submit(deps, push["id"], editor_org=org, editor="editor1")

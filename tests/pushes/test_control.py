@@ -22,6 +22,7 @@ from tests.pushes.conftest import (
     seed_followers,
     send_now,
     wait_for,
+    wait_push,
     wait_run,
 )
 from tests.pushes.test_channels import CUSTOM
@@ -71,8 +72,7 @@ async def test_pause_resume_with_live_progress(deps: Deps, fake_wechat, slow_fan
     await wait_run(deps, push_id)
     assert fake_wechat.state.delivered_count("template") == 240
     assert fake_wechat.state.duplicate_deliveries("template") == []
-    push = await deps.db.pushes.find_one({"_id": push_id})
-    assert push["status"] == "done"
+    await wait_push(deps, push_id, "done")
 
 
 async def test_cancel_stops_and_reports_the_rest(deps: Deps, fake_wechat, slow_fan: Fanout) -> None:

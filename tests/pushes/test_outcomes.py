@@ -14,7 +14,7 @@ from tests.pushes.conftest import (
     run_status,
     seed_followers,
     send_now,
-    wait_for,
+    wait_push,
     wait_run,
 )
 
@@ -56,11 +56,6 @@ async def test_push_wide_error_fails_the_run_once(deps: Deps, fake_wechat, fan: 
     assert await deps.db.push_deliveries.count_documents({}) == 0
     assert fake_wechat.state.count(TEMPLATE_PATH, 40037) < 60
 
-    async def push_failed() -> bool:  # the push document follows its run a moment later
-        push = await deps.db.pushes.find_one({"_id": push_id})
-        return bool(push and push["status"] == "failed")
-
-    await wait_for(push_failed, 5, "the push marked failed")
-    push = await deps.db.pushes.find_one({"_id": push_id})
+    push = await wait_push(deps, push_id, "failed")
     assert "40037" in push["last_error"]
     assert await run_status(deps, push_id) == "failed"

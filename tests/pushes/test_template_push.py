@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.deps import Deps
 from services import push_progress
 from services.fanout import Fanout
-from tests.pushes.conftest import PROVINCE, TEMPLATE, ids, records, seed_followers, send_now, wait_run
+from tests.pushes.conftest import PROVINCE, TEMPLATE, ids, records, seed_followers, send_now, wait_push, wait_run
 
 
 async def test_template_push_reaches_everyone_once(deps: Deps, fake_wechat, fan: Fanout) -> None:
@@ -25,8 +25,7 @@ async def test_template_push_reaches_everyone_once(deps: Deps, fake_wechat, fan:
     progress = await push_progress.progress(deps, push_id, editor_org=PROVINCE)
     assert (progress["status"], progress["total"], progress["sent"], progress["percent"]) == ("done", 130, 130, 100.0)
     assert progress["eta_seconds"] == 0.0
-    push = await deps.db.pushes.find_one({"_id": push_id})
-    assert push["status"] == "done"
+    await wait_push(deps, push_id, "done")
 
     lines = [part async for part in push_progress.report_csv(deps, push_id, editor_org=PROVINCE)]
     text = "".join(lines)

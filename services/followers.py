@@ -3,7 +3,7 @@
 Nothing here is read from MongoDB per message. Two Redis hashes ride along in the dedupe round
 trip: `msg:fo` openid -> org path of bound followers (MongoDB stays the source of truth; the
 hash is rebuilt from it when Redis lost it), and `msg:seen` openid -> last interaction (unix
-time), which any process moves to MongoDB every few seconds in one idempotent batch ($max).
+time), which any process moves to MongoDB every 30 seconds in idempotent batches ($max).
 """
 
 from __future__ import annotations

@@ -77,6 +77,20 @@ async def test_last_interaction_reaches_mongodb(make_sim: SimFactory, deps: Deps
     assert await deps.redis.hget(followers.SEEN_KEY, "o_f_report") is None
 
 
+async def test_a_large_seen_batch_reaches_mongodb_whole_and_only_moves_forward(deps: Deps) -> None:
+    # More followers than one write chunk: every one lands, and an older time never wins.
+    now = time.time()
+    many = {f"o_f_many_{i:04d}": str(now - i) for i in range(follower_store.TOUCH_CHUNK * 2 + 7)}
+    await deps.redis.hset(followers.SEEN_KEY, mapping=many)  # type: ignore[arg-type]
+    assert await followers.flush_seen(deps.db, deps.redis, "test") >= len(many)
+    stored = await deps.db.followers.count_documents({"_id": {"$regex": "^o_f_many_"}})
+    assert stored == len(many)
+    await deps.redis.hset(followers.SEEN_KEY, "o_f_many_0000", str(now - 86400))
+    await followers.flush_seen(deps.db, deps.redis, "test")
+    doc = await follower(deps, "o_f_many_0000")
+    assert abs(doc["last_interaction_at"].timestamp() - now) < 1
+
+
 async def test_leaving_deletes_personal_data_keeps_counts(make_sim: SimFactory, deps: Deps) -> None:
     forgotten: list[str] = []
 

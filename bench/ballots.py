@@ -107,7 +107,7 @@ async def make_sessions(redis_url: str, mongo_url: str, n: int) -> list[str]:
 
     deps = build_deps(settings(redis_url, mongo_url), redis_url=redis_url, mongo_url=mongo_url)
     try:
-        store = SessionStore(deps.redis)
+        store = SessionStore(deps.redis, deps.redis_pipe)
         tokens = [await store.create(SessionData(f"o_bench_{i:06d}", "", "", "", ()), "bench-key") for i in range(n)]
     finally:
         await close_deps(deps)
@@ -188,6 +188,25 @@ def served_201(base: str) -> int:
     return int(total)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def children_cpu() -> float:
+    """CPU of finished child processes (wrk) so far."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def wrk(
     wrk_bin: str, base: str, path: str, tokens: Path, seconds: int, connections: int, threads: int
 ) -> dict[str, float]:
@@ -226,12 +245,26 @@ def run(ns: argparse.Namespace) -> int:
         path = f"/api/mp/polls/{poll_id}/ballots"
         wrk(wrk_bin, base, path, tokens, 2, ns.connections, ns.threads)  # warm-up
         service = psutil.Process(proc.pid)
+        spy = None
+        if ns.profile:  # py-spy (not a dependency) samples the service during the measured run
+            cmd = [ns.py_spy, "record", "-p", str(proc.pid), "-o", ns.profile, "--format", "raw", "-d", str(ns.seconds)]
+            spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        others = {"redis": [s.process.pid for s in embedded[:1] if not ns.redis_url],
+                  "mongo": [s.process.pid for s in embedded[-1:] if not ns.mongo_url]}  # fmt: skip
+        others_before = {k: cpu_seconds(v) for k, v in others.items()}
+        wrk_before = children_cpu()
         cpu_before, accepted_before = service.cpu_times(), served_201(base)
         result = wrk(wrk_bin, base, path, tokens, ns.seconds, ns.connections, ns.threads)
+        wrk_cpu = children_cpu() - wrk_before
         time.sleep(1)  # answers in flight when wrk stopped are still being sent
+        if spy is not None:
+            spy.wait(60)
         cpu_after, accepted = service.cpu_times(), served_201(base)
         cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
-        result["cpu_us_per_ballot"] = cpu / max(1, accepted - accepted_before) * 1e6
+        n = max(1, accepted - accepted_before)
+        result["cpu_us_per_ballot"] = cpu / n * 1e6
+        result["others_us"] = {k: (cpu_seconds(v) - others_before[k]) / n * 1e6 for k, v in others.items() if v}
+        result["others_us"]["wrk"] = wrk_cpu / n * 1e6
         result["cpu_share"] = cpu / result["seconds"]
         check = asyncio.run(verify(redis_url, mongo_url, poll_id, accepted))
     finally:
@@ -259,6 +292,7 @@ def report(ns: argparse.Namespace, r: dict[str, float], check: dict[str, Any]) -
         ("service CPU per ballot (us)", f"{r['cpu_us_per_ballot']:.0f}", ""),
         ("service CPU busy (of one core)", f"{r['cpu_share']:.0%}", ""),
         ("ballots per service CPU-second", f"{1e6 / r['cpu_us_per_ballot']:.0f}", "capacity of one free core"),
+        ("CPU per ballot elsewhere (us)", " / ".join(f"{k} {v:.0f}" for k, v in r["others_us"].items()), ""),
         ("201 answers sent (service /metrics)", f"{check['created']}", ""),
         ("ballots stored in MongoDB", f"{check['stored']}", "= 201 answers"),
         ("ballots displayed (Redis)", f"{check['displayed']}", "= stored"),
@@ -279,6 +313,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--profile", default="", help="write py-spy collapsed stacks of the service here")
+    parser.add_argument("--py-spy", default="py-spy", help="the py-spy binary (with --profile)")
     parser.add_argument("--redis-url", default="", help="use this Redis instead of an embedded one")
     parser.add_argument("--mongo-url", default="", help="use this MongoDB instead of an embedded one")
     sys.exit(run(parser.parse_args()))

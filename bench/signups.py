@@ -84,7 +84,7 @@ async def make_sessions(redis_url: str, mongo_url: str, n: int, prefix: str) -> 
 
     deps = build_deps(settings(redis_url, mongo_url), redis_url=redis_url, mongo_url=mongo_url)
     try:
-        store = SessionStore(deps.redis)
+        store = SessionStore(deps.redis, deps.redis_pipe)
         return [await store.create(SessionData(f"{prefix}{i:06d}", "", "", "", ()), "bench-key") for i in range(n)]
     finally:
         await close_deps(deps)

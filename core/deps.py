@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from core.config import Settings
 from core.db import Mongo, connect_mongo, connect_redis
 from core.metrics import Metrics
+from core.redis_pipe import RedisPipe
 from core.wechat.apis import MiniProgramAPI, OfficialAccountAPI
 from core.wechat.client import WeChatClient
 
@@ -30,6 +31,8 @@ TEMPLATES = ROOT / "templates"
 class Deps:
     settings: Settings
     redis: aioredis.Redis
+    # One lean auto-pipelining connection for the hot paths (dedupe, batched Lua scripts).
+    redis_pipe: RedisPipe
     mongo: Mongo
     db: AsyncDatabase[dict[str, Any]]
     metrics: Metrics
@@ -83,6 +86,7 @@ def build_deps(settings: Settings, *, redis_url: str, mongo_url: str, metrics: M
     deps = Deps(
         settings=settings,
         redis=redis,
+        redis_pipe=RedisPipe.like(redis),
         mongo=mongo,
         db=mongo[settings.mongo.db],
         metrics=metrics,
@@ -90,7 +94,7 @@ def build_deps(settings: Settings, *, redis_url: str, mongo_url: str, metrics: M
         oa=OfficialAccountAPI(oa_client),
         mp=MiniProgramAPI(mp_client, mc.app_secret),
     )
-    deps.closers += [redis.aclose, mongo.close, oa_client.close, mp_client.close]
+    deps.closers += [redis.aclose, deps.redis_pipe.close, mongo.close, oa_client.close, mp_client.close]
     return deps
 
 

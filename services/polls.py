@@ -34,7 +34,7 @@ REBUILD_LOCK_MS = 60_000
 def live(deps: Deps) -> PollLive:
     state = deps.extras.get("mp.poll_live")
     if state is None:
-        state = deps.extras["mp.poll_live"] = PollLive(deps.redis)
+        state = deps.extras["mp.poll_live"] = PollLive(deps.redis, deps.redis_pipe)
     return state
 
 

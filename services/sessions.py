@@ -46,7 +46,7 @@ class LoginResult:
 def store(deps: Deps) -> SessionStore:
     sessions = deps.extras.get("mp.sessions")
     if sessions is None:
-        sessions = deps.extras["mp.sessions"] = SessionStore(deps.redis)
+        sessions = deps.extras["mp.sessions"] = SessionStore(deps.redis, deps.redis_pipe)
     return sessions
 
 

@@ -26,7 +26,7 @@ IDLE_SLEEP = 0.05
 def state(deps: Deps) -> SignupState:
     st = deps.extras.get("signups.state")
     if st is None:
-        st = deps.extras["signups.state"] = SignupState(deps.redis)
+        st = deps.extras["signups.state"] = SignupState(deps.redis, deps.redis_pipe)
     return cast(SignupState, st)
 
 

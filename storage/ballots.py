@@ -22,8 +22,10 @@ DUPLICATE_KEY = 11000
 
 
 async def ensure_indexes(db: Db) -> None:
+    # One secondary index serves every query here (a poll's counts, a user's ballots in a poll). Each
+    # index is paid on every insert at peak: the embedded MongoDB-wire server spends ~80 µs per ballot
+    # on the document, ~95 µs on this index and spent ~50 µs more on an (openid, at) index no query used.
     await db.ballots.create_index([("poll", ASCENDING), ("openid", ASCENDING), ("at", DESCENDING)])
-    await db.ballots.create_index([("openid", ASCENDING), ("at", DESCENDING)])
 
 
 # A stream entry is one field `b`: id, poll, openid, day, seq, options (comma-joined), at (ms), ip, joined by

@@ -17,6 +17,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from core.redis_pipe import RedisPipe
 from storage.ballots import STREAM
 from storage.batching import ScriptBatcher
 from storage.ratelimit import LUA_CHECK, Limit, window_keys
@@ -96,9 +97,9 @@ def _k(poll_id: str, part: str) -> str:
 
 
 class PollLive:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, pipe: RedisPipe) -> None:
         self.redis = redis
-        self._cast = ScriptBatcher(redis, _CAST)  # the hot path: concurrent ballots share a round trip
+        self._cast = ScriptBatcher(pipe, _CAST)  # the hot path: concurrent ballots share a round trip
 
     async def cast(
         self, poll_id: str, openid: str, options: list[str], *, now_ms: int, day: str, org_path: tuple[str, ...],

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from core.redis_pipe import RedisPipe
 from storage.batching import ScriptBatcher
 
 SLIDING_SECONDS = 7 * 86400  # idle sessions end after a week
@@ -103,12 +104,12 @@ return n
 
 
 class SessionStore:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, pipe: RedisPipe) -> None:
         self.redis = redis
         self._create = redis.register_script(_CREATE)
         self._update = redis.register_script(_UPDATE)
         self._revoke_all = redis.register_script(_REVOKE_ALL)
-        self._resolve = ScriptBatcher(redis, _RESOLVE)  # every request runs it: batched under load
+        self._resolve = ScriptBatcher(pipe, _RESOLVE)  # every request runs it: batched under load
 
     async def create(self, profile: SessionData, session_key: str) -> str:
         token = secrets.token_urlsafe(32)

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
+from core.redis_pipe import RedisPipe
 from storage import signup_lua
 from storage.batching import ScriptBatcher
 from storage.ratelimit import Limit, window_keys
@@ -57,9 +58,9 @@ class Decision:
 
 
 class SignupState:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, pipe: RedisPipe) -> None:
         self.redis = redis
-        self._sign_up = ScriptBatcher(redis, signup_lua.SIGN_UP)  # the hot path: concurrent calls share a trip
+        self._sign_up = ScriptBatcher(pipe, signup_lua.SIGN_UP)  # the hot path: concurrent calls share a trip
         self._cancel = redis.register_script(signup_lua.CANCEL)
         self._check_in = redis.register_script(signup_lua.CHECK_IN)
         self._configure = redis.register_script(signup_lua.CONFIGURE)

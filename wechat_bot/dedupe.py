@@ -26,8 +26,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from core.redis_pipe import RedisPipe, RedisReplyError, bulk
 from services.followers import ORG_KEY, SEEN_KEY
-from wechat_bot.redis_pipe import RedisPipe, RedisReplyError, bulk
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from services.bot_content import Globals
 from services.bot_content_cache import ContentCache
 from wechat_bot.bot import Bot
 from wechat_bot.dedupe import Deduper
-from wechat_bot.redis_pipe import RedisPipe
 from wechat_bot.table import build_router
 
 if TYPE_CHECKING:
@@ -37,9 +36,7 @@ async def start(deps: Deps) -> None:
     cache = ContentCache(deps.db, deps.redis, Globals(mp_appid=s.miniprogram.app_id, public_url=s.server.public_url))
     await cache.reload()
     worker = f"{socket.gethostname()}:{os.getpid()}:{id(deps):x}"
-    pipe = RedisPipe.like(deps.redis)
-    deps.closers.append(pipe.close)
-    deduper = Deduper(pipe, owner=worker)
+    deduper = Deduper(deps.redis_pipe, owner=worker)
     deps.extras[BOT] = Bot(deps, build_router(), cache, deduper)
     deps.spawn(cache.watch(), "bot-content-watch")
     deps.spawn(housekeeping(deps, worker), "bot-housekeeping")

@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 from core.deps import Deps
+from core.redis_pipe import RedisPipe
 from tests.wechat_bot.conftest import SimFactory
 from wechat_bot import hooks
 from wechat_bot.message import Message
-from wechat_bot.redis_pipe import RedisPipe
 from wechat_bot.setup import get_bot
 
 

@@ -8,10 +8,10 @@ import time
 import pytest
 
 from core.deps import Deps
+from core.redis_pipe import RedisPipe, RedisReplyError
 from tests.conftest import AES_KEY, OA_APP_ID, TOKEN
 from tests.wechat_bot.conftest import ACCOUNT
 from tools.fake_wechat import WeChatSimulator
-from wechat_bot.redis_pipe import RedisPipe, RedisReplyError
 
 
 async def test_pipelines_and_reports_errors_per_command(redis_url: str) -> None:

@@ -1,14 +1,17 @@
-"""A lean, auto-pipelining Redis connection for the message path (two commands per message).
+"""A lean, auto-pipelining Redis connection for the hot paths (`deps.redis_pipe`).
 
-Why not redis-py here: at thousands of messages a second its per-command cost (connection
+Why not redis-py there: at thousands of requests a second its per-command cost (connection
 checkout, command packing, the pure-Python RESP parser, a stream reader wake-up) was as large as
-the rest of a message's work. This connection is an asyncio Protocol: commands issued during one
+the rest of a request's work. This connection is an asyncio Protocol: commands issued during one
 event-loop turn leave in one write, replies are parsed as they arrive and resolve futures in
-order. An idle process still sends a lone command at once; a busy one batches for free.
+order. An idle process still sends a lone command at once; a busy one batches for free. Users:
+the /wechat dedupe round trip and every `ScriptBatcher` (sessions, ballots, sign-ups).
 
-Scope: commands with simple replies (strings, integers, arrays, errors). Other
-code keeps using `deps.redis` (redis-py). On a lost connection every waiting command fails with
-ConnectionError and the next command reconnects.
+Scope: commands with simple replies (strings, integers, arrays, errors). Other code keeps using
+`deps.redis` (redis-py). Errors look like redis-py's, so handlers treat both alike: an error reply
+is a `RedisReplyError` (a `ResponseError`); a lost or silent connection fails every waiting
+command with `PipeConnectionError` (redis-py's and the builtin ConnectionError), and the next
+command reconnects.
 """
 
 from __future__ import annotations
@@ -19,19 +22,20 @@ import ssl
 from collections import deque
 from typing import Any
 
+from hiredis import ProtocolError, Reader, pack_command
 from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection, parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 log = logging.getLogger(__name__)
 
-CRLF = b"\r\n"
 
-
-class RedisReplyError(Exception):
+class RedisReplyError(ResponseError):
     """Redis answered an error (`-ERR ...`)."""
 
 
-class _Incomplete(Exception):
-    pass
+class PipeConnectionError(RedisConnectionError, ConnectionError):
+    """The connection was lost or Redis stopped answering."""
 
 
 def bulk(value: str | bytes) -> bytes:
@@ -41,45 +45,16 @@ def bulk(value: str | bytes) -> bytes:
 
 
 def encode(args: tuple[Any, ...]) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    add = out.append
-    for a in args:
-        b = a.encode() if type(a) is str else a if type(a) is bytes else str(a).encode()
-        add(b"$%d\r\n" % len(b))
-        add(b)
-        add(CRLF)
-    return b"".join(out)
+    """One command in RESP (hiredis's C packer; anything it does not take is sent as its str())."""
+    try:
+        return pack_command(args)  # type: ignore[no-any-return]
+    except TypeError:
+        return pack_command(tuple(a if type(a) in (str, bytes, int, float) else str(a) for a in args))  # type: ignore[no-any-return]
 
 
-def _parse(buf: bytearray, pos: int) -> tuple[Any, int]:
-    end = buf.find(CRLF, pos)
-    if end < 0:
-        raise _Incomplete
-    kind, line = buf[pos], bytes(buf[pos + 1 : end])
-    pos = end + 2
-    if kind == 36:  # $ bulk string
-        n = int(line)
-        if n < 0:
-            return None, pos
-        if len(buf) < pos + n + 2:
-            raise _Incomplete
-        return bytes(buf[pos : pos + n]).decode(), pos + n + 2
-    if kind == 42:  # * array
-        n = int(line)
-        if n < 0:
-            return None, pos
-        items = []
-        for _ in range(n):
-            item, pos = _parse(buf, pos)
-            items.append(item)
-        return items, pos
-    if kind == 43:  # + simple string
-        return line.decode(), pos
-    if kind == 58:  # : integer
-        return int(line), pos
-    if kind == 45:  # - error
-        return RedisReplyError(line.decode(errors="replace")), pos
-    raise ValueError(f"unexpected RESP type {chr(kind)!r}")
+def _reader() -> Reader:
+    # hiredis's C parser (already redis-py's); text replies decoded, error replies as RedisReplyError.
+    return Reader(encoding="utf-8", errors="replace", replyError=RedisReplyError)
 
 
 class _Multi:
@@ -96,7 +71,7 @@ class _Protocol(asyncio.Protocol):
     def __init__(self, lost: asyncio.Future[None], reply_timeout: float) -> None:
         self.transport: asyncio.Transport | None = None
         self.waiting: deque[asyncio.Future[Any] | _Multi] = deque()
-        self.buf = bytearray()
+        self.reader = _reader()
         self.lost = lost
         self.out: list[bytes] = []
         self.flush_scheduled = False
@@ -151,31 +126,32 @@ class _Protocol(asyncio.Protocol):
             self.connection_lost(None)
 
     def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        pos = 0
+        reader = self.reader
+        reader.feed(data)
         waiting = self.waiting
         try:
-            while pos < len(buf):
-                value, pos = _parse(buf, pos)
+            value = reader.gets()
+            while value is not False:
                 fut = waiting.popleft()
-                if isinstance(fut, _Multi):
+                if type(fut) is _Multi:
                     fut.replies.append(value)  # errors stay in the list: the caller judges each
                     if len(fut.replies) == fut.n and not fut.fut.done():
                         fut.fut.set_result(fut.replies)
-                elif not fut.done():
-                    if isinstance(value, RedisReplyError):
-                        fut.set_exception(value)
+                elif not fut.done():  # type: ignore[union-attr]
+                    if type(value) is RedisReplyError:
+                        fut.set_exception(value)  # type: ignore[union-attr]
                     else:
-                        fut.set_result(value)
-        except _Incomplete:
-            pass
-        if pos:
-            del buf[:pos]
-            self.since = self._loop.time()
+                        fut.set_result(value)  # type: ignore[union-attr]
+                value = reader.gets()
+        except (ProtocolError, IndexError) as exc:  # garbage, or a reply nobody asked for
+            log.error("Redis connection out of step (%s): closing it", exc)
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        self.since = self._loop.time()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        err = ConnectionError(f"Redis connection lost: {exc}")
+        err = PipeConnectionError(f"Redis connection lost: {exc}")
         while self.waiting:
             w = self.waiting.popleft()
             fut = w.fut if isinstance(w, _Multi) else w
@@ -217,14 +193,17 @@ class RedisPipe:
                 tls = ssl.create_default_context() if o.get("connection_class") is SSLConnection else None
                 coro = loop.create_connection(lambda: _Protocol(lost, self._reply_timeout), o.get("host", "localhost"),
                                               int(o.get("port", 6379)), ssl=tls)  # fmt: skip
-            _, proto = await asyncio.wait_for(coro, self._connect_timeout)
             hello: list[tuple[Any, ...]] = []
             if o.get("password"):
                 hello.append(("AUTH", *((o["username"],) if o.get("username") else ()), o["password"]))
             if o.get("db"):
                 hello.append(("SELECT", int(o["db"])))
-            for args in hello:
-                await asyncio.wait_for(proto.send(args), self._connect_timeout)
+            try:
+                _, proto = await asyncio.wait_for(coro, self._connect_timeout)
+                for args in hello:
+                    await asyncio.wait_for(proto.send(args), self._connect_timeout)
+            except (OSError, TimeoutError) as exc:
+                raise PipeConnectionError(f"cannot connect to Redis: {exc or type(exc).__name__}") from exc
             self._proto = proto
             return proto
 

@@ -29,18 +29,6 @@ class WeChatCallbackHandler(JsonHandler):
     def set_default_headers(self) -> None:
         pass  # each answer sets its own Content-Type (XML, JSON, text or a JSON error)
 
-    def on_finish(self) -> None:
-        # BaseHandler's metrics, with the labelled children looked up once per process, not per message.
-        key = (self.request.method or "", self.get_status())
-        children = self.deps.extras.setdefault("wechat.http_metrics", {})
-        pair = children.get(key)
-        if pair is None:
-            m = self.deps.metrics
-            pair = children[key] = (m.http_requests.labels(self.route, key[0], str(key[1])),
-                                    m.http_latency.labels(self.route))  # fmt: skip
-        pair[0].inc()
-        pair[1].observe(time.perf_counter() - self._started)
-
     def prepare(self) -> None:
         super().prepare()
         self._arrived = time.monotonic()

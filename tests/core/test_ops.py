@@ -47,3 +47,20 @@ async def test_unknown_path_is_a_json_404_with_request_id(fetch: Fetch) -> None:
     assert resp.headers["X-Request-Id"] == "abc123"
     generated = await fetch("/nope")
     assert len(generated.headers["X-Request-Id"]) == 16
+
+
+async def test_every_answer_carries_a_date_and_no_server_version(fetch: Fetch) -> None:
+    from email.utils import parsedate_to_datetime
+    from time import time
+
+    for path in ("/healthz", "/nope", "/api/openapi.json"):
+        resp = await fetch(path)
+        assert abs(parsedate_to_datetime(resp.headers["Date"]).timestamp() - time()) < 3, path
+        assert "Server" not in resp.headers, path  # which server and version we run is nobody's business
+
+
+async def test_request_ids_are_unique_and_odd_ones_are_replaced(fetch: Fetch) -> None:
+    ids = {(await fetch("/healthz")).headers["X-Request-Id"] for _ in range(20)}
+    assert len(ids) == 20
+    odd = await fetch("/healthz", headers={"X-Request-Id": "<script>" + "x" * 80})
+    assert odd.code == 200 and "<" not in odd.headers["X-Request-Id"]

@@ -211,7 +211,8 @@ def wrk(
     wrk_bin: str, base: str, path: str, tokens: Path, seconds: int, connections: int, threads: int
 ) -> dict[str, float]:
     cmd = [wrk_bin, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency",
-           "-s", str(ROOT / "bench" / "ballots.lua"), base, "--", path, str(tokens), str(OPTIONS)]  # fmt: skip
+           "-s", str(ROOT / "bench" / "ballots.lua"), base, "--", path, str(tokens), str(OPTIONS),
+           f"r{time.time_ns() % 10**12:x}"]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          env={**os.environ, "WRK_THREADS": str(threads)}).stdout  # fmt: skip
     line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))

@@ -65,6 +65,10 @@ def query(name: str, schema: dict[str, Any], description: str = "", required: bo
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
+def header(name: str, schema: dict[str, Any], description: str = "", required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": required, "schema": schema, "description": description}
+
+
 _GROUP = re.compile(r"\((\?P<(?P<name>\w+)>)?[^()]*\)")
 
 

@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 
 from core.errors import BadInput
 from miniprogram_api.base import MpHandler
-from miniprogram_api.openapi import body, error, ok, query
+from miniprogram_api.openapi import body, error, header, ok, query
 from services import votes
 
 STATES = ("all", "open", "ended")
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 class PollListHandler(MpHandler):
@@ -64,11 +65,19 @@ class BallotHandler(MpHandler):
             "tags": ["投票"],
             "summary": "投票（单选传 1 个选项，多选不超过 max_choices 个）",
             "operationId": "castBallot",
+            "parameters": [
+                header(
+                    "Idempotency-Key",
+                    {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+                    "本次投票的唯一编号（建议每次点击生成一个 UUID）：网络超时后用同一编号重试，"
+                    "15 分钟内只计一票并返回第一次的结果（响应头 Idempotent-Replayed: true）",
+                )
+            ],
             "requestBody": body("BallotRequest"),
             "responses": {
                 "201": ok("BallotAccepted", "已计票"),
                 "403": error("仅限会员参与"),
-                "409": error("投票未开始、已结束，或投票次数已用完"),
+                "409": error("投票未开始、已结束，投票次数已用完，或该请求编号已用于另一次投票"),
                 "429": error("投票太频繁"),
                 "503": error("统计正在恢复，请稍后重试"),
             },
@@ -76,9 +85,14 @@ class BallotHandler(MpHandler):
     }
 
     async def post(self, poll_id: str) -> None:
+        key = self.request.headers.get("Idempotency-Key", "")
+        if key and not IDEMPOTENCY_KEY.fullmatch(key):
+            raise BadInput("Idempotency-Key 应为 8 到 64 位字母、数字、- 或 _", code="invalid_idempotency_key")
         data = self.body("BallotRequest")
-        result = await votes.cast(self.deps, self.user, poll_id, data["options"], self.client_ip())
-        self.write_json(result, 201)
+        cast = await votes.cast(self.deps, self.user, poll_id, data["options"], self.client_ip(), key)
+        if cast.replayed:
+            self.set_header("Idempotent-Replayed", "true")
+        self.write_json(cast.answer(), 201)
 
 
 class MyBallotsHandler(MpHandler):

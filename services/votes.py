@@ -7,6 +7,7 @@ read only when Redis does not know the poll yet.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -145,6 +146,9 @@ def _refusal(outcome: str, detail: list[str]) -> Exception:
         return Conflict(
             "您已经投过票了" if count == "1" else f"每人最多投 {count} 次，您的次数已用完", code="ballot_limit"
         )
+    if outcome == "reused":
+        message = "该请求编号（Idempotency-Key）已用于另一次投票，请换一个新的编号再提交"
+        return Conflict(message, code="idempotency_key_reused")
     if outcome == "rate":
         err = TooMany("投票太频繁，请稍后再试", code="rate_limited")
         err.headers = {"Retry-After": "60"}  # type: ignore[attr-defined]
@@ -152,8 +156,24 @@ def _refusal(outcome: str, detail: list[str]) -> Exception:
     return Unavailable("投票暂时无法提交，请稍后重试", code="vote_unavailable")
 
 
-async def cast(deps: Deps, user: CurrentUser, poll_id: str, options: list[str], ip: str) -> dict[str, Any]:
-    """Cast one ballot; returns its id and how many ballots the user has left (today or in the poll)."""
+@dataclass(frozen=True, slots=True)
+class Cast:
+    ballot_id: str
+    remaining: int
+    replayed: bool  # the answer to an earlier request with the same idempotency key: nothing cast now
+
+    def answer(self) -> dict[str, Any]:
+        return {"ballot_id": self.ballot_id, "remaining": self.remaining}
+
+
+async def cast(
+    deps: Deps, user: CurrentUser, poll_id: str, options: list[str], ip: str, idempotency_key: str = ""
+) -> Cast:
+    """Cast one ballot: its id and how many ballots the user has left (today or in the poll).
+
+    With an idempotency key, a repeat of the same request within 15 minutes (a client retrying after
+    a lost answer) gets the first answer and casts nothing; the same key with other options is refused.
+    """
     if not polls.POLL_ID.match(poll_id):
         raise NotFound(HIDDEN, code="poll_not_found")
     if not options:
@@ -163,10 +183,10 @@ async def cast(deps: Deps, user: CurrentUser, poll_id: str, options: list[str], 
         at = now()
         result = await state.cast(
             poll_id, user.openid, options, now_ms=int(at.timestamp() * 1000), day=at.strftime("%Y%m%d"),
-            org_path=tuple(visibility.scope(user)), is_member=user.is_member, ip=ip,
+            org_path=tuple(visibility.scope(user)), is_member=user.is_member, ip=ip, idempotency_key=idempotency_key,
         )  # fmt: skip
-        if result.outcome == "ok":
-            return {"ballot_id": result.detail[0], "remaining": int(result.detail[1])}
+        if result.outcome in ("ok", "replay"):
+            return Cast(result.detail[0], int(result.detail[1]), replayed=result.outcome == "replay")
         if result.outcome in ("nometa", "nocounts"):
             if not await polls.recover(deps, poll_id):
                 raise NotFound(HIDDEN, code="poll_not_found")

@@ -6,6 +6,8 @@ Keys for poll P (all `mp:`):
   counters are complete; without it the script refuses and the counters are rebuilt from MongoDB).
 - `mp:poll:P:u` hash: openid -> ballots in the poll. `mp:poll:P:d:<day>` hash: openid -> ballots that day.
 - `mp:rl:ballot:...`: the poll's anti-brushing windows (storage.ratelimit).
+- `mp:poll:P:idem:<openid>:<key>`: a client's Idempotency-Key -> the answer it got (15 minutes), so a
+  retry after a lost answer returns that answer instead of casting again.
 Every accepted ballot is appended to the `mp:ballots` stream in the same script, so it is counted and
 queued for MongoDB in one atomic step: it is either both counted and queued, or neither.
 """
@@ -25,11 +27,24 @@ from storage.ratelimit import LUA_CHECK, Limit, window_keys
 DAY_KEY_TTL = 3 * 86400
 META_FIELDS = ("status", "opens", "closes", "opts", "max", "per", "count", "org", "mo", "rlu", "rli", "exp")
 
-# KEYS: meta, counts, user hash, day hash, stream, 4 rate-limit keys (user cur/prev, ip cur/prev).
+IDEMPOTENCY_TTL = 900  # a client's retry within 15 minutes gets the first answer
+
+# KEYS: meta, counts, user hash, day hash, stream, 4 rate-limit keys (user cur/prev, ip cur/prev),
+#       the idempotency key ('' when the client sent none).
 # ARGV: poll id, now ms, day, openid, ",org,path,", is member (1/0), rate weight, ip, n, option ids...
 _CAST = (
     LUA_CHECK
     + """
+local idem = KEYS[10]
+local fp = table.concat(ARGV, ',', 10)
+if idem ~= '' then
+  local prev = redis.call('GET', idem)
+  if prev then
+    local id, left, pfp = string.match(prev, '^([^\t]*)\t([^\t]*)\t(.*)$')
+    if pfp ~= fp then return {'reused'} end
+    return {'replay', id, left}
+  end
+end
 local m = redis.call('HMGET', KEYS[1], 'status', 'opens', 'closes', 'opts', 'max', 'per', 'count', 'org', 'mo',
                      'rlu', 'rli', 'exp')
 if not m[1] then return {'nometa'} end
@@ -81,6 +96,11 @@ redis.call('HINCRBY', KEYS[2], '_ballots', 1)
 local id = ARGV[1] .. ':' .. openid .. ':' .. ARGV[3] .. ':' .. seq
 redis.call('XADD', KEYS[5], '*', 'b', table.concat({id, ARGV[1], openid, ARGV[3], seq, table.concat(opts, ','),
            ARGV[2], ARGV[8]}, '\t'))
+if idem ~= '' then
+  redis.call('SET', idem, id .. '\t' .. (limit - used - 1) .. '\t' .. fp, 'EX', """
+    + str(IDEMPOTENCY_TTL)
+    + """)
+end
 return {'ok', id, limit - used - 1}
 """
 )
@@ -88,7 +108,7 @@ return {'ok', id, limit - used - 1}
 
 @dataclass(frozen=True)
 class CastResult:
-    outcome: str  # ok, nometa, nocounts, hidden, closed, early, members, toomany, badopt, limit, rate
+    outcome: str  # ok, replay, reused, nometa, nocounts, hidden, closed, early, members, toomany, badopt, limit, rate
     detail: list[str]
 
 
@@ -103,13 +123,14 @@ class PollLive:
 
     async def cast(
         self, poll_id: str, openid: str, options: list[str], *, now_ms: int, day: str, org_path: tuple[str, ...],
-        is_member: bool, ip: str,
+        is_member: bool, ip: str, idempotency_key: str = "",
     ) -> CastResult:  # fmt: skip
         # The poll's own limits are in meta; the subjects here are only placeholders for the key names.
         rl_keys, weight = window_keys(
             "ballot", [Limit("user", openid, 1), Limit("ip", ip or "-", 1)], 60, now_ms / 1000
         )
-        keys = [_k(poll_id, "meta"), _k(poll_id, "counts"), _k(poll_id, "u"), _k(poll_id, f"d:{day}"), STREAM, *rl_keys]
+        keys = [_k(poll_id, "meta"), _k(poll_id, "counts"), _k(poll_id, "u"), _k(poll_id, f"d:{day}"), STREAM, *rl_keys,
+                _k(poll_id, f"idem:{openid}:{idempotency_key}") if idempotency_key else ""]  # fmt: skip
         path = "," + ",".join(org_path) + ","
         args = [poll_id, now_ms, day, openid, path, "1" if is_member else "0", f"{weight:.4f}", ip, len(options)]
         answer = await self._cast(keys=keys, args=[*args, *options])

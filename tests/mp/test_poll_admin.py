@@ -77,7 +77,7 @@ async def test_edits_after_ballots_keep_counts_consistent(deps: Deps) -> None:
         {"options": [*options, {"title": "新增候选人"}], "limit": {"per": "poll", "count": 2}},
     )
     assert [o["id"] for o in updated["options"]] == ["o1", "o2", "o3", "o4", "o5"]
-    assert (await votes.cast(deps, CurrentUser("o_e1"), poll["_id"], ["o5"], "ip"))["remaining"] == 0
+    assert (await votes.cast(deps, CurrentUser("o_e1"), poll["_id"], ["o5"], "ip")).remaining == 0
     result = await polls.results(deps, "370000", poll["_id"])
     assert result["live"]["o1"] == result["live"]["o5"] == 1 and result["pending_ballots"] == 2
     await ballot_flusher.drain(deps)

@@ -260,3 +260,50 @@ async def test_a_flushed_redis_at_a_peak_costs_one_mongodb_read_per_poll(
     )
     assert len(results) == 50 and reads == 1
     assert await stored_counts(deps, poll["_id"]) == {"o1": 50}
+
+
+async def test_a_retry_with_the_same_idempotency_key_counts_once(mp: MpClient, deps: Deps) -> None:
+    # The mini-program timed out waiting for the answer and sends the same ballot again.
+    poll = await make_poll(deps, limit={"per": "poll", "count": 3})
+    token = await mp.login("o_idem")
+    key = {"Idempotency-Key": "9b1f3a7c-0d4e-4c1e-8f00-3a1b2c3d4e5f"}
+    first = await mp.fetch(url(poll, "/ballots"), method="POST", body='{"options":["o1"]}',
+                           headers={**key, "Authorization": f"Bearer {token}"})  # fmt: skip
+    again = await mp.fetch(url(poll, "/ballots"), method="POST", body='{"options":["o1"]}',
+                           headers={**key, "Authorization": f"Bearer {token}"})  # fmt: skip
+    assert first.code == again.code == 201 and first.body == again.body
+    assert "Idempotent-Replayed" not in first.headers and again.headers["Idempotent-Replayed"] == "true"
+    status, other = await mp.call("POST", url(poll, "/ballots"), {"options": ["o2"]}, token, key)
+    assert status == 409 and other["code"] == "idempotency_key_reused"
+    status, fresh = await mp.call(
+        "POST", url(poll, "/ballots"), {"options": ["o2"]}, token, {"Idempotency-Key": "k-0002-abcd"}
+    )
+    assert status == 201 and fresh["remaining"] == 1  # a new key is a new ballot
+    await wait_flushed(deps)
+    assert await ballots.option_counts(deps.db, poll["_id"]) == {"o1": 1, "o2": 1}
+    status, detail = await mp.call("GET", url(poll), token=token)
+    assert detail["total_ballots"] == 2 and detail["my"]["used"] == 2
+
+
+async def test_concurrent_retries_with_one_key_cast_one_ballot(mp: MpClient, deps: Deps) -> None:
+    poll = await make_poll(deps, limit={"per": "poll", "count": 5})
+    token = await mp.login("o_idem_race")
+    key = {"Idempotency-Key": "race-key-0001"}
+    answers = await asyncio.gather(
+        *(mp.call("POST", url(poll, "/ballots"), {"options": ["o3"]}, token, key) for _ in range(20))
+    )
+    assert {status for status, _ in answers} == {201}
+    assert len({data["ballot_id"] for _, data in answers}) == 1
+    assert await stored_counts(deps, poll["_id"]) == {"o3": 1}
+
+
+async def test_a_malformed_idempotency_key_is_a_400(mp: MpClient, deps: Deps) -> None:
+    poll = await make_poll(deps)
+    token = await mp.login("o_idem_bad")
+    for bad in ("short", "x" * 65, "has spaces in it"):
+        status, data = await mp.call(
+            "POST", url(poll, "/ballots"), {"options": ["o1"]}, token, {"Idempotency-Key": bad}
+        )
+        assert status == 400 and data["code"] == "invalid_idempotency_key", bad
+    status, detail = await mp.call("GET", url(poll), token=token)
+    assert detail["total_ballots"] == 0

@@ -5,7 +5,8 @@ city (`menu/addconditional`, matching a follower tag that the city's followers a
 An editor saves a draft, then publishes it. Publishing a city's menu makes sure the city has its
 tag ("济南市总工会关注者"), replaces the city's previous conditional menu, and starts tagging the
 city's followers in the background (50 openids a call, resumable from the last openid done, one
-holder at a time). Followers who bind to the city later are tagged when they bind (see report).
+holder at a time). Followers who bind to the city later are tagged soon after they bind
+(services/follower_tags.py).
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ async def run_tagging(deps: Deps, org: str, owner: str) -> None:
             batch = await store.followers_after(deps.db, org, after, TAG_BATCH)
             if not batch:
                 break
-            ok, failed = await _tag_batch(deps, batch, tag_id)
+            ok, failed = await tag_batch(deps, batch, tag_id)
             await store.add_follower_tag(deps.db, ok, tag_id)
             after = batch[-1]
             if not await store.tagging_progress(deps.db, org, owner, after, len(ok), failed):
@@ -176,7 +177,7 @@ async def run_tagging(deps: Deps, org: str, owner: str) -> None:
         await store.tagging_finished(deps.db, org, owner, "failed", str(exc)[:200])
 
 
-async def _tag_batch(deps: Deps, openids: list[str], tag_id: int) -> tuple[list[str], int]:
+async def tag_batch(deps: Deps, openids: list[str], tag_id: int) -> tuple[list[str], int]:
     try:
         await deps.oa.tag_users(openids, tag_id)
         return openids, 0

@@ -1,6 +1,7 @@
 """Bot handlers for following: welcome, unfollow (data deleted), and parametric QR scenes.
 
-Scenes: `org:<code>` binds the follower to that org (its content, pushes, statistics);
+Scenes: `org:<code>` binds the follower to that org (its content, pushes, statistics, and its
+city's conditional menu: services/follower_tags.py);
 `checkin:<activity id>` checks them in to an activity: `services.checkin.check_in_follower` of the
 activities feature, or whatever is registered with `hooks.register_checkin`.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from services import followers
+from services import follower_tags, followers
 from wechat_bot import hooks
 from wechat_bot.context import Ctx
 from wechat_bot.message import ACK, Message, Reply, Text
@@ -25,6 +26,7 @@ async def subscribed(msg: Message, ctx: Ctx) -> Reply:
     result = await followers.follow(ctx.deps.db, ctx.deps.redis, msg.openid, scene)
     if result.org_path:
         ctx.org_path = result.org_path  # the welcome of the org they just joined
+        await follower_tags.queue(ctx.deps.redis, msg.openid, result.org_path)  # their city's menu
     welcome = ctx.render(ctx.content.welcome(ctx.org_path)) or WELCOME
     if scene.kind == "org":
         note = _bound_text(result.org.name) if result.org else UNKNOWN_ORG
@@ -45,6 +47,8 @@ async def scanned(msg: Message, ctx: Ctx) -> Reply:
 async def scene_reply(msg: Message, ctx: Ctx, scene: followers.Scene) -> Reply:
     if scene.kind == "org":
         org = await followers.bind(ctx.deps.db, ctx.deps.redis, msg.openid, scene.value)
+        if org:
+            await follower_tags.queue(ctx.deps.redis, msg.openid, org.path)  # their city's menu
         return Text(_bound_text(org.name) if org else UNKNOWN_ORG)
     if scene.kind == "checkin":
         return Text(await _checkin(msg, ctx, scene.value))

@@ -9,7 +9,7 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
-from services import followers
+from services import follower_tags, followers
 from services.bot_content import Globals
 from services.bot_content_cache import ContentCache
 from wechat_bot.bot import Bot
@@ -69,12 +69,14 @@ def get_bot(deps: Deps) -> Bot | None:
 
 
 async def housekeeping(deps: Deps, worker: str) -> None:
-    """The follower org cache if Redis lost it (every few seconds); last-interaction times to MongoDB."""
+    """Every few seconds: the follower org cache if Redis lost it, new followers' city menu tags;
+    every SEEN_FLUSH_SECONDS: last-interaction times to MongoDB."""
     loop = asyncio.get_running_loop()
     next_seen_flush = loop.time() + SEEN_FLUSH_SECONDS
     while True:
         try:
             await followers.rebuild_org_cache(deps.db, deps.redis)
+            await follower_tags.drain(deps)
             if loop.time() >= next_seen_flush:
                 next_seen_flush = loop.time() + SEEN_FLUSH_SECONDS
                 await followers.flush_seen(deps.db, deps.redis, worker)

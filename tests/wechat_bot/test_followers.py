@@ -10,9 +10,10 @@ from typing import Any
 
 from core import clock
 from core.deps import Deps
-from services import followers
+from services import follower_tags, followers
 from storage import followers as follower_store
 from tests.wechat_bot.conftest import SimFactory
+from tools.fake_wechat import FakeWeChatServer
 from wechat_bot import hooks
 
 
@@ -137,3 +138,37 @@ async def test_org_cache_is_rebuilt_when_redis_lost_it(make_sim: SimFactory, dep
     assert await followers.rebuild_org_cache(deps.db, deps.redis) >= 1
     assert await deps.redis.hget(followers.ORG_KEY, "o_f_cache") == "370000,371300"
     assert await followers.rebuild_org_cache(deps.db, deps.redis) == 0  # built: nothing to do
+
+
+async def test_followers_binding_by_qr_get_their_citys_menu_tag(
+    make_sim: SimFactory, deps: Deps, fake_wechat: FakeWeChatServer
+) -> None:
+    # Ji'nan published a conditional menu (its tag exists); Qingdao has none.
+    state = fake_wechat.state
+    tag_id = await deps.oa.tag_create("济南市总工会关注者")
+    await deps.db.menus.insert_one({"_id": "370100", "tag": {"id": tag_id, "name": "济南市总工会关注者"}})
+    who = ["o_t_county", "o_t_scan", "o_t_qingdao", "o_t_plain"]
+    state.add_followers(who)
+    sim = make_sim("safe")
+    await sim.send_event("o_t_county", "subscribe", EventKey="qrscene_org:370102")  # a county of Ji'nan
+    await sim.send_event("o_t_scan", "SCAN", EventKey="org:370100")
+    await sim.send_event("o_t_qingdao", "subscribe", EventKey="qrscene_org:370200")
+    await sim.send_event("o_t_plain", "subscribe")  # no QR code: the province's menu
+    await follower_tags.drain(deps)  # (the bot's housekeeping does this every few seconds)
+    assert tag_id in state.followers.tags_of("o_t_county") and tag_id in state.followers.tags_of("o_t_scan")
+    assert tag_id not in state.followers.tags_of("o_t_qingdao") and not state.followers.tags_of("o_t_plain")
+    assert tag_id in (await follower(deps, "o_t_county"))["tags"]
+    assert await deps.redis.smembers(follower_tags.CITIES) == set()  # both queues drained, Qingdao's dropped
+
+
+async def test_tagging_waits_out_a_quota_error(make_sim: SimFactory, deps: Deps, fake_wechat: FakeWeChatServer) -> None:
+    state = fake_wechat.state
+    tag_id = await deps.oa.tag_create("济南市总工会关注者")
+    await deps.db.menus.insert_one({"_id": "370100", "tag": {"id": tag_id, "name": "济南市总工会关注者"}})
+    state.add_followers(["o_t_quota"])
+    await make_sim("plain").send_event("o_t_quota", "SCAN", EventKey="org:370100")
+    state.inject("cgi-bin/tags/members/batchtagging", 45009)  # today's quota is used up
+    assert await follower_tags.drain(deps) == 0
+    assert tag_id not in state.followers.tags_of("o_t_quota")
+    assert await follower_tags.drain(deps) == 1  # next round: tagged, nothing lost
+    assert tag_id in state.followers.tags_of("o_t_quota")

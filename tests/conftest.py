@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 import tornado.httpclient
 from tornado.httpclient import HTTPResponse
-from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
-from app import make_app, start_hooks, stop_hooks
+from app import Server, make_app, start_hooks, stop_hooks
 from core.config import Settings, parse_settings
 from core.deps import Deps, build_deps, close_deps
 from core.embedded import EmbeddedServer, start_mongo, start_redis
@@ -125,7 +124,7 @@ async def app_server(deps: Deps) -> AsyncIterator[str]:
     for hook in start_hooks():
         await hook(deps)
     sock, port = bind_unused_port()
-    server = HTTPServer(make_app(deps), max_body_size=deps.settings.server.max_body_bytes)
+    server = Server(make_app(deps), max_body_size=deps.settings.server.max_body_bytes)
     server.add_sockets([sock])
     yield f"http://127.0.0.1:{port}"
     server.stop()

@@ -27,6 +27,7 @@ from storage import orgs
 
 log = logging.getLogger(__name__)
 TAG_BATCH = 50  # WeChat's batchtagging takes at most 50 openids
+WAIT_ERRCODES = frozenset({45009, 45011, -1, -2})  # quota, rate limit, system busy: try again later
 
 SUGGESTED = [
     {
@@ -177,20 +178,24 @@ async def run_tagging(deps: Deps, org: str, owner: str) -> None:
         await store.tagging_finished(deps.db, org, owner, "failed", str(exc)[:200])
 
 
-async def tag_batch(deps: Deps, openids: list[str], tag_id: int) -> tuple[list[str], int]:
+async def tag_batch(deps: Deps, openids: list[str], tag_id: int, *, untag: bool = False) -> tuple[list[str], int]:
+    """Tag (or untag) up to 50 followers; returns those done and how many could not be (left the account).
+    Quota, rate and busy errors (WAIT_ERRCODES) are raised: the caller stops and tries again later."""
+    call = deps.oa.untag_users if untag else deps.oa.tag_users
     try:
-        await deps.oa.tag_users(openids, tag_id)
+        await call(openids, tag_id)
         return openids, 0
     except WeChatError as exc:
-        if exc.errcode in (45009, 45011, -1, -2):
-            raise  # quota, rate or system busy: stop and let an editor resume later
+        if exc.errcode in WAIT_ERRCODES:
+            raise
     ok: list[str] = []
     for openid in openids:  # one bad openid (left the account) must not sink the other 49
         try:
-            await deps.oa.tag_users([openid], tag_id)
+            await call([openid], tag_id)
             ok.append(openid)
-        except WeChatError:
-            pass
+        except WeChatError as exc:
+            if exc.errcode in WAIT_ERRCODES:
+                raise
     return ok, len(openids) - len(ok)
 
 

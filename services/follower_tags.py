@@ -1,12 +1,14 @@
 """Followers who bind to a city by QR code get the city's menu tag, so they see its conditional menu.
 
 Publishing a city's menu tags the followers bound at that moment (services/console_menu.py); this
-module covers everyone who binds afterwards. A bind queues the openid in Redis (`menu:tagq:<city>`,
-the city in `menu:tagq`); the bot's housekeeping drains the queues every few seconds in batches of
-50 (WeChat's batchtagging limit) from any process: SPOP hands each openid to exactly one. A city
-without a published conditional menu drops its queue; a quota, rate or system error puts the batch
-back for the next round. An openid popped by a process that then dies is not retried: an editor's
-"重新打标签" (re-tag the whole city) covers that rare case.
+module covers everyone who binds afterwards, and takes the old city's tag away from a follower who
+moves to another city (WeChat would otherwise match either city's menu). A bind queues the openid
+in Redis (`menu:tagq:<city>` / `menu:untagq:<city>`, the city in `menu:tagq` / `menu:untagq`); the
+bot's housekeeping drains the queues every few seconds in batches of 50 (WeChat's limit) from any
+process: SPOP hands each openid to exactly one. Untagging runs before tagging, so a follower who
+moves away and back ends up tagged. A city without a published conditional menu drops its queues;
+a quota, rate or system error puts the batch back for the next round. An openid popped by a process
+that then dies is not retried: an editor's "重新打标签" (re-tag the whole city) covers that case.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from storage import console_menus as menus
 
 log = logging.getLogger(__name__)
 
-CITIES = "menu:tagq"
+TAG, UNTAG = "tagq", "untagq"
 
 # Forget the city only while its queue is empty, atomically: a bind racing with the drain keeps it.
 _FORGET_IF_EMPTY = """
@@ -32,8 +34,12 @@ return 0
 """
 
 
-def queue_key(city: str) -> str:
-    return f"menu:tagq:{city}"
+def cities_key(kind: str) -> str:
+    return f"menu:{kind}"
+
+
+def queue_key(kind: str, city: str) -> str:
+    return f"menu:{kind}:{city}"
 
 
 def city_of(org_path: Sequence[str]) -> str | None:
@@ -41,34 +47,50 @@ def city_of(org_path: Sequence[str]) -> str | None:
     return org_path[1] if len(org_path) >= 2 else None
 
 
-async def queue(redis: aioredis.Redis, openid: str, org_path: Sequence[str]) -> None:
-    city = city_of(org_path)
-    if city is None:
-        return
+async def queue(redis: aioredis.Redis, openid: str, org_path: Sequence[str], previous: Sequence[str] = ()) -> None:
+    city, old = city_of(org_path), city_of(previous)
+    if city == old:
+        return  # same city (or province to province): the tag they have, or none, is still right
     pipe = redis.pipeline(transaction=False)
-    pipe.sadd(queue_key(city), openid)
-    pipe.sadd(CITIES, city)
+    for kind, c in ((UNTAG, old), (TAG, city)):
+        if c is not None:
+            pipe.sadd(queue_key(kind, c), openid)
+            pipe.sadd(cities_key(kind), c)
     await pipe.execute()
 
 
 async def drain(deps: Deps) -> int:
-    """Tag every queued follower with their city's menu tag; returns how many were tagged."""
-    tagged = 0
-    for city in sorted(await deps.redis.smembers(CITIES)):
-        doc = await menus.get(deps.db, city) or {}
-        tag_id = (doc.get("tag") or {}).get("id")
-        while batch := await deps.redis.spop(queue_key(city), TAG_BATCH):
-            if tag_id is None:
-                continue  # no conditional menu: nothing to match, nothing to tag
-            try:
-                ok, failed = await tag_batch(deps, list(batch), int(tag_id))
-            except WeChatError as exc:
-                await deps.redis.sadd(queue_key(city), *batch)
-                log.warning("tagging new followers of %s paused (%s); retrying later", city, exc)
-                return tagged
-            await menus.add_follower_tag(deps.db, ok, int(tag_id))
-            tagged += len(ok)
-            if failed:
-                log.info("%d new followers of %s could not be tagged (left the account?)", failed, city)
-        await deps.redis.eval(_FORGET_IF_EMPTY, 2, CITIES, queue_key(city), city)
-    return tagged
+    """Apply every queued change of city tags; returns how many followers were (un)tagged."""
+    done = 0
+    for kind in (UNTAG, TAG):
+        for city in sorted(await deps.redis.smembers(cities_key(kind))):
+            n = await _drain_city(deps, kind, city)
+            if n < 0:
+                return done  # WeChat says wait (quota, rate, busy): the rest waits for the next round
+            done += n
+    return done
+
+
+async def _drain_city(deps: Deps, kind: str, city: str) -> int:
+    doc = await menus.get(deps.db, city) or {}
+    tag_id = (doc.get("tag") or {}).get("id")
+    key = queue_key(kind, city)
+    done = 0
+    while batch := list(await deps.redis.spop(key, TAG_BATCH) or []):
+        if tag_id is None:
+            continue  # no conditional menu: nothing to match, nothing to tag
+        try:
+            ok, failed = await tag_batch(deps, batch, int(tag_id), untag=kind == UNTAG)
+            if kind == TAG:
+                await menus.add_follower_tag(deps.db, ok, int(tag_id))
+            else:
+                await menus.remove_follower_tag(deps.db, ok, int(tag_id))
+        except WeChatError as exc:  # only WAIT_ERRCODES get here: one bad openid is handled alone
+            await deps.redis.sadd(key, *batch)
+            log.warning("%s of %s's followers paused (%s); retrying later", kind, city, exc)
+            return -1
+        done += len(ok)
+        if failed:
+            log.info("%d followers of %s could not be tagged (left the account?)", failed, city)
+    await deps.redis.eval(_FORGET_IF_EMPTY, 2, cities_key(kind), key, city)
+    return done

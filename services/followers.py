@@ -52,6 +52,7 @@ class Followed:
     org: orgs.Org | None  # the org the scene bound them to (None: no org scene, or unknown code)
     org_path: tuple[str, ...]  # their org path now (bound earlier or just now); () when unbound
     unknown_org: bool = False
+    previous_path: tuple[str, ...] = ()  # the org path they had before this follow or bind
 
 
 async def follow(db: Db, redis: aioredis.Redis, openid: str, scene: Scene) -> Followed:
@@ -64,16 +65,20 @@ async def follow(db: Db, redis: aioredis.Redis, openid: str, scene: Scene) -> Fo
     if path:
         await redis.hset(ORG_KEY, openid, ",".join(path))
     await store.count_event(db, path[-1] if path else orgs.PROVINCE_CODE, at, "subscribes")
-    return Followed(org, tuple(path or ()), unknown_org=scene.kind == "org" and org is None)
+    previous = tuple(before.get("org_path") or ()) if before.get("subscribed") is not False else ()
+    return Followed(org, tuple(path or ()), unknown_org=scene.kind == "org" and org is None, previous_path=previous)
 
 
-async def bind(db: Db, redis: aioredis.Redis, openid: str, code: str) -> orgs.Org | None:
+async def bind(db: Db, redis: aioredis.Redis, openid: str, code: str) -> Followed:
+    """A follower scanned an `org:<code>` QR code: bind them to that org (unknown code: org None)."""
     org = await orgs.get(db, code)
     if org is None:
-        return None
-    if await store.bind_org(db, openid, list(org.path)):
-        await redis.hset(ORG_KEY, openid, ",".join(org.path))
-    return org
+        return Followed(None, (), unknown_org=True)
+    previous = await store.bind_org(db, openid, list(org.path))
+    if previous is None:  # a tombstone: they left the account
+        return Followed(org, ())
+    await redis.hset(ORG_KEY, openid, ",".join(org.path))
+    return Followed(org, org.path, previous_path=tuple(previous))
 
 
 async def leave(db: Db, redis: aioredis.Redis, openid: str, hooks: Sequence[UnfollowHook] = ()) -> None:

@@ -90,5 +90,10 @@ async def add_follower_tag(db: Db, openids: list[str], tag_id: int) -> None:
         )
 
 
+async def remove_follower_tag(db: Db, openids: list[str], tag_id: int) -> None:
+    if openids:
+        await db.followers.update_many({"_id": {"$in": openids}}, {"$pull": {"tags": tag_id}})
+
+
 def is_stale(beat: datetime | None) -> bool:
     return beat is None or beat < now() - LEASE

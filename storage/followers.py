@@ -67,8 +67,17 @@ async def _update_live(db: Db, openid: str, update: dict[str, Any]) -> bool:
     return True
 
 
-async def bind_org(db: Db, openid: str, org_path: list[str]) -> bool:
-    return await _update_live(db, openid, {"$set": {"org": org_path[-1], "org_path": org_path, "subscribed": True}})
+async def bind_org(db: Db, openid: str, org_path: list[str]) -> list[str] | None:
+    """Bind a live follower to an org; returns the org path they had before ([] if none), or None
+    for a tombstone (they left: keep nothing)."""
+    update = {"$set": {"org": org_path[-1], "org_path": org_path, "subscribed": True}}
+    try:
+        before = await db.followers.find_one_and_update(
+            {"_id": openid, **LIVE}, update, {"org_path": 1}, upsert=True, return_document=ReturnDocument.BEFORE
+        )
+    except DuplicateKeyError:
+        return None
+    return list((before or {}).get("org_path") or [])
 
 
 async def set_location(db: Db, openid: str, lat: float, lng: float, at: datetime) -> bool:

@@ -26,7 +26,7 @@ async def subscribed(msg: Message, ctx: Ctx) -> Reply:
     result = await followers.follow(ctx.deps.db, ctx.deps.redis, msg.openid, scene)
     if result.org_path:
         ctx.org_path = result.org_path  # the welcome of the org they just joined
-        await follower_tags.queue(ctx.deps.redis, msg.openid, result.org_path)  # their city's menu
+        await follower_tags.queue(ctx.deps.redis, msg.openid, result.org_path, result.previous_path)
     welcome = ctx.render(ctx.content.welcome(ctx.org_path)) or WELCOME
     if scene.kind == "org":
         note = _bound_text(result.org.name) if result.org else UNKNOWN_ORG
@@ -46,10 +46,10 @@ async def scanned(msg: Message, ctx: Ctx) -> Reply:
 
 async def scene_reply(msg: Message, ctx: Ctx, scene: followers.Scene) -> Reply:
     if scene.kind == "org":
-        org = await followers.bind(ctx.deps.db, ctx.deps.redis, msg.openid, scene.value)
-        if org:
-            await follower_tags.queue(ctx.deps.redis, msg.openid, org.path)  # their city's menu
-        return Text(_bound_text(org.name) if org else UNKNOWN_ORG)
+        bound = await followers.bind(ctx.deps.db, ctx.deps.redis, msg.openid, scene.value)
+        if bound.org_path:  # their city's menu
+            await follower_tags.queue(ctx.deps.redis, msg.openid, bound.org_path, bound.previous_path)
+        return Text(_bound_text(bound.org.name) if bound.org else UNKNOWN_ORG)
     if scene.kind == "checkin":
         return Text(await _checkin(msg, ctx, scene.value))
     log.info("SCAN with unrecognised scene %.64r", scene.raw)

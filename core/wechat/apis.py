@@ -120,6 +120,10 @@ class OfficialAccountAPI:
         body = {"openid_list": openids, "tagid": tag_id}
         return await self.client.post("cgi-bin/tags/members/batchtagging", body, idempotent=True)
 
+    async def untag_users(self, openids: list[str], tag_id: int) -> JsonDict:
+        body = {"openid_list": openids, "tagid": tag_id}
+        return await self.client.post("cgi-bin/tags/members/batchuntagging", body, idempotent=True)
+
     # --- QR codes -------------------------------------------------------------------------------
     async def qrcode_create(self, scene: str, *, expire_seconds: int | None = None) -> JsonDict:
         """A parametric QR code carrying `scene` (a string scene); permanent when expire_seconds is None."""

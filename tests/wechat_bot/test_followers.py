@@ -158,7 +158,9 @@ async def test_followers_binding_by_qr_get_their_citys_menu_tag(
     assert tag_id in state.followers.tags_of("o_t_county") and tag_id in state.followers.tags_of("o_t_scan")
     assert tag_id not in state.followers.tags_of("o_t_qingdao") and not state.followers.tags_of("o_t_plain")
     assert tag_id in (await follower(deps, "o_t_county"))["tags"]
-    assert await deps.redis.smembers(follower_tags.CITIES) == set()  # both queues drained, Qingdao's dropped
+    assert (
+        await deps.redis.smembers(follower_tags.cities_key(follower_tags.TAG)) == set()
+    )  # both queues drained, Qingdao's dropped
 
 
 async def test_tagging_waits_out_a_quota_error(make_sim: SimFactory, deps: Deps, fake_wechat: FakeWeChatServer) -> None:
@@ -172,3 +174,26 @@ async def test_tagging_waits_out_a_quota_error(make_sim: SimFactory, deps: Deps,
     assert tag_id not in state.followers.tags_of("o_t_quota")
     assert await follower_tags.drain(deps) == 1  # next round: tagged, nothing lost
     assert tag_id in state.followers.tags_of("o_t_quota")
+
+
+async def test_moving_to_another_city_swaps_the_menu_tag(
+    make_sim: SimFactory, deps: Deps, fake_wechat: FakeWeChatServer
+) -> None:
+    state = fake_wechat.state
+    jinan = await deps.oa.tag_create("济南市总工会关注者")
+    qingdao = await deps.oa.tag_create("青岛市总工会关注者")
+    await deps.db.menus.insert_many(
+        [{"_id": "370100", "tag": {"id": jinan}}, {"_id": "370200", "tag": {"id": qingdao}}]
+    )
+    state.add_followers(["o_t_mover", "o_t_stay"])
+    sim = make_sim("plain")
+    await sim.send_event("o_t_mover", "subscribe", EventKey="qrscene_org:370102")
+    await sim.send_event("o_t_stay", "subscribe", EventKey="qrscene_org:370100")
+    await follower_tags.drain(deps)
+    assert jinan in state.followers.tags_of("o_t_mover")
+    await sim.send_event("o_t_mover", "SCAN", EventKey="org:370200")  # moved to Qingdao
+    await sim.send_event("o_t_stay", "SCAN", EventKey="org:370102")  # a county of the same city: nothing to do
+    assert await follower_tags.drain(deps) == 2  # one untag, one tag
+    assert state.followers.tags_of("o_t_mover") == [qingdao]
+    assert (await follower(deps, "o_t_mover"))["tags"] == [qingdao]
+    assert state.followers.tags_of("o_t_stay") == [jinan]

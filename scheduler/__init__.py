@@ -8,16 +8,21 @@ instance to take at once.
 
 from __future__ import annotations
 
+from functools import partial
+
 from core.deps import Deps
 from scheduler.runner import SchedulerRunner
+from services import push_receipts
 from services.fanout import Fanout
 from services.push_state import load_tuning
+from wechat_bot import hooks
 
 RUNNER = "pushes.scheduler"
 FANOUT = "pushes.fanout"
 
 
 async def start(deps: Deps) -> None:
+    hooks.on_report(deps, partial(push_receipts.on_report, deps))  # template messages' delivery receipts
     tuning = await load_tuning(deps.redis)  # operators may override the defaults in `push:settings`
     fan = Fanout(deps, tuning=tuning)  # re-reads `push:settings` every few seconds: rates change live
     deps.extras[FANOUT] = fan

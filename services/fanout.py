@@ -24,7 +24,7 @@ from typing import Any
 
 from core import clock
 from core.deps import Deps
-from services import push_control
+from services import push_control, push_receipts
 from services.push_chunk import ChunkJob
 from services.push_state import PushState, Tuning, get_state, load_tuning
 from storage import push_runs as runs
@@ -268,6 +268,7 @@ class Fanout:
                 ):
                     await push_control.maybe_finish(deps, run["_id"])
         await push_control.settle_stopped(deps)
+        await push_receipts.flush(deps)
 
 
 def get_fanout(deps: Deps) -> Fanout | None:

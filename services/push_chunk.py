@@ -21,7 +21,7 @@ from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
 
 from core import clock
-from services import push_control
+from services import push_control, push_receipts
 from services.push_send import FAILED, FATAL, QUOTA, RETRY, SENT, SKIPPED, THROTTLED, UNKNOWN, Outcome, Sender
 from services.push_state import COUNTS
 from storage import deliveries
@@ -240,6 +240,8 @@ class ChunkJob:
                 return
             dups = set(await deliveries.insert_many(self.db, batch))
             added = Counter(d["status"] for d in batch if d["_id"] not in dups)
+            if self.channel == "template":  # WeChat reports each one's delivery by msgid
+                await push_receipts.remember(self.deps, self.run_id, [d["msgid"] for d in batch if "msgid" in d])
             self.counts.update(added)
             if dups:  # recorded by an earlier holder: theirs is the truth
                 found = await deliveries.find(self.db, sorted(dups), {"status": 1})

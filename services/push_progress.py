@@ -15,6 +15,7 @@ from typing import Any
 from core import clock
 from core.deps import Deps
 from core.errors import NotFound
+from services.push_receipts import RECEIPT_TEXT
 from services.push_state import COUNTS, get_state
 from services.pushes import _owned
 from storage import deliveries
@@ -25,7 +26,7 @@ RUN_TEXT = {
     "cancelled": "已取消", "failed": "发送失败", "skipped": "已跳过", "missed": "已错过",
 }  # fmt: skip
 STATUS_TEXT = {"sent": "已发送", "failed": "失败", "skipped": "已跳过", "unknown": "结果未知"}
-CSV_HEADER = ("openid", "结果", "微信错误码", "原因", "消息ID", "时间")
+CSV_HEADER = ("openid", "结果", "微信错误码", "原因", "消息ID", "时间", "送达回执")
 
 
 async def progress(deps: Deps, push_id: str, *, editor_org: str, run_id: str | None = None) -> dict[str, Any]:
@@ -49,13 +50,21 @@ async def progress(deps: Deps, push_id: str, *, editor_org: str, run_id: str | N
     fields = await state.run_fields(run_id) or await _from_mongo(deps, run_id)
     if not fields or fields.get("push", push_id) != push_id:
         raise NotFound("推送不存在或无权查看", code="push_not_found")
-    return await _shape(state, push_id, run_id, fields)
+    shaped = await _shape(state, push_id, run_id, fields)
+    run = await runs.get_run(deps.db, run_id)
+    shaped["receipts"] = _receipts((run or {}).get("receipts"))
+    return shaped
+
+
+def _receipts(found: dict[str, Any] | None) -> dict[str, int]:
+    """Template messages' delivery receipts so far (services/push_receipts.py)."""
+    return {k: int((found or {}).get(k, 0)) for k in RECEIPT_TEXT}
 
 
 def _empty(push_id: str, status: str) -> dict[str, Any]:
     return {"push_id": push_id, "run_id": None, "status": status, "status_text": "", "total": 0, "done": 0,
             **dict.fromkeys(COUNTS, 0), "percent": 0.0, "rate": 0.0, "eta_seconds": None,
-            "paused_until": None, "counting": False}  # fmt: skip
+            "paused_until": None, "counting": False, "receipts": _receipts(None)}  # fmt: skip
 
 
 async def _from_mongo(deps: Deps, run_id: str) -> dict[str, str]:
@@ -133,12 +142,13 @@ async def report_rows(
             doc = found.get(deliveries.record_id(run["_id"], openid))
             if doc is None:
                 yield {"openid": openid, "status": "pending", "status_text": "未发送", "errcode": None,
-                       "reason": "", "msgid": None, "at": None}  # fmt: skip
+                       "reason": "", "msgid": None, "at": None, "receipt": ""}  # fmt: skip
                 continue
             yield {
                 "openid": openid, "status": doc["status"], "status_text": STATUS_TEXT.get(doc["status"], doc["status"]),
                 "errcode": doc.get("errcode"), "reason": doc.get("reason", ""), "msgid": doc.get("msgid"),
                 "at": clock.localize(doc["at"]).isoformat() if doc.get("at") else None,
+                "receipt": RECEIPT_TEXT.get(doc.get("receipt", ""), ""),
             }  # fmt: skip
 
 
@@ -152,7 +162,7 @@ async def report_csv(deps: Deps, push_id: str, *, editor_org: str, run_id: str |
     async for row in report_rows(deps, push_id, editor_org=editor_org, run_id=run_id):
         at = row["at"]
         writer.writerow((row["openid"], row["status_text"], row["errcode"] if row["errcode"] is not None else "",
-                         row["reason"], row["msgid"] or "", at or ""))  # fmt: skip
+                         row["reason"], row["msgid"] or "", at or "", row["receipt"]))  # fmt: skip
         n += 1
         if n % 500 == 0:
             yield buf.getvalue()

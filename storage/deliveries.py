@@ -1,7 +1,7 @@
 """Per-recipient delivery records (`push_deliveries`) and monthly mass-send slots (`push_mass_slots`).
 
     push_deliveries: {_id: "<run id>:<openid>", status: sent|failed|skipped|unknown, at,
-                      msgid?, errcode?, reason?}
+                      msgid?, errcode?, reason?, receipt?: delivered|blocked|failed, receipt_at?}
 
 The `_id` is the idempotency key: records are written in batches with `insert_many(ordered=False)`
 and a duplicate key means "already recorded" (a resumed chunk, or an overlapping holder) — the
@@ -49,6 +49,20 @@ async def insert_many(db: Db, records: Sequence[dict[str, Any]]) -> list[str]:
             raise
         return [records[e["index"]]["_id"] for e in errors]
     return []
+
+
+async def set_receipts(db: Db, run_id: str, items: Sequence[tuple[str, int]], receipt: str, at: Any) -> int:
+    """Record WeChat's delivery receipt on (openid, msgid) records of a run that have none yet;
+    returns how many records took it (a repeated report, or a racing instance, changes nothing)."""
+    ops = [
+        UpdateOne({"_id": record_id(run_id, openid), "msgid": msgid, "receipt": {"$exists": False}},
+                  {"$set": {"receipt": receipt, "receipt_at": at}})
+        for openid, msgid in items
+    ]  # fmt: skip
+    if not ops:
+        return 0
+    result = await db.push_deliveries.bulk_write(ops, ordered=False)
+    return int(result.modified_count)
 
 
 async def find(db: Db, ids: Sequence[str], fields: dict[str, int] | None = None) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Runs of a push (`push_runs`) and the audience snapshot cut into chunks (`push_chunks`).
 
     push_runs: {_id: "<push id>-<occurrence>", push, org_path, channel, occurrence, status, reason?,
-                created_at, started_at, finished_at?, paused_until?, media_id?, totals?,
+                created_at, started_at, finished_at?, paused_until?, media_id?, totals?, receipts?,
                 snap: {done, seq, resume, total, owner?, lease_until}}
 
 One run is one occurrence of a push (a recurring push has many). The `_id` is derived from the
@@ -64,6 +64,11 @@ async def get_run(db: Db, run_id: str) -> dict[str, Any] | None:
 async def runs_of_push(db: Db, push_id: str, limit: int = 20) -> list[dict[str, Any]]:
     cursor = db.push_runs.find({"push": push_id}).sort("created_at", DESCENDING).limit(limit)
     return await cursor.to_list()
+
+
+async def add_receipts(db: Db, run_id: str, counts: dict[str, int]) -> None:
+    """Template messages' delivery receipts (services/push_receipts.py), added up on the run."""
+    await db.push_runs.update_one({"_id": run_id}, {"$inc": {f"receipts.{k}": n for k, n in counts.items()}})
 
 
 async def runs_with_status(db: Db, status: str) -> list[dict[str, Any]]:

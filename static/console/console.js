@@ -88,6 +88,8 @@
           set("rate", p.rate ? p.rate.toFixed(1) + " 条/秒" : "—");
           set("eta", p.eta_text || "—");
           set("status", p.status_text || p.status);
+          var rc = p.receipts || {};
+          set("receipt_delivered", fmt(rc.delivered)); set("receipt_blocked", fmt(rc.blocked)); set("receipt_failed", fmt(rc.failed));
           var note = box.querySelector("[data-field=note]");
           if (note) { note.textContent = p.note || ""; note.hidden = !p.note; }
           box.setAttribute("data-status", p.status);

@@ -197,3 +197,12 @@ async def test_moving_to_another_city_swaps_the_menu_tag(
     assert state.followers.tags_of("o_t_mover") == [qingdao]
     assert (await follower(deps, "o_t_mover"))["tags"] == [qingdao]
     assert state.followers.tags_of("o_t_stay") == [jinan]
+
+
+async def test_template_reports_are_queued_for_the_push_feature(make_sim: SimFactory, deps: Deps) -> None:
+    from services import push_receipts
+
+    reply = await make_sim("safe").send(make_sim("safe").template_finished("o_f_tpl", 424242, "failed:user block"))
+    assert reply.text == "success"
+    entries = await deps.redis.xrange(push_receipts.STREAM)
+    assert [f for _, f in entries] == [{"m": "424242", "o": "o_f_tpl", "s": "failed:user block"}]

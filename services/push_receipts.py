@@ -1,0 +1,104 @@
+"""Delivery receipts of template messages: did WeChat put the message in front of the worker?
+
+A moment after each template send WeChat posts TEMPLATESENDJOBFINISH to /wechat with the msgid and
+a status: "success", "failed:user block" (the worker refused this account's messages) or
+"failed: system failed". To turn that into a receipt on the delivery record:
+
+- the send remembers msgid -> run in Redis (`push:msgid:<yyyymmdd>`, 3 days): delivery records have
+  no secondary index by design (a million-recipient run writes a million of them);
+- the /wechat handler only appends the report to a stream (`push:receipts`): one Redis command, so
+  a push's burst of reports never waits for MongoDB;
+- the push supervisor (every instance, every second) moves reports older than a few seconds (the
+  delivery record is written in batches and may trail its report) onto the records and adds them up
+  on the run, in batches. An update matches only a record without a receipt, and only matched
+  records are counted, so two instances racing over one batch count each receipt once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from datetime import timedelta
+from typing import Any
+
+from core import clock
+from core.deps import Deps
+from storage import deliveries
+from storage import push_runs as runs
+
+log = logging.getLogger(__name__)
+
+STREAM = "push:receipts"
+MAP_TTL = 3 * 86400
+SETTLE_MS = 5_000  # a report younger than this may be ahead of its delivery record
+BATCH = 1000
+RECEIPT_TEXT = {"delivered": "已送达", "blocked": "用户拒收", "failed": "送达失败"}
+
+
+def _map_key(day: Any) -> str:
+    return f"push:msgid:{day:%Y%m%d}"
+
+
+def receipt_of(status: str) -> str:
+    status = status.strip().lower()
+    if status == "success":
+        return "delivered"
+    return "blocked" if "block" in status else "failed"
+
+
+async def remember(deps: Deps, run_id: str, msgids: list[int]) -> None:
+    """Called as a run records its template sends: msgid -> run, for the reports to find."""
+    if not msgids:
+        return
+    key = _map_key(clock.now())
+    pipe = deps.redis.pipeline(transaction=False)
+    pipe.hset(key, mapping={str(m): run_id for m in msgids})
+    pipe.expire(key, MAP_TTL)
+    await pipe.execute()
+
+
+async def on_report(deps: Deps, event: str, fields: dict[str, Any]) -> None:
+    """The /wechat listener (wechat_bot.hooks.on_report): queue the report, nothing more."""
+    if event.upper() != "TEMPLATESENDJOBFINISH":  # the bot passes event names lower-cased
+        return
+    msgid, openid = str(fields.get("MsgID") or ""), str(fields.get("FromUserName") or "")
+    if not msgid.isdigit() or not openid:
+        return
+    status = str(fields.get("Status") or "")[:60]
+    await deps.redis.xadd(STREAM, {"m": msgid, "o": openid[:128], "s": status}, maxlen=2_000_000, approximate=True)
+
+
+async def flush(deps: Deps, *, settle_ms: int = SETTLE_MS) -> int:
+    """Apply queued reports older than `settle_ms`; returns how many reports were handled."""
+    until = f"{int(time.time() * 1000) - settle_ms}"
+    entries = await deps.redis.xrange(STREAM, "-", until, count=BATCH)
+    if not entries:
+        return 0
+    runs_of = await _runs_of(deps, sorted({f["m"] for _, f in entries}))
+    by_run: dict[str, dict[str, list[tuple[str, int]]]] = defaultdict(lambda: defaultdict(list))
+    for _, f in entries:
+        run_id = runs_of.get(f["m"])
+        if run_id is not None:  # not one of ours (a preview, or sent by another system): ignored
+            by_run[run_id][receipt_of(f["s"])].append((f["o"], int(f["m"])))
+    at = clock.now()
+    for run_id, kinds in by_run.items():
+        applied: Counter[str] = Counter()
+        for receipt, items in kinds.items():
+            applied[receipt] += await deliveries.set_receipts(deps.db, run_id, items, receipt, at)
+        if +applied:
+            await runs.add_receipts(deps.db, run_id, dict(+applied))
+    await deps.redis.xdel(STREAM, *[entry_id for entry_id, _ in entries])
+    return len(entries)
+
+
+async def _runs_of(deps: Deps, msgids: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    today = clock.now()
+    for back in range(3):  # the map of the send's day; a report may cross midnight
+        missing = [m for m in msgids if m not in found]
+        if not missing:
+            break
+        values = await deps.redis.hmget(_map_key(today - timedelta(days=back)), missing)
+        found.update({m: r for m, r in zip(missing, values, strict=True) if r})
+    return found

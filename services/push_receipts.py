@@ -4,7 +4,7 @@ A moment after each template send WeChat posts TEMPLATESENDJOBFINISH to /wechat 
 a status: "success", "failed:user block" (the worker refused this account's messages) or
 "failed: system failed". To turn that into a receipt on the delivery record:
 
-- the send remembers msgid -> run in Redis (`push:msgid:<yyyymmdd>`, 3 days): delivery records have
+- the send remembers msgid -> run in Redis (`push:msgid:<yyyymmdd>`, 2 days): delivery records have
   no secondary index by design (a million-recipient run writes a million of them);
 - the /wechat handler only appends the report to a stream (`push:receipts`): one Redis command, so
   a push's burst of reports never waits for MongoDB;
@@ -30,7 +30,7 @@ from storage import push_runs as runs
 log = logging.getLogger(__name__)
 
 STREAM = "push:receipts"
-MAP_TTL = 3 * 86400
+MAP_TTL = 2 * 86400  # reports come within minutes; two days covers a send just before midnight
 SETTLE_MS = 5_000  # a report younger than this may be ahead of its delivery record
 BATCH = 1000
 RECEIPT_TEXT = {"delivered": "已送达", "blocked": "用户拒收", "failed": "送达失败"}
@@ -95,7 +95,7 @@ async def flush(deps: Deps, *, settle_ms: int = SETTLE_MS) -> int:
 async def _runs_of(deps: Deps, msgids: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     today = clock.now()
-    for back in range(3):  # the map of the send's day; a report may cross midnight
+    for back in range(2):  # the map of the send's day; a report may cross midnight
         missing = [m for m in msgids if m not in found]
         if not missing:
             break

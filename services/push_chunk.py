@@ -240,8 +240,9 @@ class ChunkJob:
                 return
             dups = set(await deliveries.insert_many(self.db, batch))
             added = Counter(d["status"] for d in batch if d["_id"] not in dups)
-            if self.channel == "template":  # WeChat reports each one's delivery by msgid
-                await push_receipts.remember(self.deps, self.run_id, [d["msgid"] for d in batch if "msgid" in d])
+            if self.channel in ("template", "mass"):  # WeChat reports each send (mass: each batch) by msgid
+                msgids = sorted({d["msgid"] for d in batch if "msgid" in d})
+                await push_receipts.remember(self.deps, self.run_id, msgids)
             self.counts.update(added)
             if dups:  # recorded by an earlier holder: theirs is the truth
                 found = await deliveries.find(self.db, sorted(dups), {"status": 1})

@@ -15,7 +15,7 @@ from typing import Any
 from core import clock
 from core.deps import Deps
 from core.errors import NotFound
-from services.push_receipts import RECEIPT_TEXT
+from services.push_receipts import MASS_TEXT, RECEIPT_TEXT
 from services.push_state import COUNTS, get_state
 from services.pushes import _owned
 from storage import deliveries
@@ -57,8 +57,8 @@ async def progress(deps: Deps, push_id: str, *, editor_org: str, run_id: str | N
 
 
 def _receipts(found: dict[str, Any] | None) -> dict[str, int]:
-    """Template messages' delivery receipts so far (services/push_receipts.py)."""
-    return {k: int((found or {}).get(k, 0)) for k in RECEIPT_TEXT}
+    """WeChat's reports so far (services/push_receipts.py): template receipts, mass batch counts."""
+    return {k: int((found or {}).get(k, 0)) for k in (*RECEIPT_TEXT, *MASS_TEXT)}
 
 
 def _empty(push_id: str, status: str) -> dict[str, Any]:

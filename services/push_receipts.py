@@ -1,4 +1,5 @@
-"""Delivery receipts of template messages: did WeChat put the message in front of the worker?
+"""Delivery receipts: did WeChat put a template message in front of the worker, and how much of a
+mass batch did it send?
 
 A moment after each template send WeChat posts TEMPLATESENDJOBFINISH to /wechat with the msgid and
 a status: "success", "failed:user block" (the worker refused this account's messages) or
@@ -12,6 +13,9 @@ a status: "success", "failed:user block" (the worker refused this account's mess
   delivery record is written in batches and may trail its report) onto the records and adds them up
   on the run, in batches. An update matches only a record without a receipt, and only matched
   records are counted, so two instances racing over one batch count each receipt once.
+
+Mass sends work the same way per batch: MASSSENDJOBFINISH carries the batch's msgid and WeChat's
+counts (total, filtered, sent, error), added to the run once per msgid.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ MAP_TTL = 2 * 86400  # reports come within minutes; two days covers a send just 
 SETTLE_MS = 5_000  # a report younger than this may be ahead of its delivery record
 BATCH = 1000
 RECEIPT_TEXT = {"delivered": "已送达", "blocked": "用户拒收", "failed": "送达失败"}
+MASS_TEXT = {"mass_filtered": "过滤后应发", "mass_sent": "微信已发出", "mass_error": "发送失败"}
 
 
 def _map_key(day: Any) -> str:
@@ -58,15 +63,30 @@ async def remember(deps: Deps, run_id: str, msgids: list[int]) -> None:
     await pipe.execute()
 
 
+MASS_COUNTS = {"TotalCount": "mass_total", "FilterCount": "mass_filtered", "SentCount": "mass_sent",
+               "ErrorCount": "mass_error"}  # fmt: skip
+
+
 async def on_report(deps: Deps, event: str, fields: dict[str, Any]) -> None:
     """The /wechat listener (wechat_bot.hooks.on_report): queue the report, nothing more."""
-    if event.upper() != "TEMPLATESENDJOBFINISH":  # the bot passes event names lower-cased
-        return
+    kind = event.upper()  # the bot passes event names lower-cased
     msgid, openid = str(fields.get("MsgID") or ""), str(fields.get("FromUserName") or "")
     if not msgid.isdigit() or not openid:
         return
     status = str(fields.get("Status") or "")[:60]
-    await deps.redis.xadd(STREAM, {"m": msgid, "o": openid[:128], "s": status}, maxlen=2_000_000, approximate=True)
+    if kind == "TEMPLATESENDJOBFINISH":
+        entry = {"m": msgid, "o": openid[:128], "s": status}
+    elif kind == "MASSSENDJOBFINISH":  # one per mass batch: how many WeChat sent, filtered, failed
+        entry = {"k": "mass", "m": msgid, "s": status}
+        entry |= {short: str(_int(fields.get(name))) for name, short in MASS_COUNTS.items()}
+    else:
+        return
+    await deps.redis.xadd(STREAM, entry, maxlen=2_000_000, approximate=True)  # type: ignore[arg-type]
+
+
+def _int(value: Any) -> int:
+    text = str(value or "0").strip()
+    return int(text) if text.isdigit() else 0
 
 
 async def flush(deps: Deps, *, settle_ms: int = SETTLE_MS) -> int:
@@ -79,7 +99,12 @@ async def flush(deps: Deps, *, settle_ms: int = SETTLE_MS) -> int:
     by_run: dict[str, dict[str, list[tuple[str, int]]]] = defaultdict(lambda: defaultdict(list))
     for _, f in entries:
         run_id = runs_of.get(f["m"])
-        if run_id is not None:  # not one of ours (a preview, or sent by another system): ignored
+        if run_id is None:  # not one of ours (a preview, or sent by another system): ignored
+            continue
+        if f.get("k") == "mass":
+            counts = {short: int(f.get(short) or 0) for short in MASS_COUNTS.values()}
+            await runs.add_mass_report(deps.db, run_id, int(f["m"]), counts)
+        else:
             by_run[run_id][receipt_of(f["s"])].append((f["o"], int(f["m"])))
     at = clock.now()
     for run_id, kinds in by_run.items():

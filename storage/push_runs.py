@@ -1,7 +1,7 @@
 """Runs of a push (`push_runs`) and the audience snapshot cut into chunks (`push_chunks`).
 
     push_runs: {_id: "<push id>-<occurrence>", push, org_path, channel, occurrence, status, reason?,
-                created_at, started_at, finished_at?, paused_until?, media_id?, totals?, receipts?,
+                created_at, started_at, finished_at?, paused_until?, media_id?, totals?, receipts?, mass_reports?,
                 snap: {done, seq, resume, total, owner?, lease_until}}
 
 One run is one occurrence of a push (a recurring push has many). The `_id` is derived from the
@@ -69,6 +69,15 @@ async def runs_of_push(db: Db, push_id: str, limit: int = 20) -> list[dict[str, 
 async def add_receipts(db: Db, run_id: str, counts: dict[str, int]) -> None:
     """Template messages' delivery receipts (services/push_receipts.py), added up on the run."""
     await db.push_runs.update_one({"_id": run_id}, {"$inc": {f"receipts.{k}": n for k, n in counts.items()}})
+
+
+async def add_mass_report(db: Db, run_id: str, msgid: int, counts: dict[str, int]) -> bool:
+    """A mass batch's report (MASSSENDJOBFINISH), added up on the run once per msgid."""
+    result = await db.push_runs.update_one(
+        {"_id": run_id, "mass_reports": {"$ne": msgid}},
+        {"$inc": {f"receipts.{k}": n for k, n in counts.items()}, "$push": {"mass_reports": msgid}},
+    )
+    return result.modified_count == 1
 
 
 async def runs_with_status(db: Db, status: str) -> list[dict[str, Any]]:

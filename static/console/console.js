@@ -90,6 +90,7 @@
           set("status", p.status_text || p.status);
           var rc = p.receipts || {};
           set("receipt_delivered", fmt(rc.delivered)); set("receipt_blocked", fmt(rc.blocked)); set("receipt_failed", fmt(rc.failed));
+          set("receipt_mass_filtered", fmt(rc.mass_filtered)); set("receipt_mass_sent", fmt(rc.mass_sent)); set("receipt_mass_error", fmt(rc.mass_error));
           var note = box.querySelector("[data-field=note]");
           if (note) { note.textContent = p.note || ""; note.hidden = !p.note; }
           box.setAttribute("data-status", p.status);

@@ -9,6 +9,7 @@ from core.deps import Deps
 from services import push_progress, push_receipts
 from services.fanout import Fanout
 from tests.pushes.conftest import PROVINCE, TEMPLATE, ids, records, seed_followers, send_now, wait_run
+from tests.pushes.test_channels import MASS
 
 REPORT = "TEMPLATESENDJOBFINISH"
 
@@ -25,7 +26,7 @@ async def test_receipts_reach_records_progress_and_report_once(deps: Deps, fake_
         await push_receipts.on_report(deps, REPORT, fields)
         await push_receipts.on_report(deps, REPORT, fields)  # reported twice: counted once
     await push_receipts.on_report(deps, REPORT, {"FromUserName": "o_x", "MsgID": 987654321, "Status": "success"})
-    await push_receipts.on_report(deps, "MASSSENDJOBFINISH", {"MsgID": 1, "Status": "send success"})
+    await push_receipts.on_report(deps, "masssendjobfinish", {"FromUserName": "gh_x", "MsgID": 1, "Status": "ok"})
 
     assert await push_receipts.flush(deps) == 0  # too fresh: a record may still be on its way
     # Two instances' supervisors racing over the same batch still count each receipt once.
@@ -33,9 +34,28 @@ async def test_receipts_reach_records_progress_and_report_once(deps: Deps, fake_
     assert sum(handled) >= 25
 
     progress = await push_progress.progress(deps, push_id, editor_org=PROVINCE)
-    assert progress["receipts"] == {"delivered": 9, "blocked": 2, "failed": 1}
-    receipts = [r.get("receipt") for r in (await records(deps, push_id)).values()]
-    assert sorted(receipts) == ["blocked"] * 2 + ["delivered"] * 9 + ["failed"]
+    receipts = progress["receipts"]
+    assert (receipts["delivered"], receipts["blocked"], receipts["failed"], receipts["mass_sent"]) == (9, 2, 1, 0)
+    marks = [r.get("receipt") for r in (await records(deps, push_id)).values()]
+    assert sorted(marks) == ["blocked"] * 2 + ["delivered"] * 9 + ["failed"]
     text = "".join([part async for part in push_progress.report_csv(deps, push_id, editor_org=PROVINCE)])
     assert text.count("已送达") == 9 and text.count("用户拒收") == 2 and text.count("送达失败") == 1
     assert await deps.redis.xlen(push_receipts.STREAM) == 0
+
+
+async def test_mass_batch_reports_add_up_on_the_run_once(deps: Deps, fake_wechat, fan: Fanout) -> None:
+    openids = ids("oMassRcp", 85)
+    await seed_followers(deps, fake_wechat, openids)
+    push_id = await send_now(deps, MASS)
+    await wait_run(deps, push_id)
+    jobs = list(fake_wechat.state.mass_jobs.values())
+    assert len(jobs) == 3  # batches of 40, 40 and 5
+    jobs[0] = {**jobs[0], "ErrorCount": 2, "SentCount": jobs[0]["SentCount"] - 2}  # WeChat failed two
+    for job in [*jobs, jobs[1]]:  # the second batch reported twice
+        fields = {"FromUserName": "gh_sdgh_demo", "MsgID": job["msg_id"], "Status": job["Status"]}
+        fields |= {k: job[k] for k in ("TotalCount", "FilterCount", "SentCount", "ErrorCount")}
+        await push_receipts.on_report(deps, "masssendjobfinish", fields)
+    await asyncio.gather(push_receipts.flush(deps, settle_ms=0), push_receipts.flush(deps, settle_ms=0))
+    receipts = (await push_progress.progress(deps, push_id, editor_org=PROVINCE))["receipts"]
+    assert (receipts["mass_filtered"], receipts["mass_sent"], receipts["mass_error"]) == (85, 83, 2)
+    assert receipts["delivered"] == 0

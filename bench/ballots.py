@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import children_cpu, cpu_seconds, free_port  # noqa: E402
 from core.clock import now  # noqa: E402
 from core.config import parse_settings  # noqa: E402
 from core.deps import build_deps, close_deps  # noqa: E402
@@ -47,12 +47,6 @@ from core.embedded import start_mongo, start_redis  # noqa: E402
 PY = sys.executable
 DB = "bench_ballots"
 OPTIONS = 8
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def ensure_wrk() -> str:
@@ -186,25 +180,6 @@ def served_201(base: str) -> int:
         if line.startswith("sdgh_http_requests_total{") and "/ballots" in line and 'status="201"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return int(total)
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            t = psutil.Process(pid).cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def children_cpu() -> float:
-    """CPU of finished child processes (wrk) so far."""
-    import resource
-
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
 
 
 def wrk(

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import free_port  # noqa: E402
 from core.clock import now  # noqa: E402
 from core.config import parse_settings  # noqa: E402
 from core.deps import Deps, build_deps, close_deps  # noqa: E402
@@ -44,12 +44,6 @@ DB = "bench_push"
 OA = ("wxdemo0000000oa", "demo-oa-secret")  # accounts the fake knows
 MP = ("wxdemo0000000mp", "demo-mp-secret")
 PROVINCE, JINAN = "370000", "370100"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get_json(url: str) -> Any:

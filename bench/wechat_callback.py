@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,18 +34,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import children_cpu, cpu_seconds, free_port  # noqa: E402
 from bench.wechat_requests import write_requests  # noqa: E402
 from core.embedded import start_mongo, start_redis  # noqa: E402
 
 PY = sys.executable
 TOKEN, APP_ID = "demo-callback-token", "wxdemo0000000oa"
 AES_KEY = "Mg07ILBZw2Jjxrzew1UcCaqrI559N3rxGSWq5L3Ozic"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, timeout: float = 30.0, method: str = "GET") -> None:
@@ -87,35 +81,16 @@ def wrk(url: str, pool: Path, seconds: float, connections: int, threads: int) ->
     return result
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes and all their children (gunicorn's worker, our --worker)."""
-    import psutil
-
-    total = 0.0
-    for pid in pids:
-        try:
-            proc = psutil.Process(pid)
-            for p in [proc, *proc.children(recursive=True)]:
-                t = p.cpu_times()
-                total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def measure(url: str, pool: Path, ns: argparse.Namespace, pids: list[int], db_pids: list[int] = []) -> dict[str, float]:  # noqa: B006
     """wrk's figures plus CPU per request: the servers' (with the databases they use), and wrk's own
     (it shares the cores)."""
-    import resource
-
-    before, db_before = cpu_seconds(pids), cpu_seconds(db_pids)
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, db_before, wrk_before = cpu_seconds(pids), cpu_seconds(db_pids), children_cpu()
     result = wrk(url, pool, ns.seconds, ns.connections, ns.threads)
-    ru_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = children_cpu() - wrk_before
     n = max(result["requests"], 1)
     result["svc_us"] = (cpu_seconds(pids) - before) / n * 1e6
     result["cpu_us"] = result["svc_us"] + (cpu_seconds(db_pids) - db_before) / n * 1e6
-    result["wrk_us"] = (ru_after.ru_utime + ru_after.ru_stime - ru.ru_utime - ru.ru_stime) / n * 1e6
+    result["wrk_us"] = wrk_cpu / n * 1e6
     return result
 
 

@@ -36,7 +36,7 @@ _CAST = (
     LUA_CHECK
     + """
 local idem = KEYS[10]
-local fp = table.concat(ARGV, ',', 10)
+local fp = idem ~= '' and table.concat(ARGV, ',', 10) or ''  -- the options, only to compare retries
 if idem ~= '' then
   local prev = redis.call('GET', idem)
   if prev then

@@ -26,6 +26,7 @@ from core.logs import setup_logging
 from handlers import console, ops
 from handlers import wechat as wechat_callback
 from handlers.base import NotFoundHandler
+from handlers.lean import Application, LeanRoute
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
 from miniprogram_api import members as mp_members
@@ -44,11 +45,11 @@ VERSION = "0.1.0"
 log = logging.getLogger("sdgh")
 
 
-def route_table() -> list[tuple[str, type[tornado.web.RequestHandler]]]:
+def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[LeanRoute]]]:
     """Every URL the service answers, in one list: read it to know the surface."""
     return [
         *ops.routes,  # /healthz, /metrics
-        *wechat_callback.routes,  # /wechat (official account callback)
+        *wechat_callback.routes,  # /wechat (official account callback; a lean route: handlers/lean.py)
         *mp_openapi.routes,  # /api/openapi.json
         *mp_auth.routes,  # /api/mp/login, logout, me
         *mp_members.routes,  # /api/mp/members/bind
@@ -79,9 +80,16 @@ def _keep_nodelay(value: bool) -> None:
 
 
 def make_app(deps: Deps, **settings: Any) -> tornado.web.Application:
-    rules = [(pattern, handler, {"deps": deps, "route": pattern}) for pattern, handler in route_table()]
-    return tornado.web.Application(
+    rules, lean = [], {}
+    for pattern, handler in route_table():
+        if issubclass(handler, LeanRoute):
+            lean[pattern] = handler  # an exact path, matched before any routing
+        else:
+            rules.append((pattern, handler, {"deps": deps, "route": pattern}))
+    return Application(
         rules,
+        deps,
+        lean,
         default_handler_class=NotFoundHandler,
         default_handler_args={"deps": deps, "route": "not_found"},
         cookie_secret=deps.settings.server.cookie_secret,

@@ -131,7 +131,7 @@ def run(ns: argparse.Namespace) -> int:
         # Round-robin: a machine that slows down mid-run (other tenants) shifts every row alike.
         for r in range(ns.rounds):
             rows: dict[str, dict[str, float]] = {}
-            for name, cmd, env in peers:
+            for name, cmd, env in peers if not ns.ours_only else ():
                 port = free_port()
                 write_requests(pool, n, TOKEN, APP_ID, AES_KEY, series=1)  # the peers keep no state
                 proc = start([c.replace("{port}", str(port)) for c in cmd], {"BENCH_REPLY": reply, **env})
@@ -230,6 +230,7 @@ def main() -> None:
     # a runnable thread competing with the servers for the same 2 cores.
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3, help="each server measured this many times, round-robin")
+    parser.add_argument("--ours-only", action="store_true", help="skip the peers (quick before/after checks)")
     parser.add_argument("--max-rps", type=float, default=15000, help="sizes the pool of unique requests")
     sys.exit(run(parser.parse_args()))
 

@@ -44,7 +44,7 @@ _CLIENT_RID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 METRIC_CHILDREN = "http.metric_children"  # deps.extras: (route, method, status) -> labelled metrics
 
 
-class _HttpDate:
+class HttpDate:
     """The Date header, formatted once a second rather than on every response."""
 
     second = -1
@@ -58,6 +58,35 @@ class _HttpDate:
         return cls.text
 
 
+def request_id_for(client_value: str) -> str:
+    """A proxy's X-Request-Id is kept; anything odd is replaced, never echoed."""
+    if _CLIENT_RID.fullmatch(client_value):
+        return client_value
+    return f"{_RID_PREFIX}{next(_rid_counter):08x}"
+
+
+def count_request(deps: Deps, route: str, method: str, status: int, seconds: float) -> None:
+    """Request metrics; the labelled children are looked up once per process, not on every request."""
+    key = (route, method, status)
+    children = deps.extras.get(METRIC_CHILDREN)
+    if children is None:
+        children = deps.extras[METRIC_CHILDREN] = {}
+    pair = children.get(key)
+    if pair is None:
+        m = deps.metrics
+        pair = children[key] = (m.http_requests.labels(route, method, str(status)), m.http_latency.labels(route))
+    pair[0].inc()
+    pair[1].observe(seconds)
+
+
+def error_code(status: int) -> str:
+    """The stable `code` of a plain HTTP error: 405 -> "method_not_allowed"."""
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_")
+    except ValueError:
+        return "error"
+
+
 class BaseHandler(tornado.web.RequestHandler):
     deps: Deps
     _request_id = ""
@@ -68,9 +97,7 @@ class BaseHandler(tornado.web.RequestHandler):
         self._started = time.perf_counter()
 
     def prepare(self) -> Any:
-        rid = self.request.headers.get("X-Request-Id", "")
-        if not _CLIENT_RID.fullmatch(rid):  # a proxy's id is kept; anything odd is replaced, never echoed
-            rid = f"{_RID_PREFIX}{next(_rid_counter):08x}"
+        rid = request_id_for(self.request.headers.get("X-Request-Id", ""))
         request_id.set(rid)
         self._request_id = rid
         self._headers["X-Request-Id"] = rid
@@ -79,7 +106,7 @@ class BaseHandler(tornado.web.RequestHandler):
     def clear(self) -> None:
         # Tornado's clear(), minus formatting the date on every response and naming its version in a
         # Server header (nobody needs to know which server to attack); tests/core/test_ops.py pins it.
-        self._headers = httputil.HTTPHeaders({"Content-Type": "text/html; charset=UTF-8", "Date": _HttpDate.now()})
+        self._headers = httputil.HTTPHeaders({"Content-Type": "text/html; charset=UTF-8", "Date": HttpDate.now()})
         self.set_default_headers()
         self._write_buffer = []
         self._status_code = 200
@@ -88,17 +115,8 @@ class BaseHandler(tornado.web.RequestHandler):
             self._headers["X-Request-Id"] = self._request_id
 
     def on_finish(self) -> None:
-        # The labelled children are looked up once per process, not on every request.
-        key = (self.route, self.request.method or "", self.get_status())
-        children = self.deps.extras.get(METRIC_CHILDREN)
-        if children is None:
-            children = self.deps.extras[METRIC_CHILDREN] = {}
-        pair = children.get(key)
-        if pair is None:
-            m = self.deps.metrics
-            pair = children[key] = (m.http_requests.labels(key[0], key[1], str(key[2])), m.http_latency.labels(key[0]))
-        pair[0].inc()
-        pair[1].observe(time.perf_counter() - self._started)
+        elapsed = time.perf_counter() - self._started
+        count_request(self.deps, self.route, self.request.method or "", self.get_status(), elapsed)
 
     def client_ip(self) -> str:
         return self.request.remote_ip or ""
@@ -143,10 +161,7 @@ class JsonHandler(BaseHandler):
             self.set_status(exc.status)
             body = {"code": exc.code, "message": exc.message}
         else:
-            try:
-                reason = HTTPStatus(status_code).phrase.lower().replace(" ", "_")
-            except ValueError:
-                reason = "error"
+            reason = error_code(status_code)
             message = HTTP_TEXT.get(status_code, "请求失败")
             if isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code < 500:
                 message = exc.log_message

@@ -126,7 +126,7 @@ def _operation(op: dict[str, Any], params: list[str], secured: bool) -> dict[str
     return op
 
 
-def build_document(routes: list[tuple[str, type[tornado.web.RequestHandler]]], version: str) -> dict[str, Any]:
+def build_document(routes: list[tuple[str, type[Any]]], version: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, dict[str, Any]] = {"Error": ERROR_SCHEMA}
     for pattern, handler in routes:

@@ -156,7 +156,14 @@ def run(ns: argparse.Namespace) -> int:
                     # Our CPU includes Redis's and MongoDB's: dedupe, replay check and follower
                     # bookkeeping are part of our path.
                     dbs = [redis_srv.process.pid, mongo_srv.process.pid]
+                    spy = None
+                    if ns.profile and workers == 1 and r == 0:  # py-spy (not a dependency) samples round 1
+                        cmd = [ns.py_spy, "record", "-p", str(proc.pid), "-o", ns.profile, "--format", "raw",
+                               "-d", str(ns.seconds), "--nonblocking", "--rate", "500"]  # fmt: skip
+                        spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     rows[TWO if workers > 1 else ONE] = measure(base, pool, ns, [proc.pid], dbs)
+                    if spy is not None:
+                        spy.wait(30)
                 finally:
                     stop(proc)
             rounds.append(rows)
@@ -231,6 +238,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3, help="each server measured this many times, round-robin")
     parser.add_argument("--ours-only", action="store_true", help="skip the peers (quick before/after checks)")
+    parser.add_argument("--profile", default="", help="write py-spy collapsed stacks of ours (1 process) here")
+    parser.add_argument("--py-spy", default="py-spy", help="the py-spy binary (with --profile)")
     parser.add_argument("--max-rps", type=float, default=15000, help="sizes the pool of unique requests")
     sys.exit(run(parser.parse_args()))
 

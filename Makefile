@@ -23,13 +23,18 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt constraints.txt | 
 run: $(VENV)/.runtime-installed
 	$(BIN)/python app.py --config $(CONFIG)
 
-## test: install what is missing (Python packages, Debian's chromium for the browser tests), run every test
-test: $(VENV)/.dev-installed
+# The service's own code: type-checked with mypy --strict (tests and benchmarks are not).
+TYPED := app.py core handlers miniprogram_api scheduler seed services storage tools wechat_bot
+
+## test: install what is missing (Python packages, Debian's chromium for the browser tests), lint, type-check, run every test
+test: $(VENV)/.dev-installed lint
 	@tools/ensure_chromium.sh
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
+## lint: ruff (style, format) and mypy --strict over the service's code
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/mypy $(TYPED)
 
 ## bench-wechat: /wechat throughput beside a bare Tornado handler and WeRoBot (needs wrk: apt-get install wrk)
 bench-wechat: $(VENV)/.dev-installed

@@ -49,7 +49,7 @@ def encode(args: tuple[Any, ...]) -> bytes:
     try:
         return pack_command(args)  # type: ignore[no-any-return]
     except TypeError:
-        return pack_command(tuple(a if type(a) in (str, bytes, int, float) else str(a) for a in args))  # type: ignore[no-any-return]
+        return pack_command(tuple(a if type(a) in (str, bytes, int, float) else str(a) for a in args))  # type: ignore[no-any-return,arg-type]
 
 
 def _reader() -> Reader:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -63,7 +64,7 @@ async def drain(deps: Deps) -> int:
     """Apply every queued change of city tags; returns how many followers were (un)tagged."""
     done = 0
     for kind in (UNTAG, TAG):
-        for city in sorted(await deps.redis.smembers(cities_key(kind))):
+        for city in sorted(cast(set[str], await deps.redis.smembers(cities_key(kind)))):
             n = await _drain_city(deps, kind, city)
             if n < 0:
                 return done  # WeChat says wait (quota, rate, busy): the rest waits for the next round
@@ -76,7 +77,7 @@ async def _drain_city(deps: Deps, kind: str, city: str) -> int:
     tag_id = (doc.get("tag") or {}).get("id")
     key = queue_key(kind, city)
     done = 0
-    while batch := list(await deps.redis.spop(key, TAG_BATCH) or []):
+    while batch := cast(list[str], list(await deps.redis.spop(key, TAG_BATCH) or [])):
         if tag_id is None:
             continue  # no conditional menu: nothing to match, nothing to tag
         try:

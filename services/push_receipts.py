@@ -24,7 +24,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from core import clock
 from core.deps import Deps
@@ -92,7 +92,8 @@ def _int(value: Any) -> int:
 async def flush(deps: Deps, *, settle_ms: int = SETTLE_MS) -> int:
     """Apply queued reports older than `settle_ms`; returns how many reports were handled."""
     until = f"{int(time.time() * 1000) - settle_ms}"
-    entries = await deps.redis.xrange(STREAM, "-", until, count=BATCH)
+    # decode_responses=True: every key and value is a str
+    entries = cast(list[tuple[str, dict[str, str]]], await deps.redis.xrange(STREAM, "-", until, count=BATCH))
     if not entries:
         return 0
     runs_of = await _runs_of(deps, sorted({f["m"] for _, f in entries}))
@@ -125,5 +126,5 @@ async def _runs_of(deps: Deps, msgids: list[str]) -> dict[str, str]:
         if not missing:
             break
         values = await deps.redis.hmget(_map_key(today - timedelta(days=back)), missing)
-        found.update({m: r for m, r in zip(missing, values, strict=True) if r})
+        found.update({m: str(r) for m, r in zip(missing, values, strict=True) if r})
     return found

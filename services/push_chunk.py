@@ -243,6 +243,10 @@ class ChunkJob:
             if self.channel in ("template", "mass"):  # WeChat reports each send (mass: each batch) by msgid
                 msgids = sorted({d["msgid"] for d in batch if "msgid" in d})
                 await push_receipts.remember(self.deps, self.run_id, msgids)
+            elif self.channel == "subscribe":  # ... and subscribe notices by template and person
+                sent = [deliveries.openid_of(self.run_id, d["_id"]) for d in batch if d["status"] == SENT]
+                template_id = str(self.sender.content.get("template_id", ""))
+                await push_receipts.remember_subscribe(self.deps, self.run_id, template_id, sent)
             self.counts.update(added)
             if dups:  # recorded by an earlier holder: theirs is the truth
                 found = await deliveries.find(self.db, sorted(dups), {"status": 1})

@@ -16,6 +16,11 @@ a status: "success", "failed:user block" (the worker refused this account's mess
 
 Mass sends work the same way per batch: MASSSENDJOBFINISH carries the batch's msgid and WeChat's
 counts (total, filtered, sent, error), added to the run once per msgid.
+
+Subscribe notices (订阅通知, `subscribe/bizsend`) are reported by subscribe_msg_sent_event, one
+`List` item per notice with TemplateId, MsgID and ErrorStatus; but bizsend's answer carries no
+msgid, so the send remembers `s:<template id>:<openid>` -> run instead (the latest run wins: one
+person gets one notice of a template per consent, so two runs rarely share a key).
 """
 
 from __future__ import annotations
@@ -53,12 +58,25 @@ def receipt_of(status: str) -> str:
 
 
 async def remember(deps: Deps, run_id: str, msgids: list[int]) -> None:
-    """Called as a run records its template sends: msgid -> run, for the reports to find."""
-    if not msgids:
+    """Called as a run records its template sends (mass: batches): msgid -> run, for the reports to find."""
+    await _remember(deps, run_id, [str(m) for m in msgids])
+
+
+async def remember_subscribe(deps: Deps, run_id: str, template_id: str, openids: list[str]) -> None:
+    """Called as a run records its subscribe notices: (template, openid) -> run (bizsend gives no msgid)."""
+    await _remember(deps, run_id, [_subscribe_key(template_id, o) for o in openids])
+
+
+def _subscribe_key(template_id: str, openid: str) -> str:
+    return f"s:{template_id}:{openid}"
+
+
+async def _remember(deps: Deps, run_id: str, keys: list[str]) -> None:
+    if not keys:
         return
     key = _map_key(clock.now())
     pipe = deps.redis.pipeline(transaction=False)
-    pipe.hset(key, mapping={str(m): run_id for m in msgids})
+    pipe.hset(key, mapping=dict.fromkeys(keys, run_id))
     pipe.expire(key, MAP_TTL)
     await pipe.execute()
 
@@ -71,6 +89,13 @@ async def on_report(deps: Deps, event: str, fields: dict[str, Any]) -> None:
     """The /wechat listener (wechat_bot.hooks.on_report): queue the report, nothing more."""
     kind = event.upper()  # the bot passes event names lower-cased
     msgid, openid = str(fields.get("MsgID") or ""), str(fields.get("FromUserName") or "")
+    if kind == "SUBSCRIBE_MSG_SENT_EVENT" and openid:
+        for item in _sent_items(fields):
+            template_id, status = str(item.get("TemplateId") or "")[:128], str(item.get("ErrorStatus") or "")[:60]
+            if template_id:
+                entry = {"k": "sub", "m": _subscribe_key(template_id, openid[:128]), "o": openid[:128], "s": status}
+                await deps.redis.xadd(STREAM, entry, maxlen=2_000_000, approximate=True)  # type: ignore[arg-type]
+        return
     if not msgid.isdigit() or not openid:
         return
     status = str(fields.get("Status") or "")[:60]
@@ -82,6 +107,15 @@ async def on_report(deps: Deps, event: str, fields: dict[str, Any]) -> None:
     else:
         return
     await deps.redis.xadd(STREAM, entry, maxlen=2_000_000, approximate=True)  # type: ignore[arg-type]
+
+
+def _sent_items(fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """subscribe_msg_sent_event's notices: one `List` element, or several (XML repeats, JSON arrays)."""
+    event = fields.get("SubscribeMsgSentEvent")
+    items = event.get("List") if isinstance(event, dict) else None
+    if isinstance(items, dict):
+        items = [items]
+    return [i for i in items if isinstance(i, dict)][:100] if isinstance(items, list) else []
 
 
 def _int(value: Any) -> int:
@@ -97,7 +131,7 @@ async def flush(deps: Deps, *, settle_ms: int = SETTLE_MS) -> int:
     if not entries:
         return 0
     runs_of = await _runs_of(deps, sorted({f["m"] for _, f in entries}))
-    by_run: dict[str, dict[str, list[tuple[str, int]]]] = defaultdict(lambda: defaultdict(list))
+    by_run: dict[str, dict[str, list[tuple[str, int | None]]]] = defaultdict(lambda: defaultdict(list))
     for _, f in entries:
         run_id = runs_of.get(f["m"])
         if run_id is None:  # not one of ours (a preview, or sent by another system): ignored
@@ -105,8 +139,8 @@ async def flush(deps: Deps, *, settle_ms: int = SETTLE_MS) -> int:
         if f.get("k") == "mass":
             counts = {short: int(f.get(short) or 0) for short in MASS_COUNTS.values()}
             await runs.add_mass_report(deps.db, run_id, int(f["m"]), counts)
-        else:
-            by_run[run_id][receipt_of(f["s"])].append((f["o"], int(f["m"])))
+        else:  # template: the record with that msgid; subscribe: the person's record (no msgid)
+            by_run[run_id][receipt_of(f["s"])].append((f["o"], None if f.get("k") == "sub" else int(f["m"])))
     at = clock.now()
     for run_id, kinds in by_run.items():
         applied: Counter[str] = Counter()
@@ -118,11 +152,11 @@ async def flush(deps: Deps, *, settle_ms: int = SETTLE_MS) -> int:
     return len(entries)
 
 
-async def _runs_of(deps: Deps, msgids: list[str]) -> dict[str, str]:
+async def _runs_of(deps: Deps, keys: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     today = clock.now()
     for back in range(2):  # the map of the send's day; a report may cross midnight
-        missing = [m for m in msgids if m not in found]
+        missing = [m for m in keys if m not in found]
         if not missing:
             break
         values = await deps.redis.hmget(_map_key(today - timedelta(days=back)), missing)

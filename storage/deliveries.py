@@ -36,6 +36,10 @@ def record_id(run_id: str, openid: str) -> str:
     return f"{run_id}:{openid}"
 
 
+def openid_of(run_id: str, rec_id: str) -> str:
+    return rec_id[len(run_id) + 1 :]
+
+
 async def insert_many(db: Db, records: Sequence[dict[str, Any]]) -> list[str]:
     """Insert records; returns the `_id`s that were already recorded (duplicates, left as they were)."""
     if not records:
@@ -51,11 +55,13 @@ async def insert_many(db: Db, records: Sequence[dict[str, Any]]) -> list[str]:
     return []
 
 
-async def set_receipts(db: Db, run_id: str, items: Sequence[tuple[str, int]], receipt: str, at: Any) -> int:
-    """Record WeChat's delivery receipt on (openid, msgid) records of a run that have none yet;
-    returns how many records took it (a repeated report, or a racing instance, changes nothing)."""
+async def set_receipts(db: Db, run_id: str, items: Sequence[tuple[str, int | None]], receipt: str, at: Any) -> int:
+    """Record WeChat's delivery receipt on (openid, msgid) records of a run that have none yet (msgid
+    None: the openid's record, for subscribe notices); returns how many records took it (a repeated
+    report, or a racing instance, changes nothing)."""
     ops = [
-        UpdateOne({"_id": record_id(run_id, openid), "msgid": msgid, "receipt": {"$exists": False}},
+        UpdateOne({"_id": record_id(run_id, openid), "receipt": {"$exists": False}}
+                  | ({"msgid": msgid} if msgid is not None else {"status": "sent"}),
                   {"$set": {"receipt": receipt, "receipt_at": at}})
         for openid, msgid in items
     ]  # fmt: skip

@@ -80,6 +80,7 @@ async def test_compose_send_now_progress_reaches_100_and_report(client: Client, 
     assert fake_wechat.state.duplicate_deliveries("template") == []
     detail = await c.get(resp.location)
     assert detail.status == 200 and "已完成" in detail.text and "data-progress-url" in detail.text
+    assert "送达回执" in detail.text and 'data-field="receipt_delivered"' in detail.text  # WeChat's reports, live
     report = await c.get(f"/admin/pushes/{push_id}/report.csv")
     rows = list(csv.reader(io.StringIO(report.text.lstrip("\ufeff"))))
     assert rows[0][:2] == ["openid", "结果"] and sorted(r[0] for r in rows[1:]) == openids

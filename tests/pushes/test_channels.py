@@ -52,17 +52,19 @@ async def test_custom_only_inside_the_48_hour_window(deps: Deps, fake_wechat, fa
     assert (progress["sent"], progress["skipped"]) == (12, 9)
 
 
+SUBSCRIBE = {
+    "title": "投票结果", "channel": "subscribe", "audience": {"kind": "all"},
+    "content": {"template_id": "TPL_VOTE_RESULT", "data": {"thing1": "最美职工", "thing2": "已揭晓"},
+                "url": "https://example.org/vote/9"},
+}  # fmt: skip
+
+
 async def test_subscribe_needs_consent(deps: Deps, fake_wechat, fan: Fanout) -> None:
     openids = ids("oSub", 6)
     await seed_followers(deps, fake_wechat, openids)
     for openid in openids[:4]:
         fake_wechat.state.grant_consent(openid, "TPL_VOTE_RESULT")
-    data = {
-        "title": "投票结果", "channel": "subscribe", "audience": {"kind": "all"},
-        "content": {"template_id": "TPL_VOTE_RESULT", "data": {"thing1": "最美职工", "thing2": "已揭晓"},
-                    "url": "https://example.org/vote/9"},
-    }  # fmt: skip
-    push_id = await send_now(deps, data)
+    push_id = await send_now(deps, SUBSCRIBE)
     await wait_run(deps, push_id)
     recs = await records(deps, push_id)
     assert sorted(o for o, r in recs.items() if r["status"] == "sent") == openids[:4]

@@ -9,7 +9,7 @@ from core.deps import Deps
 from services import push_progress, push_receipts
 from services.fanout import Fanout
 from tests.pushes.conftest import PROVINCE, TEMPLATE, ids, records, seed_followers, send_now, wait_run
-from tests.pushes.test_channels import MASS
+from tests.pushes.test_channels import MASS, SUBSCRIBE
 
 REPORT = "TEMPLATESENDJOBFINISH"
 
@@ -59,3 +59,34 @@ async def test_mass_batch_reports_add_up_on_the_run_once(deps: Deps, fake_wechat
     receipts = (await push_progress.progress(deps, push_id, editor_org=PROVINCE))["receipts"]
     assert (receipts["mass_filtered"], receipts["mass_sent"], receipts["mass_error"]) == (85, 83, 2)
     assert receipts["delivered"] == 0
+
+
+async def test_subscribe_notice_receipts_match_template_and_person(deps: Deps, fake_wechat, fan: Fanout) -> None:
+    openids = ids("oSubRcp", 6)
+    await seed_followers(deps, fake_wechat, openids)
+    for openid in openids[:5]:
+        fake_wechat.state.grant_consent(openid, "TPL_VOTE_RESULT")
+    push_id = await send_now(deps, SUBSCRIBE)
+    await wait_run(deps, push_id)
+    recs = await records(deps, push_id)
+    assert [recs[o]["status"] for o in openids] == ["sent"] * 5 + ["failed"]  # the last gave no consent
+
+    def report(openid: str, *notices: tuple[str, str]) -> dict[str, object]:
+        items = [
+            {"TemplateId": t, "MsgID": 8000 + i, "ErrorCode": 0, "ErrorStatus": s} for i, (t, s) in enumerate(notices)
+        ]
+        return {"FromUserName": openid, "SubscribeMsgSentEvent": {"List": items[0] if len(items) == 1 else items}}
+
+    tpl = "TPL_VOTE_RESULT"
+    sent = [report(openids[0], (tpl, "success")), report(openids[1], (tpl, "success")),
+            report(openids[2], (tpl, "failed:user block")),
+            report(openids[3], ("TPL_OTHER", "success"), (tpl, "failed:system failed")),  # two notices, one ours
+            report(openids[5], (tpl, "success"))]  # fmt: skip  # never sent to: not ours to count
+    for fields in [*sent, sent[0]]:  # the first reported twice
+        await push_receipts.on_report(deps, "subscribe_msg_sent_event", fields)
+    await asyncio.gather(push_receipts.flush(deps, settle_ms=0), push_receipts.flush(deps, settle_ms=0))
+
+    receipts = (await push_progress.progress(deps, push_id, editor_org=PROVINCE))["receipts"]
+    assert (receipts["delivered"], receipts["blocked"], receipts["failed"]) == (2, 1, 1)
+    marks = {o: r.get("receipt") for o, r in (await records(deps, push_id)).items()}
+    assert [marks[o] for o in openids] == ["delivered", "delivered", "blocked", "failed", None, None]

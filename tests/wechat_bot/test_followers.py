@@ -206,3 +206,17 @@ async def test_template_reports_are_queued_for_the_push_feature(make_sim: SimFac
     assert reply.text == "success"
     entries = await deps.redis.xrange(push_receipts.STREAM)
     assert [f for _, f in entries] == [{"m": "424242", "o": "o_f_tpl", "s": "failed:user block"}]
+
+
+async def test_subscribe_notice_reports_are_queued_for_the_push_feature(make_sim: SimFactory, deps: Deps) -> None:
+    from services import push_receipts
+
+    notices = [("TPL_VOTE", 7001, "success"), ("TPL_SIGNUP", 7002, "failed:user block")]
+    for fmt in ("xml", "json"):  # XML repeats <List>; JSON has an array
+        sim = make_sim("safe", fmt)
+        assert (await sim.send(sim.subscribe_sent(f"o_f_sub_{fmt}", notices))).text == "success"
+    entries = [f for _, f in await deps.redis.xrange(push_receipts.STREAM)]
+    assert entries == [
+        {"k": "sub", "m": f"s:{t}:o_f_sub_{fmt}", "o": f"o_f_sub_{fmt}", "s": s}
+        for fmt in ("xml", "json") for t, _, s in notices
+    ]  # fmt: skip

@@ -84,6 +84,12 @@ class MessageBuilder:
     def template_finished(self, openid: str, msg_id: int, status: str = "success") -> dict[str, Any]:
         return self.event(openid, "TEMPLATESENDJOBFINISH", MsgID=msg_id, Status=status)
 
+    def subscribe_sent(self, openid: str, notices: list[tuple[str, int, str]]) -> dict[str, Any]:
+        """subscribe_msg_sent_event: one List item per (template id, msgid, ErrorStatus)."""
+        items = [{"TemplateId": t, "MsgID": m, "ErrorCode": 0 if s == "success" else 1, "ErrorStatus": s}
+                 for t, m, s in notices]  # fmt: skip
+        return self.event(openid, "subscribe_msg_sent_event", SubscribeMsgSentEvent={"List": items})
+
     def mass_finished(self, account_openid: str, job: dict[str, Any]) -> dict[str, Any]:
         """From a `FakeWeChat.mass_jobs` entry (WeChat sends it from the account's own openid)."""
         counts = {k: job[k] for k in ("TotalCount", "FilterCount", "SentCount", "ErrorCount")}

@@ -1,6 +1,10 @@
 -- wrk script: replays pre-signed, pre-encrypted WeChat callback requests, each exactly once.
 -- Usage: wrk -t2 -c64 -d6s -s bench/wechat.lua http://127.0.0.1:PORT -- requests.tsv
 -- requests.tsv: one request per line, "<path?query>\t<body>". Thread i takes lines i, i+T, ...
+-- WRK_CHECK=1 also reads every answer (status 200 and an encrypted reply): a verification pass.
+-- Without it wrk never hands answers to Lua (no response() defined), which costs the load
+-- generator ~10 us less per request on cores it shares with the servers; HTTP errors are still
+-- counted by wrk itself (summary.errors.status).
 local threads = {}
 local counter = 0
 
@@ -38,12 +42,14 @@ function request()
   return reqs[pos]
 end
 
-function response(status, headers, body)
-  if status ~= 200 then
-    bad = bad + 1
-    last_bad = status
-  elseif body:find("<Encrypt>", 1, true) then
-    replied = replied + 1
+if os.getenv("WRK_CHECK") == "1" then
+  function response(status, headers, body)
+    if status ~= 200 then
+      bad = bad + 1
+      last_bad = status
+    elseif body:find("<Encrypt>", 1, true) then
+      replied = replied + 1
+    end
   end
 end
 
@@ -56,6 +62,7 @@ function done(summary, latency, requests)
     if t:get("last_bad") ~= 0 then lb = t:get("last_bad") end
   end
   local e = summary.errors
+  if os.getenv("WRK_CHECK") ~= "1" then b = b + e.status end  -- (checking, response() counted them)
   io.write(string.format(
     'RESULT {"requests": %d, "seconds": %.3f, "errors": %d, "non200": %d, "replied": %d, "wrapped": %d, ' ..
     '"p50_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f, "last_bad_status": %d, ' ..

@@ -1,66 +1,22 @@
 """The scheduler leader lock: one instance at a time runs APScheduler.
 
-`SET sched:leader <owner> NX PX ttl` takes it; the owner renews it every ttl/3 with a Lua
-compare-and-expire, and releases it with compare-and-delete on shutdown. When the leader dies its
-lock simply expires and another instance takes it within ttl (+ one retry interval). A leader
-that cannot renew in time (a stalled process, Redis unreachable) steps down on its own before
-the ttl is over, so two leaders overlap at most by a clock-skew margin — and every fire is also
-guarded by a per-occurrence key (the run `_id`), so even an overlap cannot fire twice.
+A lease on `sched:leader` (storage/lease.py): the owner renews it every ttl/3 and releases it on
+shutdown. When the leader dies its lock simply expires and another instance takes it within ttl
+(+ one retry interval). A leader that cannot renew in time (a stalled process, Redis unreachable)
+steps down on its own before the ttl is over, so two leaders overlap at most by a clock-skew
+margin — and every fire is also guarded by a per-occurrence key (the run `_id`), so even an
+overlap cannot fire twice.
 """
 
 from __future__ import annotations
 
-import secrets
-import socket
-import time
-
 import redis.asyncio as aioredis
+
+from storage.lease import Lease
 
 LEADER_KEY = "sched:leader"
 
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-return 0
-"""
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
 
-
-class LeaderLock:
+class LeaderLock(Lease):
     def __init__(self, redis: aioredis.Redis, *, ttl: float = 10.0, key: str = LEADER_KEY, owner: str = "") -> None:
-        self.redis = redis
-        self.key = key
-        self.ttl_ms = int(ttl * 1000)
-        self.owner = owner or f"{socket.gethostname()}:{secrets.token_hex(4)}"
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
-        self.held_until = 0.0  # monotonic: when our last confirmed lease runs out
-
-    @property
-    def held(self) -> bool:
-        return time.monotonic() < self.held_until
-
-    async def acquire(self) -> bool:
-        started = time.monotonic()
-        if await self.redis.set(self.key, self.owner, nx=True, px=self.ttl_ms):
-            self.held_until = started + self.ttl_ms / 1000
-            return True
-        return await self.renew()  # we may hold it already (a restart of the loop, not of the process)
-
-    async def renew(self) -> bool:
-        started = time.monotonic()
-        if await self._renew(keys=[self.key], args=[self.owner, self.ttl_ms]):
-            self.held_until = started + self.ttl_ms / 1000
-            return True
-        self.held_until = 0.0
-        return False
-
-    async def release(self) -> None:
-        self.held_until = 0.0
-        await self._release(keys=[self.key], args=[self.owner])
-
-    async def holder(self) -> str | None:
-        value = await self.redis.get(self.key)
-        return str(value) if value else None
+        super().__init__(redis, key, ttl=ttl, owner=owner)

@@ -5,10 +5,11 @@ module covers everyone who binds afterwards, and takes the old city's tag away f
 moves to another city (WeChat would otherwise match either city's menu). A bind queues the openid
 in Redis (`menu:tagq:<city>` / `menu:untagq:<city>`, the city in `menu:tagq` / `menu:untagq`); the
 bot's housekeeping drains the queues every few seconds in batches of 50 (WeChat's limit) from any
-process: SPOP hands each openid to exactly one. Untagging runs before tagging, so a follower who
-moves away and back ends up tagged. A city without a published conditional menu drops its queues;
-a quota, rate or system error puts the batch back for the next round. An openid popped by a process
-that then dies is not retried: an editor's "重新打标签" (re-tag the whole city) covers that case.
+process, one process per queue at a time (a lease, `menu:<kind>:<city>:lease`). A batch leaves the
+queue only after WeChat took it, so a process that dies mid-batch leaves it for the next drainer
+(tagging twice is harmless). Untagging runs before tagging, so a follower who moves away and back
+ends up tagged. A city without a published conditional menu drops its queues; a quota, rate or
+system error leaves the batch queued for the next round.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from core.deps import Deps
 from core.wechat.errors import WeChatError
 from services.console_menu import TAG_BATCH, tag_batch
 from storage import console_menus as menus
+from storage.lease import Lease
 
 log = logging.getLogger(__name__)
 
 TAG, UNTAG = "tagq", "untagq"
+LEASE_SECONDS = 120.0  # longer than a queue's drain takes; a dead drainer's lease runs out
 
 # Forget the city only while its queue is empty, atomically: a bind racing with the drain keeps it.
 _FORGET_IF_EMPTY = """
@@ -73,25 +76,34 @@ async def drain(deps: Deps) -> int:
 
 
 async def _drain_city(deps: Deps, kind: str, city: str) -> int:
+    key = queue_key(kind, city)
+    lease = Lease(deps.redis, f"{key}:lease", ttl=LEASE_SECONDS)
+    if not await lease.acquire():
+        return 0  # another process is draining this queue
+    try:
+        return await _drain_held(deps, kind, city, key)
+    finally:
+        await lease.release()
+
+
+async def _drain_held(deps: Deps, kind: str, city: str, key: str) -> int:
     doc = await menus.get(deps.db, city) or {}
     tag_id = (doc.get("tag") or {}).get("id")
-    key = queue_key(kind, city)
     done = 0
-    while batch := cast(list[str], list(await deps.redis.spop(key, TAG_BATCH) or [])):
-        if tag_id is None:
-            continue  # no conditional menu: nothing to match, nothing to tag
-        try:
-            ok, failed = await tag_batch(deps, batch, int(tag_id), untag=kind == UNTAG)
-            if kind == TAG:
-                await menus.add_follower_tag(deps.db, ok, int(tag_id))
-            else:
-                await menus.remove_follower_tag(deps.db, ok, int(tag_id))
-        except WeChatError as exc:  # only WAIT_ERRCODES get here: one bad openid is handled alone
-            await deps.redis.sadd(key, *batch)
-            log.warning("%s of %s's followers paused (%s); retrying later", kind, city, exc)
-            return -1
-        done += len(ok)
-        if failed:
-            log.info("%d followers of %s could not be tagged (left the account?)", failed, city)
+    while batch := cast(list[str], await deps.redis.srandmember(key, TAG_BATCH) or []):
+        if tag_id is not None:  # else no conditional menu: nothing to match, nothing to tag
+            try:
+                ok, failed = await tag_batch(deps, batch, int(tag_id), untag=kind == UNTAG)
+                if kind == TAG:
+                    await menus.add_follower_tag(deps.db, ok, int(tag_id))
+                else:
+                    await menus.remove_follower_tag(deps.db, ok, int(tag_id))
+            except WeChatError as exc:  # only WAIT_ERRCODES get here: one bad openid is handled alone
+                log.warning("%s of %s's followers paused (%s); retrying later", kind, city, exc)
+                return -1
+            done += len(ok)
+            if failed:
+                log.info("%d followers of %s could not be tagged (left the account?)", failed, city)
+        await deps.redis.srem(key, *batch)  # only now: a crash before this leaves the batch queued
     await deps.redis.eval(_FORGET_IF_EMPTY, 2, cities_key(kind), key, city)
     return done

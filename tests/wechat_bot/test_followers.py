@@ -8,6 +8,8 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from core import clock
 from core.deps import Deps
 from services import follower_tags, followers
@@ -220,3 +222,35 @@ async def test_subscribe_notice_reports_are_queued_for_the_push_feature(make_sim
         {"k": "sub", "m": f"s:{t}:o_f_sub_{fmt}", "o": f"o_f_sub_{fmt}", "s": s}
         for fmt in ("xml", "json") for t, _, s in notices
     ]  # fmt: skip
+
+
+async def test_tag_queues_survive_a_dying_drainer_and_two_drainers_tag_once(
+    deps: Deps, fake_wechat: FakeWeChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = fake_wechat.state
+    tag_id = await deps.oa.tag_create("济南市总工会关注者")
+    await deps.db.menus.insert_one({"_id": "370100", "tag": {"id": tag_id, "name": "济南市总工会关注者"}})
+    who = [f"o_t_many_{i:03d}" for i in range(120)]
+    state.add_followers(who)
+    for openid in who:
+        await follower_tags.queue(deps.redis, openid, ["370000", "370100"])
+
+    real = follower_tags.tag_batch
+
+    async def dies(*args: Any, **kw: Any) -> Any:
+        raise RuntimeError("process killed mid-batch")
+
+    monkeypatch.setattr(follower_tags, "tag_batch", dies)
+    with pytest.raises(RuntimeError):
+        await follower_tags.drain(deps)
+    monkeypatch.setattr(follower_tags, "tag_batch", real)
+    # A drainer killed outright keeps its lease until it runs out: nobody else drains meanwhile.
+    lease = f"{follower_tags.queue_key(follower_tags.TAG, '370100')}:lease"
+    await deps.redis.set(lease, "dead-process", px=300)
+    assert await follower_tags.drain(deps) == 0
+    await asyncio.sleep(0.35)
+
+    done = await asyncio.gather(follower_tags.drain(deps), follower_tags.drain(deps))  # two instances
+    assert sum(done) == 120 and all(tag_id in state.followers.tags_of(o) for o in who)
+    sizes = [len(c.body["openid_list"]) for c in state.calls("cgi-bin/tags/members/batchtagging")]
+    assert sorted(sizes) == [20, 50, 50]  # each follower tagged once, in WeChat's batches of 50

@@ -32,6 +32,7 @@ from core.logs import request_id
 from handlers.base import HTTP_TEXT, HttpDate, count_request, error_code, request_id_for
 
 log = logging.getLogger(__name__)
+_running: set[asyncio.Future[None]] = set()
 
 
 class LeanRoute(httputil.HTTPMessageDelegate):
@@ -98,9 +99,11 @@ class LeanRoute(httputil.HTTPMessageDelegate):
     def run(self, work: Coroutine[Any, Any, None]) -> None:
         """Answer asynchronously; whatever escapes `work` is logged and answered 500, never lost."""
         task = asyncio.ensure_future(work)
+        _running.add(task)  # the loop keeps only a weak reference to a task
         task.add_done_callback(self._ran)
 
     def _ran(self, task: asyncio.Future[None]) -> None:
+        _running.discard(task)
         exc = None if task.cancelled() else task.exception()
         if exc is not None:
             log.error("%s %s failed", self.method, self.route, exc_info=exc)

@@ -99,3 +99,24 @@ async def test_worker_side_hang_up_loses_nothing(make_sim: SimFactory, deps: Dep
     assert retry.reply is not None and "签到成功：职工运动会" in retry.reply["Content"]
     assert calls == ["sports-2026"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_an_unexpected_failure_is_a_500_with_a_clear_message(
+    make_sim: SimFactory, fetch: Fetch, deps: Deps, caplog: Any, monkeypatch: Any
+) -> None:
+    from wechat_bot.setup import get_bot
+
+    bot = get_bot(deps)
+    assert bot is not None
+
+    async def broken(*args: Any, **kw: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bot, "handle", broken)
+    sim = make_sim("safe")
+    url, body, headers = sim.build_request(sim.text("o_http_500", "投票"))
+    parts = urlsplit(url)
+    resp = await fetch(f"{parts.path}?{parts.query}", method="POST", body=body, headers=headers, request_timeout=5)
+    assert resp.code == 500 and resp.headers["X-Request-Id"]  # an answer, never a hang
+    assert json.loads(resp.body) == {"code": "internal_server_error", "message": "服务器内部错误，请稍后重试"}
+    assert "POST /wechat failed" in caplog.text and "a bug" in caplog.text

@@ -5,18 +5,20 @@ session and the sign-up list export (with the roster's names, so organisers can 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from functools import partial
 from typing import Any
 
 from core.deps import Deps
-from core.errors import BadInput
-from services import activity_admin, audit, console_once, signups
+from services import activity_admin, signups
+from services import console_audited as audited
 from services.console_scope import Scope
 from services.console_surveys import answer_label
 from services.signup_flush import flush_ids, state
 from services.survey_validation import InvalidDefinition
 from storage import activities as repo
 
+KIND = audited.Kind("activity", "活动")
 SESSION_SLOTS = 8
 STATUS_NAMES = {"confirmed": "报名成功", "waitlisted": "候补", "cancelled": "已取消"}
 
@@ -73,28 +75,10 @@ def from_form(form: dict[str, str]) -> dict[str, Any]:
 
 
 async def create(deps: Deps, scope: Scope, data: dict[str, Any], form_key: str = "") -> dict[str, Any]:
-    scope.require_write()
-    owner = await scope.owner(deps.db, data.pop("org", None))
+    def store(doc: dict[str, Any]) -> Awaitable[dict[str, Any]]:
+        return activity_admin.create_activity(deps, doc, editor_org=scope.root, created_by=scope.editor.username)
 
-    async def make() -> str:
-        doc = await activity_admin.create_activity(
-            deps, {**data, "org": owner.code}, editor_org=scope.root, created_by=scope.editor.username
-        )
-        await audit.record(
-            deps.db,
-            scope.editor,
-            "activity.create",
-            "activity",
-            doc["_id"],
-            doc["org_path"],
-            summary=f"新建活动“{doc['title']}”",
-            after=doc,
-            ip=scope.ip,
-        )
-        return str(doc["_id"])
-
-    activity_id, _ = await console_once.once(deps.redis, scope.editor.username, "activity", form_key, make)
-    return await get(deps, scope, activity_id)
+    return await get(deps, scope, await audited.create(deps, scope, KIND, data, form_key, store))
 
 
 async def get(deps: Deps, scope: Scope, activity_id: str) -> dict[str, Any]:
@@ -102,51 +86,22 @@ async def get(deps: Deps, scope: Scope, activity_id: str) -> dict[str, Any]:
 
 
 async def update(deps: Deps, scope: Scope, activity_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    scope.require_write()
-    before = await get(deps, scope, activity_id)
-    if "org" in data:
-        data["org"] = (await scope.owner(deps.db, data["org"])).code
-    after = await activity_admin.update_activity(deps, activity_id, data, editor_org=scope.root)
-    await audit.record(
-        deps.db,
-        scope.editor,
-        "activity.update",
-        "activity",
-        activity_id,
-        after["org_path"],
-        summary=f"修改活动“{after['title']}”",
-        before=before,
-        after=after,
-        ip=scope.ip,
-    )
-    return after
+    def store(changes: dict[str, Any]) -> Awaitable[dict[str, Any]]:
+        return activity_admin.update_activity(deps, activity_id, changes, editor_org=scope.root)
+
+    return await audited.update(deps, scope, KIND, partial(get, deps, scope, activity_id), data, store)
 
 
 async def act(deps: Deps, scope: Scope, activity_id: str, action: str) -> dict[str, Any] | None:
-    scope.require_write()
-    before = await get(deps, scope, activity_id)
-    after: dict[str, Any] | None = None
-    if action == "publish":
-        after = await activity_admin.publish_activity(deps, activity_id, editor_org=scope.root)
-    elif action == "cancel":
-        after = await activity_admin.cancel_activity(deps, activity_id, editor_org=scope.root)
-    elif action == "delete":
+    async def delete() -> None:
         await activity_admin.delete_activity(deps, activity_id, editor_org=scope.root)
-    else:
-        raise BadInput("操作不正确", code="action")
-    await audit.record(
-        deps.db,
-        scope.editor,
-        f"activity.{action}",
-        "activity",
-        activity_id,
-        before["org_path"],
-        summary=f"{audit.ACTIONS[action]}活动“{before['title']}”",
-        before=before if action == "delete" else {"status": before["status"]},
-        after={"status": after["status"]} if after else None,
-        ip=scope.ip,
-    )
-    return after
+
+    actions: dict[str, audited.Action] = {
+        "publish": partial(activity_admin.publish_activity, deps, activity_id, editor_org=scope.root),
+        "cancel": partial(activity_admin.cancel_activity, deps, activity_id, editor_org=scope.root),
+        "delete": delete,
+    }
+    return await audited.act(deps, scope, KIND, partial(get, deps, scope, activity_id), action, actions)
 
 
 async def list_for(deps: Deps, scope: Scope) -> list[dict[str, Any]]:

@@ -4,13 +4,18 @@ itself), adding the console's form parsing, the scope check, idempotent creation
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
+from functools import partial
 from typing import Any
 
 from core.deps import Deps
 from core.errors import BadInput
-from services import audit, console_once, polls
+from services import console_audited as audited
+from services import polls
 from services.console_scope import Scope
 from services.survey_validation import parse_time
+
+KIND = audited.Kind("poll", "投票")
 
 
 def from_form(form: dict[str, str], options: list[str]) -> dict[str, Any]:
@@ -57,26 +62,10 @@ def from_json(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create(deps: Deps, scope: Scope, data: dict[str, Any], form_key: str = "") -> dict[str, Any]:
-    scope.require_write()
-    owner = await scope.owner(deps.db, data.pop("org", None))
+    def store(doc: dict[str, Any]) -> Awaitable[dict[str, Any]]:
+        return polls.create(deps, scope.root, doc, scope.editor.username)
 
-    async def make() -> str:
-        poll = await polls.create(deps, scope.root, {**data, "org": owner.code}, scope.editor.username)
-        await audit.record(
-            deps.db,
-            scope.editor,
-            "poll.create",
-            "poll",
-            poll["_id"],
-            poll["org_path"],
-            summary=f"新建投票“{poll['title']}”",
-            after=poll,
-            ip=scope.ip,
-        )
-        return str(poll["_id"])
-
-    poll_id, _ = await console_once.once(deps.redis, scope.editor.username, "poll", form_key, make)
-    return await get(deps, scope, poll_id)
+    return await get(deps, scope, await audited.create(deps, scope, KIND, data, form_key, store))
 
 
 async def get(deps: Deps, scope: Scope, poll_id: str) -> dict[str, Any]:
@@ -85,47 +74,19 @@ async def get(deps: Deps, scope: Scope, poll_id: str) -> dict[str, Any]:
 
 
 async def update(deps: Deps, scope: Scope, poll_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-    scope.require_write()
-    before = await get(deps, scope, poll_id)
-    if "org" in changes:
-        changes["org"] = (await scope.owner(deps.db, changes["org"])).code
-    after = await polls.update(deps, scope.root, poll_id, changes)
-    await audit.record(
-        deps.db,
-        scope.editor,
-        "poll.update",
-        "poll",
-        poll_id,
-        after["org_path"],
-        summary=f"修改投票“{after['title']}”",
-        before=before,
-        after=after,
-        ip=scope.ip,
-    )
-    return after
+    def store(checked: dict[str, Any]) -> Awaitable[dict[str, Any]]:
+        return polls.update(deps, scope.root, poll_id, checked)
+
+    return await audited.update(deps, scope, KIND, partial(get, deps, scope, poll_id), changes, store)
 
 
 async def set_status(deps: Deps, scope: Scope, poll_id: str, action: str) -> dict[str, Any]:
-    scope.require_write()
-    before = await get(deps, scope, poll_id)
-    if action == "publish":
-        after = await polls.publish(deps, scope.root, poll_id)
-    elif action == "close":
-        after = await polls.close(deps, scope.root, poll_id)
-    else:
-        raise BadInput("操作不正确", code="action")
-    await audit.record(
-        deps.db,
-        scope.editor,
-        f"poll.{action}",
-        "poll",
-        poll_id,
-        after["org_path"],
-        summary=f"{audit.ACTIONS[action]}投票“{after['title']}”",
-        before={"status": before["status"]},
-        after={"status": after["status"]},
-        ip=scope.ip,
-    )
+    actions: dict[str, audited.Action] = {
+        "publish": partial(polls.publish, deps, scope.root, poll_id),
+        "close": partial(polls.close, deps, scope.root, poll_id),
+    }
+    after = await audited.act(deps, scope, KIND, partial(get, deps, scope, poll_id), action, actions)
+    assert after is not None  # polls are never deleted
     return after
 
 

@@ -4,15 +4,18 @@ parsing, the scope check, idempotent creation, the audit log and the exports (re
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from functools import partial
 from typing import Any
 
 from core.deps import Deps
-from core.errors import BadInput
-from services import audit, console_once, survey_admin
+from services import console_audited as audited
+from services import survey_admin
 from services.console_scope import Scope
 from services.survey_validation import TYPE_NAMES, InvalidDefinition
 from storage import surveys as repo
+
+KIND = audited.Kind("survey", "问卷")
 
 
 def from_form(form: dict[str, str]) -> dict[str, Any]:
@@ -39,28 +42,10 @@ def from_form(form: dict[str, str]) -> dict[str, Any]:
 
 
 async def create(deps: Deps, scope: Scope, data: dict[str, Any], form_key: str = "") -> dict[str, Any]:
-    scope.require_write()
-    owner = await scope.owner(deps.db, data.pop("org", None))
+    def store(doc: dict[str, Any]) -> Awaitable[dict[str, Any]]:
+        return survey_admin.create_survey(deps, doc, editor_org=scope.root, created_by=scope.editor.username)
 
-    async def make() -> str:
-        doc = await survey_admin.create_survey(
-            deps, {**data, "org": owner.code}, editor_org=scope.root, created_by=scope.editor.username
-        )
-        await audit.record(
-            deps.db,
-            scope.editor,
-            "survey.create",
-            "survey",
-            doc["_id"],
-            doc["org_path"],
-            summary=f"新建问卷“{doc['title']}”",
-            after=doc,
-            ip=scope.ip,
-        )
-        return str(doc["_id"])
-
-    survey_id, _ = await console_once.once(deps.redis, scope.editor.username, "survey", form_key, make)
-    return await get(deps, scope, survey_id)
+    return await get(deps, scope, await audited.create(deps, scope, KIND, data, form_key, store))
 
 
 async def get(deps: Deps, scope: Scope, survey_id: str) -> dict[str, Any]:
@@ -68,52 +53,22 @@ async def get(deps: Deps, scope: Scope, survey_id: str) -> dict[str, Any]:
 
 
 async def update(deps: Deps, scope: Scope, survey_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    scope.require_write()
-    before = await get(deps, scope, survey_id)
-    if "org" in data:
-        data["org"] = (await scope.owner(deps.db, data["org"])).code
-    after = await survey_admin.update_survey(deps, survey_id, data, editor_org=scope.root)
-    await audit.record(
-        deps.db,
-        scope.editor,
-        "survey.update",
-        "survey",
-        survey_id,
-        after["org_path"],
-        summary=f"修改问卷“{after['title']}”",
-        before=before,
-        after=after,
-        ip=scope.ip,
-    )
-    return after
+    def store(changes: dict[str, Any]) -> Awaitable[dict[str, Any]]:
+        return survey_admin.update_survey(deps, survey_id, changes, editor_org=scope.root)
+
+    return await audited.update(deps, scope, KIND, partial(get, deps, scope, survey_id), data, store)
 
 
 async def act(deps: Deps, scope: Scope, survey_id: str, action: str) -> dict[str, Any] | None:
-    scope.require_write()
-    before = await get(deps, scope, survey_id)
-    after: dict[str, Any] | None
-    if action == "publish":
-        after = await survey_admin.publish_survey(deps, survey_id, editor_org=scope.root)
-    elif action == "close":
-        after = await survey_admin.close_survey(deps, survey_id, editor_org=scope.root)
-    elif action == "delete":
+    async def delete() -> None:
         await survey_admin.delete_survey(deps, survey_id, editor_org=scope.root)
-        after = None
-    else:
-        raise BadInput("操作不正确", code="action")
-    await audit.record(
-        deps.db,
-        scope.editor,
-        f"survey.{action}",
-        "survey",
-        survey_id,
-        before["org_path"],
-        summary=f"{audit.ACTIONS[action]}问卷“{before['title']}”",
-        before=before if action == "delete" else {"status": before["status"]},
-        after={"status": after["status"]} if after else None,
-        ip=scope.ip,
-    )
-    return after
+
+    actions: dict[str, audited.Action] = {
+        "publish": partial(survey_admin.publish_survey, deps, survey_id, editor_org=scope.root),
+        "close": partial(survey_admin.close_survey, deps, survey_id, editor_org=scope.root),
+        "delete": delete,
+    }
+    return await audited.act(deps, scope, KIND, partial(get, deps, scope, survey_id), action, actions)
 
 
 async def list_for(deps: Deps, scope: Scope) -> list[dict[str, Any]]:

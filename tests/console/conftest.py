@@ -73,8 +73,16 @@ class ConsoleClient:
         form.add_field("_xsrf", self.csrf if csrf is None else csrf)
         return await self.request("POST", path, data=form, **kw)
 
-    async def api(self, method: str, path: str, body: Any = None, *, csrf: str | None = None) -> Resp:
-        headers = {"X-XSRFToken": self.csrf if csrf is None else csrf}
+    async def api(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        csrf: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Resp:
+        headers = {"X-XSRFToken": self.csrf if csrf is None else csrf, **(headers or {})}
         kw: dict[str, Any] = {"headers": headers}
         if body is not None:
             kw["data"] = json.dumps(body, ensure_ascii=False)

@@ -241,3 +241,25 @@ async def test_city_editor_cannot_reach_other_surveys_and_activities(client: Cli
     assert (await c.api("GET", "/api/admin/activities")).json["items"] == []
     assert (await deps.db.surveys.find({}).to_list(), await deps.db.activities.find({}).to_list()) == snapshot
     assert await audit_count(deps) == before
+
+
+async def test_every_change_leaves_one_audit_entry_with_a_readable_summary(client: Client, deps: Deps) -> None:
+    c = await client("jn_audit", org=CITY_A, role="editor")
+    body = {"org": CITY_A, "title": "职工满意度调查", "opens_at": t(1), "closes_at": t(5), "questions": QUESTIONS}
+    first = await c.api("POST", "/api/admin/surveys", body, headers={"Idempotency-Key": "audit-survey-0001"})
+    again = await c.api("POST", "/api/admin/surveys", body, headers={"Idempotency-Key": "audit-survey-0001"})
+    assert first.status == 201 and again.json["_id"] == first.json["_id"]  # a double submit creates once
+    sid = first.json["_id"]
+    assert (await c.api("PATCH", f"/api/admin/surveys/{sid}", {"title": "职工满意度调查（第二季）"})).status == 200
+    assert (await c.api("DELETE", f"/api/admin/surveys/{sid}")).status == 200
+
+    entries = await deps.db.audit_log.find({"target_id": sid}).sort("_id", 1).to_list()
+    assert [(e["action"], e["summary"], e["actor"]) for e in entries] == [
+        ("survey.create", "新建问卷“职工满意度调查”", "jn_audit"),
+        ("survey.update", "修改问卷“职工满意度调查（第二季）”", "jn_audit"),
+        ("survey.delete", "删除问卷“职工满意度调查（第二季）”", "jn_audit"),
+    ]
+    update, delete = entries[1], entries[2]
+    assert (update["before"]["title"], update["after"]["title"]) == ("职工满意度调查", "职工满意度调查（第二季）")
+    assert delete["before"]["title"] == "职工满意度调查（第二季）" and delete["after"] is None
+    assert all(e["org_path"] == ["370000", CITY_A] for e in entries)

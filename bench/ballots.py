@@ -38,11 +38,10 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import children_cpu, cpu_seconds, free_port  # noqa: E402
+from bench.harness import children_cpu, cpu_seconds, free_port, run_wrk, start_databases  # noqa: E402
 from core.clock import now  # noqa: E402
 from core.config import parse_settings  # noqa: E402
 from core.deps import build_deps, close_deps  # noqa: E402
-from core.embedded import start_mongo, start_redis  # noqa: E402
 
 PY = sys.executable
 DB = "bench_ballots"
@@ -188,10 +187,7 @@ def wrk(
     cmd = [wrk_bin, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency",
            "-s", str(ROOT / "bench" / "ballots.lua"), base, "--", path, str(tokens), str(OPTIONS),
            f"r{time.time_ns() % 10**12:x}"]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                         env={**os.environ, "WRK_THREADS": str(threads)}).stdout  # fmt: skip
-    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
-    result: dict[str, float] = json.loads(line[len("RESULT ") :])
+    result = run_wrk(cmd, threads)
     result["rps"] = result["requests"] / result["seconds"]
     result["ballots_per_s"] = result["created"] / result["seconds"]
     return result
@@ -200,14 +196,7 @@ def wrk(
 def run(ns: argparse.Namespace) -> int:
     wrk_bin = ensure_wrk()
     data = Path(tempfile.mkdtemp(prefix="bench-ballots-"))
-    embedded = []
-    redis_url, mongo_url = ns.redis_url, ns.mongo_url
-    if not redis_url:
-        embedded.append(asyncio.run(start_redis(data)))
-        redis_url = embedded[-1].url
-    if not mongo_url:
-        embedded.append(asyncio.run(start_mongo(data)))
-        mongo_url = embedded[-1].url
+    embedded, redis_url, mongo_url = start_databases(data, ns.redis_url, ns.mongo_url)
     port, fake_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     proc = None

@@ -38,10 +38,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ballots import ensure_wrk, free_port, login_one, stop, wait_http  # noqa: E402
 
+from bench.harness import run_wrk, start_databases  # noqa: E402
 from core.clock import now  # noqa: E402
 from core.config import Settings, parse_settings  # noqa: E402
 from core.deps import build_deps, close_deps  # noqa: E402
-from core.embedded import start_mongo, start_redis  # noqa: E402
 
 PY = sys.executable
 DB = "bench_signups"
@@ -163,10 +163,7 @@ def served_201(base: str) -> int:
 def wrk(wrk_bin: str, base: str, path: str, tokens: Path, seconds: int, ns: argparse.Namespace) -> dict[str, float]:
     cmd = [wrk_bin, f"-t{ns.threads}", f"-c{ns.connections}", f"-d{seconds}s", "--timeout", "5s", "--latency",
            "-s", str(ROOT / "bench" / "signups.lua"), base, "--", path, str(tokens), str(ns.sessions)]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                         env={**os.environ, "WRK_THREADS": str(ns.threads)}).stdout  # fmt: skip
-    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
-    result: dict[str, float] = json.loads(line[len("RESULT ") :])
+    result = run_wrk(cmd, ns.threads)
     result["per_s"] = result["created"] / result["seconds"]
     return result
 
@@ -174,14 +171,7 @@ def wrk(wrk_bin: str, base: str, path: str, tokens: Path, seconds: int, ns: argp
 def run(ns: argparse.Namespace) -> int:
     wrk_bin = ensure_wrk()
     data = Path(tempfile.mkdtemp(prefix="bench-signups-"))
-    embedded = []
-    redis_url, mongo_url = ns.redis_url, ns.mongo_url
-    if not redis_url:
-        embedded.append(asyncio.run(start_redis(data)))
-        redis_url = embedded[-1].url
-    if not mongo_url:
-        embedded.append(asyncio.run(start_mongo(data)))
-        mongo_url = embedded[-1].url
+    embedded, redis_url, mongo_url = start_databases(data, ns.redis_url, ns.mongo_url)
     port, fake_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     proc = fake = None

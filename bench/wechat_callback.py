@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import signal
@@ -37,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import children_cpu, cpu_seconds, free_port  # noqa: E402
+from bench.harness import children_cpu, cpu_seconds, free_port, run_wrk  # noqa: E402
 from bench.wechat_requests import write_requests  # noqa: E402
 from core.embedded import start_mongo, start_redis  # noqa: E402
 
@@ -77,10 +76,7 @@ def wrk(url: str, pool: Path, seconds: float, connections: int, threads: int, ch
     """One wrk run; `check` also reads every answer (200 and encrypted), at a cost to wrk's CPU."""
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "5s",
            "-s", str(ROOT / "bench" / "wechat.lua"), url, "--", str(pool)]  # fmt: skip
-    env = {**os.environ, "WRK_THREADS": str(threads), "WRK_CHECK": "1" if check else "0"}
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
-    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
-    result: dict[str, float] = json.loads(line[len("RESULT ") :])
+    result = run_wrk(cmd, threads, {"WRK_CHECK": "1" if check else "0"})
     result["rps"] = result["requests"] / result["seconds"]
     return result
 

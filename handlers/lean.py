@@ -49,6 +49,7 @@ class LeanRoute(httputil.HTTPMessageDelegate):
         self.query = ""
         self.answered = False
         self._rid = ""
+        self._ip = ""
 
     # --- tornado's delegate interface -------------------------------------------------------------
     def headers_received(
@@ -57,6 +58,9 @@ class LeanRoute(httputil.HTTPMessageDelegate):
         assert isinstance(start_line, httputil.RequestStartLine)
         self.method = start_line.method
         self.query = start_line.path.partition("?")[2]
+        # Read now: with xheaders, HTTPServer restores the proxy's address once the body is in.
+        context = getattr(self.conn, "context", None)
+        self._ip = str(getattr(context, "remote_ip", "") or "")
         self._rid = request_id_for(headers.get("X-Request-Id", ""))
         request_id.set(self._rid)
         if self.method not in self.methods:
@@ -93,8 +97,7 @@ class LeanRoute(httputil.HTTPMessageDelegate):
         return found
 
     def client_ip(self) -> str:
-        context = getattr(self.conn, "context", None)
-        return str(getattr(context, "remote_ip", "") or "")
+        return self._ip
 
     def run(self, work: Coroutine[Any, Any, None]) -> None:
         """Answer asynchronously; whatever escapes `work` is logged and answered 500, never lost."""

@@ -120,3 +120,32 @@ async def test_an_unexpected_failure_is_a_500_with_a_clear_message(
     assert resp.code == 500 and resp.headers["X-Request-Id"]  # an answer, never a hang
     assert json.loads(resp.body) == {"code": "internal_server_error", "message": "服务器内部错误，请稍后重试"}
     assert "POST /wechat failed" in caplog.text and "a bug" in caplog.text
+
+
+async def test_behind_a_proxy_the_log_names_the_worker_not_the_proxy(
+    app_server: str, make_sim: SimFactory, deps: Deps, caplog: Any
+) -> None:
+    import tornado.httpclient
+    from tornado.testing import bind_unused_port
+
+    from app import Server, make_app
+
+    sock, port = bind_unused_port()
+    server = Server(make_app(deps), xheaders=True)  # production sits behind a load balancer
+    server.add_sockets([sock])
+    client = tornado.httpclient.AsyncHTTPClient(force_instance=True)
+    caplog.set_level(logging.INFO, logger="tornado.access")
+    try:
+        sim = make_sim("safe")
+        url, body, headers = sim.build_request(sim.text("o_http_proxy", "投票"))
+        parts = urlsplit(url)
+        resp = await client.fetch(
+            f"http://127.0.0.1:{port}{parts.path}?{parts.query}", method="POST", body=body,
+            headers={**headers, "X-Real-IP": "203.0.113.9"}, raise_error=False,
+        )  # fmt: skip
+        assert resp.code == 200 and b"<Encrypt>" in resp.body  # answered after a Redis round trip
+    finally:
+        client.close()
+        server.stop()
+    lines = [r.getMessage() for r in caplog.records if r.name == "tornado.access"]
+    assert any(line.startswith("200 POST /wechat (203.0.113.9)") for line in lines), lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 from core import clock
 from core.deps import Deps
@@ -59,13 +60,21 @@ SUBSCRIBE = {
 }  # fmt: skip
 
 
-async def test_subscribe_needs_consent(deps: Deps, fake_wechat, fan: Fanout) -> None:
-    openids = ids("oSub", 6)
+async def subscribe_push(
+    deps: Deps, fake_wechat: Any, prefix: str, people: int, consenting: int
+) -> tuple[list[str], str]:
+    """A subscribe push to `people` followers of whom the first `consenting` agreed; (openids, push id) once done."""
+    openids = ids(prefix, people)
     await seed_followers(deps, fake_wechat, openids)
-    for openid in openids[:4]:
-        fake_wechat.state.grant_consent(openid, "TPL_VOTE_RESULT")
+    for openid in openids[:consenting]:
+        fake_wechat.state.grant_consent(openid, SUBSCRIBE["content"]["template_id"])
     push_id = await send_now(deps, SUBSCRIBE)
     await wait_run(deps, push_id)
+    return openids, push_id
+
+
+async def test_subscribe_needs_consent(deps: Deps, fake_wechat, fan: Fanout) -> None:
+    openids, push_id = await subscribe_push(deps, fake_wechat, "oSub", 6, 4)
     recs = await records(deps, push_id)
     assert sorted(o for o, r in recs.items() if r["status"] == "sent") == openids[:4]
     refused = [recs[o] for o in openids[4:]]

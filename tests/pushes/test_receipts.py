@@ -9,7 +9,7 @@ from core.deps import Deps
 from services import push_progress, push_receipts
 from services.fanout import Fanout
 from tests.pushes.conftest import PROVINCE, TEMPLATE, ids, records, seed_followers, send_now, wait_run
-from tests.pushes.test_channels import MASS, SUBSCRIBE
+from tests.pushes.test_channels import MASS, subscribe_push
 
 REPORT = "TEMPLATESENDJOBFINISH"
 
@@ -62,12 +62,7 @@ async def test_mass_batch_reports_add_up_on_the_run_once(deps: Deps, fake_wechat
 
 
 async def test_subscribe_notice_receipts_match_template_and_person(deps: Deps, fake_wechat, fan: Fanout) -> None:
-    openids = ids("oSubRcp", 6)
-    await seed_followers(deps, fake_wechat, openids)
-    for openid in openids[:5]:
-        fake_wechat.state.grant_consent(openid, "TPL_VOTE_RESULT")
-    push_id = await send_now(deps, SUBSCRIBE)
-    await wait_run(deps, push_id)
+    openids, push_id = await subscribe_push(deps, fake_wechat, "oSubRcp", 6, 5)
     recs = await records(deps, push_id)
     assert [recs[o]["status"] for o in openids] == ["sent"] * 5 + ["failed"]  # the last gave no consent
 

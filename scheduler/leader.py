@@ -1,6 +1,6 @@
 """The scheduler leader lock: one instance at a time runs APScheduler.
 
-A lease on `sched:leader` (storage/lease.py): the owner renews it every ttl/3 and releases it on
+A lease on `sched:leader` (core/lease.py): the owner renews it every ttl/3 and releases it on
 shutdown. When the leader dies its lock simply expires and another instance takes it within ttl
 (+ one retry interval). A leader that cannot renew in time (a stalled process, Redis unreachable)
 steps down on its own before the ttl is over, so two leaders overlap at most by a clock-skew
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from storage.lease import Lease
+from core.lease import Lease
 
 LEADER_KEY = "sched:leader"
 

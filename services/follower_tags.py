@@ -21,10 +21,10 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from core.deps import Deps
+from core.lease import Lease
 from core.wechat.errors import WeChatError
 from services.console_menu import TAG_BATCH, tag_batch
 from storage import console_menus as menus
-from storage.lease import Lease
 
 log = logging.getLogger(__name__)
 

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
+from core.lease import Lease
+
 log = logging.getLogger(__name__)
 
 # Fetch a token: (force_refresh) -> (token, expires_in seconds)
 Fetcher = Callable[[bool], Awaitable[tuple[str, int]]]
-
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
 
 EARLY_REFRESH_SECONDS = 300  # renew before WeChat's expiry, so no call carries a dying token
 LOCAL_CACHE_SECONDS = 30.0  # saves a Redis round trip per call; a stale copy is fixed by the 40001 path
@@ -38,7 +34,6 @@ class TokenManager:
         self._fetch = fetch
         self._lock_ms = int(lock_seconds * 1000)
         self._local: tuple[str, float] | None = None
-        self._release = redis.register_script(_RELEASE)
 
     async def get(self) -> str:
         if self._local and self._local[1] > time.monotonic():
@@ -58,12 +53,12 @@ class TokenManager:
             if current and current != stale:
                 self._remember(str(current))
                 return str(current)
-            owner = secrets.token_hex(8)
-            if await self._redis.set(self._lock_key, owner, nx=True, px=self._lock_ms):
+            lease = Lease(self._redis, self._lock_key, ttl=self._lock_ms / 1000)
+            if await lease.acquire():
                 try:
                     return await self._fetch_and_store(stale)
                 finally:
-                    await self._release(keys=[self._lock_key], args=[owner])
+                    await lease.release()
             if time.monotonic() > deadline:
                 raise TimeoutError("timed out waiting for another process to refresh the access_token")
             await asyncio.sleep(0.05)

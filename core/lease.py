@@ -3,7 +3,8 @@
 `SET <key> <owner> NX PX ttl` takes it; the holder renews it with a Lua compare-and-expire and
 gives it back with compare-and-delete, so nobody renews or frees a lease that expired and was
 taken by another. A holder that dies simply lets it expire. Used for the scheduler's leader
-(scheduler/leader.py) and for work that one process at a time should do (follower tag queues).
+(scheduler/leader.py), the access_token refresh (core/wechat/tokens.py) and for work that one
+process at a time should do (follower tag queues).
 """
 
 from __future__ import annotations

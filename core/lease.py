@@ -40,11 +40,12 @@ class Lease:
         return time.monotonic() < self.held_until
 
     async def acquire(self) -> bool:
+        """Take the lease if nobody holds it (one round trip; a holder extends it with `renew()`)."""
         started = time.monotonic()
         if await self.redis.set(self.key, self.owner, nx=True, px=self.ttl_ms):
             self.held_until = started + self.ttl_ms / 1000
             return True
-        return await self.renew()  # we may hold it already (a restart of the loop, not of the process)
+        return False
 
     async def renew(self) -> bool:
         started = time.monotonic()

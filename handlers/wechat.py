@@ -42,17 +42,20 @@ class WeChatCallback(LeanRoute):
             length = headers.get("Content-Length", "")
             if length and (not length.isdigit() or int(length) > MAX_BODY):
                 self._reject(Rejected(413, "too_large", "请求内容过大", f"Content-Length {length[:20]}"))
-                return
-            self.conn.set_max_body_size(MAX_BODY)  # type: ignore[attr-defined]  # HTTP1Connection's
 
     def data_received(self, chunk: bytes) -> None:
-        if not self.answered:
+        # A chunked body has no Content-Length to refuse early: keep at most MAX_BODY, answer 413 at the
+        # end (the server's max_body_bytes still bounds what is read and dropped).
+        self._size += len(chunk)
+        if not self.answered and self._size <= MAX_BODY:
             self._chunks.append(chunk)
 
     def body_done(self) -> None:
         if self.method == "GET":
             # WeChat checks the URL with a plain-signed GET and expects echostr back verbatim.
             self.answer(200, self._query.echostr.encode(), "text/plain; charset=utf-8")
+        elif self._size > MAX_BODY:
+            self._reject(Rejected(413, "too_large", "请求内容过大", f"chunked body over {MAX_BODY} bytes"))
         else:
             self.run(self._post())
 

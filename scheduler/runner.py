@@ -136,7 +136,7 @@ class SchedulerRunner:
                         await self._maybe_resync()
                     else:
                         await self._step_down("lock lost")
-                elif await self.lock.acquire():
+                elif await self.lock.acquire() or await self.lock.renew():  # renew: ours already (loop restart)
                     await self._lead()
             except Exception:  # noqa: BLE001 - Redis unreachable: keep trying; step down once the lease ran out
                 log.exception("scheduler leadership tick failed")

@@ -149,3 +149,20 @@ async def test_behind_a_proxy_the_log_names_the_worker_not_the_proxy(
         server.stop()
     lines = [r.getMessage() for r in caplog.records if r.name == "tornado.access"]
     assert any(line.startswith("200 POST /wechat (203.0.113.9)") for line in lines), lines
+
+
+async def test_an_oversized_chunked_body_is_413_too(make_sim: SimFactory) -> None:
+    sim = make_sim("plain")
+    url, _, _ = sim.build_request(sim.text("o_http_chunked", "x"))
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    piece = b"x" * 16_384
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(6)) + b"0\r\n\r\n"  # 96 KB, no length
+    head = f"POST {parts.path}?{parts.query} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    writer.write(head.encode() + chunks)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(4096), 5)
+    writer.close()
+    status, _, rest = answer.partition(b"\r\n")
+    assert status == b"HTTP/1.1 413 Request Entity Too Large"
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["code"] == "too_large"

@@ -12,9 +12,9 @@ from functools import partial
 
 from core.deps import Deps
 from scheduler.runner import SchedulerRunner
-from services import push_receipts
-from services.fanout import Fanout
-from services.push_state import load_tuning
+from services.pushes import receipts as push_receipts
+from services.pushes.fanout import Fanout
+from services.pushes.state import load_tuning
 from wechat_bot import hooks
 
 RUNNER = "pushes.scheduler"

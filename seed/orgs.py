@@ -7,7 +7,11 @@ added by editors (their codes extend the county code).
 
 from __future__ import annotations
 
-PROVINCE = ("370000", "山东省总工会")
+from typing import Any
+
+from services.orgs.store import PROVINCE_CODE
+
+PROVINCE = (PROVINCE_CODE, "山东省总工会")
 
 CITIES: dict[str, str] = {
     "370100": "济南市总工会",
@@ -68,3 +72,18 @@ ENTERPRISES: dict[str, tuple[str, str]] = {
     "370102001001": ("济南某机械制造有限公司工会", "370102001"),
     "370202001001": ("青岛某港务集团工会", "370202001"),
 }
+
+
+def seed_docs() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    pcode, pname = PROVINCE
+    docs.append({"_id": pcode, "name": pname, "level": "province", "parent": None, "path": [pcode]})
+    for code, name in CITIES.items():
+        docs.append({"_id": code, "name": name, "level": "city", "parent": pcode, "path": [pcode, code]})
+    paths = {d["_id"]: d["path"] for d in docs}
+    for level, table in (("county", COUNTIES), ("township", TOWNSHIPS), ("enterprise", ENTERPRISES)):
+        for code, (name, parent) in table.items():
+            path = [*paths[parent], code]
+            paths[code] = path
+            docs.append({"_id": code, "name": name, "level": level, "parent": parent, "path": path})
+    return docs

@@ -1,6 +1,6 @@
-"""Every collection's indexes, created idempotently at start-up (create_index is a no-op when present).
+"""Index plumbing shared by every capability's store: `ensure_index` and the setup type.
 
-Each storage module owns its index list; this file only joins them, so adding a module means adding one line.
+The list of every collection's indexes is `services.indexes.ensure_indexes`.
 """
 
 from __future__ import annotations
@@ -27,52 +27,3 @@ async def ensure_index(
         if [(k, v) for k, v in info["key"]] == wanted:
             return
     await collection.create_index(keys, **options)
-
-
-def _setups() -> list[IndexSetup]:
-    from storage import activities as mp_activities
-    from storage import (  # the editors' console
-        audit,
-        bot_content,
-        centres,
-        console_menus,
-        console_qrcodes,
-        editors,
-        followers,
-        members,
-        meta,
-        mini_users,
-        orgs,
-        push_runs,
-        pushes,
-    )
-    from storage import ballots as mp_ballots
-    from storage import polls as mp_polls
-    from storage import signups as mp_signups
-    from storage import surveys as mp_surveys
-
-    return [
-        meta.ensure_indexes,
-        orgs.ensure_indexes,
-        mini_users.ensure_indexes,
-        members.ensure_indexes,
-        followers.ensure_indexes,
-        bot_content.ensure_indexes,
-        centres.ensure_indexes,
-        mp_surveys.ensure_indexes,
-        mp_activities.ensure_indexes,
-        mp_signups.ensure_indexes,
-        mp_polls.ensure_indexes,
-        mp_ballots.ensure_indexes,
-        pushes.ensure_indexes,
-        editors.ensure_indexes,
-        audit.ensure_indexes,
-        console_menus.ensure_indexes,
-        console_qrcodes.ensure_indexes,
-        push_runs.ensure_indexes,
-    ]
-
-
-async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    for setup in _setups():
-        await setup(db)

@@ -24,7 +24,7 @@ from core.config import Settings, parse_settings
 from core.deps import Deps, build_deps, close_deps
 from core.embedded import EmbeddedServer, start_mongo, start_redis
 from seed import seed_all
-from storage.indexes import ensure_indexes
+from services.indexes import ensure_indexes
 
 # Demo credentials: the fake WeChat platform knows these accounts.
 OA_APP_ID, OA_SECRET = "wxdemo0000000oa", "demo-oa-secret"

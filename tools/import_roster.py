@@ -24,8 +24,8 @@ from core.db import connect_mongo
 from core.deps import Deps
 from core.embedded import EmbeddedServer, start_mongo
 from core.errors import ServiceError
-from services.roster import import_roster
-from storage.indexes import ensure_indexes
+from services.indexes import ensure_indexes
+from services.members.roster import import_roster
 
 MAX_LISTED = 200
 

@@ -7,8 +7,9 @@ callback (passive reply) or, when an answer comes late, sent as a customer-servi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from services.replies.types import ACK, REPLY_TYPES, Ack, Article, Image, News, Reply, Text, Transfer
 
 
 class Message:
@@ -92,47 +93,10 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-# --- replies ------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Text:
-    content: str
+__all__ = ["ACK", "REPLY_TYPES", "Ack", "Article", "Image", "News", "Reply", "Text", "Transfer"]
 
 
-@dataclass(frozen=True, slots=True)
-class Article:
-    title: str
-    description: str = ""
-    url: str = ""
-    pic_url: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class News:
-    articles: tuple[Article, ...]  # passive replies carry at most one article nowadays
-
-
-@dataclass(frozen=True, slots=True)
-class Image:
-    media_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Transfer:
-    """Hand the conversation to a human agent (WeChat's customer-service system)."""
-
-    kf_account: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    """Handled, nothing to say: WeChat gets "success"."""
-
-
-ACK = Ack()
-Reply = Text | News | Image | Transfer | Ack
-REPLY_TYPES = frozenset({Text, News, Image, Transfer, Ack})  # `type(x) in` is cheaper than isinstance
-
-
+# --- replies (the value objects live with the editable content: services.replies.types) ---------
 def reply_fields(reply: Reply, msg: Message, create_time: int) -> dict[str, Any] | None:
     """The passive-reply fields for `reply` to `msg` (None for Ack)."""
     if isinstance(reply, Ack):

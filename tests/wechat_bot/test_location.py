@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from core.deps import Deps
-from services import centres
-from storage.orgs import seed_docs
+from seed.orgs import seed_docs
+from services.followers import centres
 from tests.wechat_bot.conftest import SimFactory
 
 

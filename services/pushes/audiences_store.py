@@ -1,0 +1,80 @@
+"""Read-only queries a push audience needs on `followers`, `members` and `mini_users`.
+
+Streams are sorted by `_id` and restart after a given `_id`, so an audience snapshot that was cut
+short (a crash) continues exactly where its last chunk ended. Only `_id` (and, for the 48-hour
+window, `last_interaction_at`) is projected: a million followers never travel in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.pushes.deliveries_store import LOOKUP_BATCH
+
+Db = AsyncDatabase[dict[str, Any]]
+STREAM_BATCH = 2000
+
+
+async def stream_followers(
+    db: Db, query: dict[str, Any], after: str | None, *, with_interaction: bool = False
+) -> AsyncIterator[tuple[str, datetime | None]]:
+    """(openid, last_interaction_at) of subscribed followers matching `query`, in `_id` order."""
+    full: dict[str, Any] = {**query, "subscribed": True}
+    if after is not None:
+        full["_id"] = {"$gt": after}
+    fields = {"_id": 1, "last_interaction_at": 1} if with_interaction else {"_id": 1}
+    cursor = db.followers.find(full, fields, batch_size=STREAM_BATCH).sort("_id", ASCENDING)
+    async for doc in cursor:
+        yield doc["_id"], doc.get("last_interaction_at")
+
+
+async def followers_by_id(db: Db, openids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Follower facts a push checks (subscribed, org_path, last interaction) for a batch of openids."""
+    fields = {"subscribed": 1, "org_path": 1, "last_interaction_at": 1}
+    found: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(openids), LOOKUP_BATCH):
+        async for doc in db.followers.find({"_id": {"$in": list(openids[i : i + LOOKUP_BATCH])}}, fields):
+            found[doc["_id"]] = doc
+    return found
+
+
+async def stream_members(db: Db, query: dict[str, Any], after: str | None) -> AsyncIterator[str]:
+    """Member numbers matching `query`, in `_id` order."""
+    full = dict(query)
+    if after is not None:
+        full["_id"] = {"$gt": after}
+    async for doc in db.members.find(full, {"_id": 1}, batch_size=STREAM_BATCH).sort("_id", ASCENDING):
+        yield doc["_id"]
+
+
+async def members_in_orgs(db: Db, member_nos: Sequence[str], orgs: Sequence[str]) -> list[str]:
+    """The members of this list that belong to one of `orgs` (subtrees)."""
+    out: list[str] = []
+    for i in range(0, len(member_nos), LOOKUP_BATCH):
+        async for doc in db.members.find({"_id": {"$in": list(member_nos[i : i + LOOKUP_BATCH])}}, {"org_path": 1}):
+            if any(o in (doc.get("org_path") or ()) for o in orgs):
+                out.append(doc["_id"])
+    return out
+
+
+async def follower_openids_of_members(db: Db, member_nos: Sequence[str]) -> list[str]:
+    """Official-account openids linked to these members (via their mini-program user)."""
+    openids: list[str] = []
+    unionids: list[str] = []
+    fields = {"follower_openid": 1, "unionid": 1}
+    for i in range(0, len(member_nos), LOOKUP_BATCH):
+        query = {"member_id": {"$in": list(member_nos[i : i + LOOKUP_BATCH])}}
+        async for doc in db.mini_users.find(query, fields):
+            if doc.get("follower_openid"):
+                openids.append(doc["follower_openid"])
+            elif doc.get("unionid"):
+                unionids.append(doc["unionid"])
+    for i in range(0, len(unionids), LOOKUP_BATCH):
+        async for doc in db.followers.find({"unionid": {"$in": unionids[i : i + LOOKUP_BATCH]}}, {"_id": 1}):
+            openids.append(doc["_id"])
+    return openids

@@ -14,7 +14,7 @@ from core.deps import Deps
 from scheduler.runner import SchedulerRunner
 from services.pushes import receipts as push_receipts
 from services.pushes.fanout import Fanout
-from services.pushes.state import load_tuning
+from services.pushes.live import load_tuning
 from wechat_bot import hooks
 
 RUNNER = "pushes.scheduler"

@@ -32,9 +32,9 @@ from core import clock
 from core.deps import Deps
 from scheduler import jobs
 from scheduler.leader import LeaderLock
+from services.pushes import compose
 from services.pushes import rules as push_rules
 from services.pushes import store as push_store
-from services.pushes.compose import SCHED_VERSION_KEY
 
 log = logging.getLogger(__name__)
 JOB_PREFIX = "push:"
@@ -173,7 +173,7 @@ class SchedulerRunner:
             log.warning("scheduler: %s stepped down (%s)", self.lock.owner, why)
 
     async def _maybe_resync(self) -> None:
-        version = await self.deps.redis.get(SCHED_VERSION_KEY)
+        version = await compose.schedule_version(self.deps)
         if version != self._synced_version or time.monotonic() - self._synced_at > self.resync_seconds:
             await self.resync(version)
 
@@ -183,7 +183,7 @@ class SchedulerRunner:
         if scheduler is None:
             return
         if version is None:
-            version = await self.deps.redis.get(SCHED_VERSION_KEY)
+            version = await compose.schedule_version(self.deps)
         wanted = {JOB_PREFIX + p["_id"]: p for p in await push_store.armed(self.deps.db)}
         # Job-store calls block on Redis: keep them off the event loop.
         jobs_now = await asyncio.to_thread(scheduler.get_jobs)

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 
 from core.redis_pipe import RedisPipe, RedisReplyError, bulk
-from services.followers.following import ORG_KEY, SEEN_KEY
+from services.followers.live import ORG_KEY, SEEN_KEY
 
 log = logging.getLogger(__name__)
 

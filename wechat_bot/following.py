@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from services.followers import city_tags as follower_tags
 from services.followers import following as followers
+from services.menus import city_tags as follower_tags
 from wechat_bot import hooks
 from wechat_bot.context import Ctx
 from wechat_bot.message import ACK, Message, Reply, Text

@@ -7,7 +7,7 @@ possibly every few seconds while the chat is open) are answered at most once per
 
 from __future__ import annotations
 
-from services.followers import centres
+from services.followers import centres, following
 from services.followers import store as follower_store
 from wechat_bot.context import Ctx
 from wechat_bot.message import ACK, Message, Reply, Text
@@ -37,8 +37,7 @@ async def reported(msg: Message, ctx: Ctx) -> Reply:
     point = _point(msg, "Latitude", "Longitude")
     if point is None:
         return ACK
-    first = await ctx.deps.redis.set(f"msg:loc:{msg.openid}", "1", nx=True, ex=EVENT_REPLY_SECONDS)
-    if not first:
+    if not await following.first_location_reply(ctx.deps.redis, msg.openid, EVENT_REPLY_SECONDS):
         await follower_store.set_location(ctx.deps.db, msg.openid, *point, ctx.now())
         return ACK
     return await _answer(msg, ctx, *point)

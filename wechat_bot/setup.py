@@ -9,8 +9,8 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
-from services.followers import city_tags as follower_tags
 from services.followers import following as followers
+from services.menus import city_tags as follower_tags
 from services.replies.cache import ContentCache
 from services.replies.compile import Globals
 from wechat_bot.bot import Bot

@@ -20,6 +20,7 @@ from services.editors import accounts as editors
 from services.editors import audit, store
 from services.editors import sessions_live as sessions
 from services.editors.accounts import Editor
+from services.orgs import store as orgs
 
 log = logging.getLogger(__name__)
 BAD_LOGIN = "用户名或密码不正确"
@@ -101,8 +102,8 @@ async def current(deps: Deps, token: str | None) -> Session | None:
     editor = editors.from_doc(doc)
     org = fields.get("org") or editor.org
     if org != editor.org:  # the account may have moved: the working org must still lie in the subtree
-        found = await deps.db.orgs.find_one({"_id": org}, {"path": 1})
-        if found is None or editor.org not in found["path"]:
+        found = await orgs.get(deps.db, org)
+        if found is None or editor.org not in found.path:
             org = editor.org
     return Session(token, editor, fields.get("csrf", ""), org)
 
@@ -114,8 +115,8 @@ async def logout(deps: Deps, session: Session, ip: str) -> None:
 
 
 async def switch_org(deps: Deps, session: Session, code: Any) -> str:
-    found = await deps.db.orgs.find_one({"_id": code}, {"path": 1}) if isinstance(code, str) else None
-    if found is None or session.editor.org not in found["path"]:
+    found = await orgs.get(deps.db, code) if isinstance(code, str) else None
+    if found is None or session.editor.org not in found.path:
         raise Forbidden("只能切换到本工会及下级工会", code="org_out_of_scope")
     await sessions.set_field(deps.redis, session.token, "org", code)
     return str(code)

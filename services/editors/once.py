@@ -17,10 +17,9 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 
 from core.errors import BadInput, Conflict
+from services.editors import once_live
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-TTL = 24 * 3600
-PENDING = "…"
 
 
 def new_key() -> str:
@@ -35,20 +34,19 @@ async def once(
         return await create(), True
     if not KEY_RE.match(key):
         raise BadInput("表单标识不正确，请刷新页面后重试", code="invalid_form_key")
-    rkey = f"console:once:{user}:{kind}:{key}"
-    if await redis.set(rkey, PENDING, nx=True, ex=TTL):
+    if await once_live.claim(redis, user, kind, key):
         try:
             item_id = await create()
         except BaseException:
-            await redis.delete(rkey)
+            await once_live.release(redis, user, kind, key)
             raise
-        await redis.set(rkey, item_id, ex=TTL)
+        await once_live.record(redis, user, kind, key, item_id)
         return item_id, True
     for _ in range(100):  # the first submit is still working: wait for its result
-        value = await redis.get(rkey)
+        value = await once_live.result(redis, user, kind, key)
         if value is None:
             break  # it failed: this submit may try
-        if value != PENDING:
-            return str(value), False
+        if value != once_live.PENDING:
+            return value, False
         await asyncio.sleep(0.1)
     raise Conflict("该表单正在提交中，请稍后刷新页面查看结果", code="duplicate_submit")

@@ -68,12 +68,8 @@ async def breadcrumbs(db: Any, scope: Scope) -> list[orgs.Org]:
     if here is None:
         return []
     start = here.path.index(scope.editor.org) if scope.editor.org in here.path else len(here.path) - 1
-    found = {d["_id"]: d async for d in db.orgs.find({"_id": {"$in": list(here.path[start:])}})}
-    return [
-        orgs.Org(c, found[c]["name"], found[c]["level"], found[c].get("parent"), tuple(found[c]["path"]))
-        for c in here.path[start:]
-        if c in found
-    ]
+    found = await orgs.get_many(db, here.path[start:])
+    return [found[c] for c in here.path[start:] if c in found]
 
 
 async def children(db: Any, scope: Scope) -> list[orgs.Org]:
@@ -81,4 +77,4 @@ async def children(db: Any, scope: Scope) -> list[orgs.Org]:
 
 
 async def org_names(db: Any, codes: list[str]) -> dict[str, str]:
-    return {d["_id"]: d["name"] async for d in db.orgs.find({"_id": {"$in": list(set(codes))}}, {"name": 1})}
+    return {code: org.name for code, org in (await orgs.get_many(db, codes)).items()}

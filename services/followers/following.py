@@ -1,9 +1,8 @@
 """Following and leaving the account, org binding by QR scene, and what the message path caches.
 
-Nothing here is read from MongoDB per message. Two Redis hashes ride along in the dedupe round
-trip: `msg:fo` openid -> org path of bound followers (MongoDB stays the source of truth; the
-hash is rebuilt from it when Redis lost it), and `msg:seen` openid -> last interaction (unix
-time), which any process moves to MongoDB every 30 seconds in idempotent batches ($max).
+Nothing here is read from MongoDB per message: the follower's org path and last interaction ride
+along in the dedupe round trip (services.followers.live); any process moves the last-interaction
+times to MongoDB every 30 seconds in idempotent batches ($max).
 """
 
 from __future__ import annotations
@@ -17,16 +16,12 @@ import redis.asyncio as aioredis
 from pymongo.asynchronous.database import AsyncDatabase
 
 from core import clock
-from services.followers import store
+from services.followers import live, store
 from services.orgs import store as orgs
 
 log = logging.getLogger(__name__)
 
 Db = AsyncDatabase[dict[str, Any]]
-ORG_KEY = "msg:fo"
-SEEN_KEY = "msg:seen"
-ORG_CACHE_BUILT = "msg:fo:built"
-ORG_CACHE_LOCK = "msg:fo:building"
 UnfollowHook = Callable[[str], Awaitable[None]]
 
 
@@ -63,7 +58,7 @@ async def follow(db: Db, redis: aioredis.Redis, openid: str, scene: Scene) -> Fo
     if path is None and before.get("subscribed") is not False and before.get("org_path"):
         path = list(before["org_path"])  # a repeated subscribe keeps an earlier binding
     if path:
-        await redis.hset(ORG_KEY, openid, ",".join(path))
+        await live.set_org_path(redis, openid, path)
     await store.count_event(db, path[-1] if path else orgs.PROVINCE_CODE, at, "subscribes")
     previous = tuple(before.get("org_path") or ()) if before.get("subscribed") is not False else ()
     return Followed(org, tuple(path or ()), unknown_org=scene.kind == "org" and org is None, previous_path=previous)
@@ -77,7 +72,7 @@ async def bind(db: Db, redis: aioredis.Redis, openid: str, code: str) -> Followe
     previous = await store.bind_org(db, openid, list(org.path))
     if previous is None:  # a tombstone: they left the account
         return Followed(org, ())
-    await redis.hset(ORG_KEY, openid, ",".join(org.path))
+    await live.set_org_path(redis, openid, org.path)
     return Followed(org, org.path, previous_path=tuple(previous))
 
 
@@ -85,11 +80,7 @@ async def leave(db: Db, redis: aioredis.Redis, openid: str, hooks: Sequence[Unfo
     """Unfollow: delete what we hold about them (here and in every feature's hook), count it."""
     at = clock.now()
     before = await store.unsubscribed(db, openid, at)
-    pipe = redis.pipeline(transaction=False)
-    pipe.hdel(ORG_KEY, openid)
-    pipe.hdel(SEEN_KEY, openid)
-    pipe.delete(f"msg:loc:{openid}")
-    await pipe.execute()
+    await live.forget(redis, openid)
     for hook in hooks:
         try:
             await hook(openid)
@@ -99,53 +90,55 @@ async def leave(db: Db, redis: aioredis.Redis, openid: str, hooks: Sequence[Unfo
         await store.count_event(db, str(before.get("org") or orgs.PROVINCE_CODE), at, "unsubscribes")
 
 
-_TAKE_SEEN = """
-if redis.call('exists', KEYS[1]) == 0 then return {} end
-redis.call('rename', KEYS[1], KEYS[2])
-return redis.call('hgetall', KEYS[2])
-"""
-
-
 async def flush_seen(db: Db, redis: aioredis.Redis, worker: str) -> int:
     """Move the last-interaction times gathered in Redis to MongoDB (any process may run this).
 
     The hash is renamed away atomically, so each batch goes to exactly one process; a batch whose
     write failed is merged back (newer times win) for the next round.
     """
-    taken = f"{SEEN_KEY}:flushing:{worker}"
-    flat = await redis.eval(_TAKE_SEEN, 2, SEEN_KEY, taken)
-    if not flat:
+    taken, seen = await live.take_seen(redis, worker)
+    if not seen:
         return 0
-    seen = {flat[i]: float(flat[i + 1]) for i in range(0, len(flat), 2)}
     try:
         await store.touch_many(db, seen)
     except Exception:
-        for openid, ts in seen.items():
-            await redis.hsetnx(SEEN_KEY, openid, str(ts))
+        await live.give_back_seen(redis, seen)
         raise
     finally:
-        await redis.delete(taken)
+        await live.drop(redis, taken)
     return len(seen)
 
 
 async def rebuild_org_cache(db: Db, redis: aioredis.Redis) -> int:
-    """Fill `msg:fo` from MongoDB when Redis lost it (one process does it, under a lock)."""
-    if await redis.exists(ORG_CACHE_BUILT) or not await redis.set(ORG_CACHE_LOCK, "1", nx=True, ex=600):
+    """Fill the follower org cache from MongoDB when Redis lost it (one process does it, under a lock)."""
+    if await live.org_cache_built(redis) or not await live.claim_org_cache_rebuild(redis):
         return 0
     n = 0
+    built = False
     try:
         batch: dict[str, str] = {}
         async for openid, path in store.org_paths(db):
             batch[openid] = ",".join(path)
             if len(batch) >= 1000:
-                await redis.hset(ORG_KEY, mapping=batch)  # type: ignore[arg-type]
+                await live.set_org_paths(redis, batch)
                 n += len(batch)
                 batch = {}
         if batch:
-            await redis.hset(ORG_KEY, mapping=batch)  # type: ignore[arg-type]
+            await live.set_org_paths(redis, batch)
             n += len(batch)
-        await redis.set(ORG_CACHE_BUILT, "1")
+        built = True
         log.info("follower org cache rebuilt: %s followers", n)
     finally:
-        await redis.delete(ORG_CACHE_LOCK)
+        await live.finish_org_cache_rebuild(redis, built)
     return n
+
+
+async def recent_interactions(redis: aioredis.Redis, openids: list[str]) -> dict[str, float]:
+    """Last interactions the message path has seen but not yet written to MongoDB."""
+    values = await live.last_seen(redis, openids)
+    return {o: float(v) for o, v in zip(openids, values, strict=True) if v}
+
+
+async def first_location_reply(redis: aioredis.Redis, openid: str, seconds: int) -> bool:
+    """True for the first location event of a burst: that one gets the nearest centres."""
+    return await live.first_location_reply(redis, openid, seconds)

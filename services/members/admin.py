@@ -4,7 +4,6 @@ per-row error report kept for an hour."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -12,7 +11,7 @@ from core.deps import Deps
 from core.errors import NotFound
 from services.editors import audit
 from services.editors.scope import Scope
-from services.members import roster
+from services.members import live, roster, store
 
 REPORT_TTL = 3600
 MAX_STORED_ERRORS = 20_000
@@ -35,7 +34,7 @@ async def run_import(deps: Deps, scope: Scope, data: bytes, filename: str, *, dr
         "error_count": len(report.errors),
         "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in report.errors[:MAX_STORED_ERRORS]],
     }
-    await deps.redis.set(_key(scope, out["id"]), json.dumps(out, ensure_ascii=False), ex=REPORT_TTL)
+    await live.save_import_report(deps.redis, scope.editor.username, out, REPORT_TTL)
     if not dry_run:
         summary = (
             f"导入会员名册 {filename}：新增 {report.inserted} 人，更新 {report.updated} 人，{len(report.errors)} 行有误"
@@ -55,15 +54,11 @@ async def run_import(deps: Deps, scope: Scope, data: bytes, filename: str, *, dr
     return out
 
 
-def _key(scope: Scope, report_id: str) -> str:
-    return f"console:import:{scope.editor.username}:{report_id}"
-
-
 async def report(deps: Deps, scope: Scope, report_id: str) -> dict[str, Any]:
-    raw = await deps.redis.get(_key(scope, report_id))
-    if raw is None:
+    found = await live.import_report(deps.redis, scope.editor.username, report_id)
+    if found is None:
         raise NotFound("导入报告已过期（保留 1 小时），请重新导入以查看", code="report_not_found")
-    return dict(json.loads(raw))
+    return found
 
 
 def error_rows(rep: dict[str, Any]) -> list[list[Any]]:
@@ -71,4 +66,4 @@ def error_rows(rep: dict[str, Any]) -> list[list[Any]]:
 
 
 async def member_count(deps: Deps, scope: Scope) -> int:
-    return await deps.db.members.count_documents({"org_path": scope.org})
+    return await store.count_in(deps.db, scope.org)

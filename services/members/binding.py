@@ -152,8 +152,8 @@ async def _profile(deps: Deps, user: mini_users.MiniUser, member: members.Member
             "phone": mask_phone(member.phone),
         }
     path = list(user.org_path) or [orgs.PROVINCE_CODE]
-    names = {d["_id"]: d async for d in deps.db.orgs.find({"_id": {"$in": path}}, {"name": 1, "level": 1})}
-    out["org_path"] = [{"code": c, "name": names[c]["name"], "level": names[c]["level"]} for c in path if c in names]
-    if user.org and user.org in names:
-        out["org"] = {"code": user.org, "name": names[user.org]["name"], "level": names[user.org]["level"]}
+    found = await orgs.get_many(deps.db, path)
+    out["org_path"] = [{"code": c, "name": found[c].name, "level": found[c].level} for c in path if c in found]
+    if user.org and user.org in found:
+        out["org"] = {"code": user.org, "name": found[user.org].name, "level": found[user.org].level}
     return out

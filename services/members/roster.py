@@ -141,7 +141,7 @@ async def import_roster(
     if len(rows) > MAX_ROWS + 1:
         raise BadInput(f"一次最多导入 {MAX_ROWS} 行，请拆分文件", code="too_many_rows")
     columns = _map_header(rows[0])
-    subtree = {d["_id"]: d["path"] async for d in deps.db.orgs.find({"path": org_code}, {"path": 1})}
+    subtree = {code: list(path) for code, path in (await orgs.subtree_paths(deps.db, org_code)).items()}
     report = ImportReport(dry_run=dry_run)
     valid: dict[str, tuple[int, dict[str, Any]]] = {}
     for number, raw in enumerate(rows[1:], start=2):

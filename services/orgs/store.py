@@ -52,6 +52,16 @@ async def get(db: Db, code: str) -> Org | None:
     return _from_doc(doc) if doc else None
 
 
+async def get_many(db: Db, codes: list[str] | tuple[str, ...]) -> dict[str, Org]:
+    """The orgs among `codes` that exist, by code (one query)."""
+    return {d["_id"]: _from_doc(d) async for d in db.orgs.find({"_id": {"$in": list(set(codes))}})}
+
+
+async def subtree_paths(db: Db, code: str) -> dict[str, tuple[str, ...]]:
+    """Every org in the subtree of `code` (itself included): code -> path."""
+    return {d["_id"]: tuple(d["path"]) async for d in db.orgs.find({"path": code}, {"path": 1})}
+
+
 async def subtree_codes(db: Db, code: str) -> list[str]:
     return [d["_id"] async for d in db.orgs.find({"path": code}, {"_id": 1})]
 

@@ -25,8 +25,8 @@ from services.pushes import control as push_control
 from services.pushes import deliveries_store as deliveries
 from services.pushes import receipts as push_receipts
 from services.pushes import runs_store as runs
+from services.pushes.live import COUNTS
 from services.pushes.send import FAILED, FATAL, QUOTA, RETRY, SENT, SKIPPED, THROTTLED, UNKNOWN, Outcome, Sender
-from services.pushes.state import COUNTS
 
 if TYPE_CHECKING:
     from services.pushes.fanout import Fanout

@@ -21,16 +21,15 @@ from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
 from services.orgs import store as orgs
 from services.pushes import control as push_control
+from services.pushes import live, store
 from services.pushes import rules as push_rules
 from services.pushes import runs_store as runs
-from services.pushes import store
 
 STATUS_TEXT = {
     "draft": "草稿", "scheduled": "已排期", "running": "发送中", "paused": "已暂停", "done": "已完成",
     "cancelled": "已取消", "failed": "发送失败",
 }  # fmt: skip
 EDITABLE = ("draft", "scheduled")
-SCHED_VERSION_KEY = "sched:version"  # bumped whenever an armed schedule changes: the leader re-syncs
 
 
 def view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +227,12 @@ async def cancel(deps: Deps, push_id: str, *, editor_org: str, editor: str) -> d
 
 
 async def _resync(deps: Deps) -> None:
-    await deps.redis.incr(SCHED_VERSION_KEY)
+    await live.bump_schedule_version(deps.redis)
+
+
+async def schedule_version(deps: Deps) -> str | None:
+    """Changes whenever an armed schedule changes (the scheduler leader re-syncs its jobs then)."""
+    return await live.schedule_version(deps.redis)
 
 
 def schedule_preview(schedule: Any, count: int = 5) -> list[str]:

@@ -21,7 +21,7 @@ from core.deps import Deps
 from services.pushes import deliveries_store as deliveries
 from services.pushes import runs_store as runs
 from services.pushes import store as push_store
-from services.pushes.state import COUNTS, current_key, get_state
+from services.pushes.live import COUNTS, current_key, get_state
 
 log = logging.getLogger(__name__)
 

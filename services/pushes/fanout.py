@@ -24,12 +24,13 @@ from typing import Any
 
 from core import clock
 from core.deps import Deps
+from services.followers import following
 from services.pushes import control as push_control
 from services.pushes import receipts as push_receipts
 from services.pushes import runs_store as runs
 from services.pushes import store as push_store
 from services.pushes.chunk import ChunkJob
-from services.pushes.state import PushState, Tuning, get_state, load_tuning
+from services.pushes.live import PushState, Tuning, get_state, load_tuning
 
 log = logging.getLogger(__name__)
 TUNING_RELOAD_SECONDS = 10.0
@@ -110,10 +111,7 @@ class Fanout:
 
     async def recent_interactions(self, openids: list[str]) -> dict[str, float]:
         """Last interactions the message path has seen but not yet written to MongoDB."""
-        from services.followers.following import SEEN_KEY
-
-        values = await self.deps.redis.hmget(SEEN_KEY, openids)
-        return {o: float(v) for o, v in zip(openids, values, strict=True) if v}
+        return await following.recent_interactions(self.deps.redis, openids)
 
     def followers_left(self, openids: list[str]) -> None:
         """WeChat says 43004 (not subscribed): forget them the way an unfollow event does, in the

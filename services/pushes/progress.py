@@ -18,8 +18,8 @@ from core.errors import NotFound
 from services.pushes import deliveries_store as deliveries
 from services.pushes import runs_store as runs
 from services.pushes.compose import _owned
+from services.pushes.live import COUNTS, get_state, ownership_checked, remember_ownership
 from services.pushes.receipts import MASS_TEXT, RECEIPT_TEXT
-from services.pushes.state import COUNTS, get_state
 
 RUN_TEXT = {
     "running": "发送中", "paused": "已暂停", "quota_paused": "今日额度已用完，暂停中", "done": "已完成",
@@ -37,10 +37,9 @@ async def progress(deps: Deps, push_id: str, *, editor_org: str, run_id: str | N
     """
     state = get_state(deps.extras, deps.redis)
     push: dict[str, Any] | None = None
-    seen_key = f"push:seen:{editor_org}:{push_id}"  # a push never changes org: cache the ownership check
-    if not await deps.redis.exists(seen_key):
+    if not await ownership_checked(deps.redis, editor_org, push_id):
         push = await _owned(deps, push_id, editor_org)
-        await deps.redis.set(seen_key, "1", ex=600)
+        await remember_ownership(deps.redis, editor_org, push_id)
     run_id = run_id or await state.current_run(push_id)
     if run_id is None:
         push = push or await _owned(deps, push_id, editor_org)

@@ -5,9 +5,9 @@ A moment after each template send WeChat posts TEMPLATESENDJOBFINISH to /wechat 
 a status: "success", "failed:user block" (the worker refused this account's messages) or
 "failed: system failed". To turn that into a receipt on the delivery record:
 
-- the send remembers msgid -> run in Redis (`push:msgid:<yyyymmdd>`, 2 days): delivery records have
+- the send remembers msgid -> run in Redis (receipts_live, 2 days): delivery records have
   no secondary index by design (a million-recipient run writes a million of them);
-- the /wechat handler only appends the report to a stream (`push:receipts`): one Redis command, so
+- the /wechat handler only appends the report to a stream (receipts_live): one Redis command, so
   a push's burst of reports never waits for MongoDB;
 - the push supervisor (every instance, every second) moves reports older than a few seconds (the
   delivery record is written in batches and may trail its report) onto the records and adds them up
@@ -26,28 +26,21 @@ person gets one notice of a template per consent, so two runs rarely share a key
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter, defaultdict
-from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from core import clock
 from core.deps import Deps
 from services.pushes import deliveries_store as deliveries
+from services.pushes import receipts_live as live
 from services.pushes import runs_store as runs
 
 log = logging.getLogger(__name__)
 
-STREAM = "push:receipts"
-MAP_TTL = 2 * 86400  # reports come within minutes; two days covers a send just before midnight
 SETTLE_MS = 5_000  # a report younger than this may be ahead of its delivery record
 BATCH = 1000
 RECEIPT_TEXT = {"delivered": "已送达", "blocked": "用户拒收", "failed": "送达失败"}
 MASS_TEXT = {"mass_filtered": "过滤后应发", "mass_sent": "微信已发出", "mass_error": "发送失败"}
-
-
-def _map_key(day: Any) -> str:
-    return f"push:msgid:{day:%Y%m%d}"
 
 
 def receipt_of(status: str) -> str:
@@ -74,11 +67,7 @@ def _subscribe_key(template_id: str, openid: str) -> str:
 async def _remember(deps: Deps, run_id: str, keys: list[str]) -> None:
     if not keys:
         return
-    key = _map_key(clock.now())
-    pipe = deps.redis.pipeline(transaction=False)
-    pipe.hset(key, mapping=dict.fromkeys(keys, run_id))
-    pipe.expire(key, MAP_TTL)
-    await pipe.execute()
+    await live.remember(deps.redis, clock.now(), run_id, keys)
 
 
 MASS_COUNTS = {"TotalCount": "mass_total", "FilterCount": "mass_filtered", "SentCount": "mass_sent",
@@ -94,7 +83,7 @@ async def on_report(deps: Deps, event: str, fields: dict[str, Any]) -> None:
             template_id, status = str(item.get("TemplateId") or "")[:128], str(item.get("ErrorStatus") or "")[:60]
             if template_id:
                 entry = {"k": "sub", "m": _subscribe_key(template_id, openid[:128]), "o": openid[:128], "s": status}
-                await deps.redis.xadd(STREAM, entry, maxlen=2_000_000, approximate=True)  # type: ignore[arg-type]
+                await live.add_report(deps.redis, entry)
         return
     if not msgid.isdigit() or not openid:
         return
@@ -106,7 +95,7 @@ async def on_report(deps: Deps, event: str, fields: dict[str, Any]) -> None:
         entry |= {short: str(_int(fields.get(name))) for name, short in MASS_COUNTS.items()}
     else:
         return
-    await deps.redis.xadd(STREAM, entry, maxlen=2_000_000, approximate=True)  # type: ignore[arg-type]
+    await live.add_report(deps.redis, entry)
 
 
 def _sent_items(fields: dict[str, Any]) -> list[dict[str, Any]]:
@@ -125,12 +114,10 @@ def _int(value: Any) -> int:
 
 async def flush(deps: Deps, *, settle_ms: int = SETTLE_MS) -> int:
     """Apply queued reports older than `settle_ms`; returns how many reports were handled."""
-    until = f"{int(time.time() * 1000) - settle_ms}"
-    # decode_responses=True: every key and value is a str
-    entries = cast(list[tuple[str, dict[str, str]]], await deps.redis.xrange(STREAM, "-", until, count=BATCH))
+    entries = await live.settled_reports(deps.redis, settle_ms, BATCH)
     if not entries:
         return 0
-    runs_of = await _runs_of(deps, sorted({f["m"] for _, f in entries}))
+    runs_of = await live.runs_of(deps.redis, clock.now(), sorted({f["m"] for _, f in entries}))
     by_run: dict[str, dict[str, list[tuple[str, int | None]]]] = defaultdict(lambda: defaultdict(list))
     for _, f in entries:
         run_id = runs_of.get(f["m"])
@@ -148,17 +135,5 @@ async def flush(deps: Deps, *, settle_ms: int = SETTLE_MS) -> int:
             applied[receipt] += await deliveries.set_receipts(deps.db, run_id, items, receipt, at)
         if +applied:
             await runs.add_receipts(deps.db, run_id, dict(+applied))
-    await deps.redis.xdel(STREAM, *[entry_id for entry_id, _ in entries])
+    await live.delete_reports(deps.redis, [entry_id for entry_id, _ in entries])
     return len(entries)
-
-
-async def _runs_of(deps: Deps, keys: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    today = clock.now()
-    for back in range(2):  # the map of the send's day; a report may cross midnight
-        missing = [m for m in keys if m not in found]
-        if not missing:
-            break
-        values = await deps.redis.hmget(_map_key(today - timedelta(days=back)), missing)
-        found.update({m: str(r) for m, r in zip(missing, values, strict=True) if r})
-    return found

@@ -14,7 +14,7 @@ from core import clock
 from core.deps import Deps
 from services.pushes import compose as pushes
 from services.pushes.fanout import Fanout
-from services.pushes.state import Tuning
+from services.pushes.live import Tuning
 
 PROVINCE = "370000"
 JINAN = "370100"

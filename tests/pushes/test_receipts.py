@@ -8,6 +8,7 @@ import asyncio
 from core.deps import Deps
 from services.pushes import progress as push_progress
 from services.pushes import receipts as push_receipts
+from services.pushes import receipts_live
 from services.pushes.fanout import Fanout
 from tests.pushes.conftest import PROVINCE, TEMPLATE, ids, records, seed_followers, send_now, wait_run
 from tests.pushes.test_channels import MASS, subscribe_push
@@ -41,7 +42,7 @@ async def test_receipts_reach_records_progress_and_report_once(deps: Deps, fake_
     assert sorted(marks) == ["blocked"] * 2 + ["delivered"] * 9 + ["failed"]
     text = "".join([part async for part in push_progress.report_csv(deps, push_id, editor_org=PROVINCE)])
     assert text.count("已送达") == 9 and text.count("用户拒收") == 2 and text.count("送达失败") == 1
-    assert await deps.redis.xlen(push_receipts.STREAM) == 0
+    assert await deps.redis.xlen(receipts_live.STREAM) == 0
 
 
 async def test_mass_batch_reports_add_up_on_the_run_once(deps: Deps, fake_wechat, fan: Fanout) -> None:

@@ -12,9 +12,10 @@ import pytest
 
 from core import clock
 from core.deps import Deps
-from services.followers import city_tags as follower_tags
 from services.followers import following as followers
 from services.followers import store as follower_store
+from services.menus import city_tags as follower_tags
+from services.menus import live as menu_live
 from tests.wechat_bot.conftest import SimFactory
 from tools.fake_wechat import FakeWeChatServer
 from wechat_bot import hooks
@@ -162,7 +163,7 @@ async def test_followers_binding_by_qr_get_their_citys_menu_tag(
     assert tag_id not in state.followers.tags_of("o_t_qingdao") and not state.followers.tags_of("o_t_plain")
     assert tag_id in (await follower(deps, "o_t_county"))["tags"]
     assert (
-        await deps.redis.smembers(follower_tags.cities_key(follower_tags.TAG)) == set()
+        await deps.redis.smembers(menu_live.cities_key(follower_tags.TAG)) == set()
     )  # both queues drained, Qingdao's dropped
 
 
@@ -203,22 +204,22 @@ async def test_moving_to_another_city_swaps_the_menu_tag(
 
 
 async def test_template_reports_are_queued_for_the_push_feature(make_sim: SimFactory, deps: Deps) -> None:
-    from services.pushes import receipts as push_receipts
+    from services.pushes import receipts_live
 
     reply = await make_sim("safe").send(make_sim("safe").template_finished("o_f_tpl", 424242, "failed:user block"))
     assert reply.text == "success"
-    entries = await deps.redis.xrange(push_receipts.STREAM)
+    entries = await deps.redis.xrange(receipts_live.STREAM)
     assert [f for _, f in entries] == [{"m": "424242", "o": "o_f_tpl", "s": "failed:user block"}]
 
 
 async def test_subscribe_notice_reports_are_queued_for_the_push_feature(make_sim: SimFactory, deps: Deps) -> None:
-    from services.pushes import receipts as push_receipts
+    from services.pushes import receipts_live
 
     notices = [("TPL_VOTE", 7001, "success"), ("TPL_SIGNUP", 7002, "failed:user block")]
     for fmt in ("xml", "json"):  # XML repeats <List>; JSON has an array
         sim = make_sim("safe", fmt)
         assert (await sim.send(sim.subscribe_sent(f"o_f_sub_{fmt}", notices))).text == "success"
-    entries = [f for _, f in await deps.redis.xrange(push_receipts.STREAM)]
+    entries = [f for _, f in await deps.redis.xrange(receipts_live.STREAM)]
     assert entries == [
         {"k": "sub", "m": f"s:{t}:o_f_sub_{fmt}", "o": f"o_f_sub_{fmt}", "s": s}
         for fmt in ("xml", "json") for t, _, s in notices
@@ -246,7 +247,7 @@ async def test_tag_queues_survive_a_dying_drainer_and_two_drainers_tag_once(
         await follower_tags.drain(deps)
     monkeypatch.setattr(follower_tags, "tag_batch", real)
     # A drainer killed outright keeps its lease until it runs out: nobody else drains meanwhile.
-    lease = f"{follower_tags.queue_key(follower_tags.TAG, '370100')}:lease"
+    lease = f"{menu_live.queue_key(follower_tags.TAG, '370100')}:lease"
     await deps.redis.set(lease, "dead-process", px=300)
     assert await follower_tags.drain(deps) == 0
     await asyncio.sleep(0.35)

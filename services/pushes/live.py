@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -256,3 +256,27 @@ def get_state(extras: dict[str, Any], redis: aioredis.Redis) -> PushState:
     if state is None:
         state = extras["pushes.state"] = PushState(redis)
     return state
+
+
+SCHED_VERSION_KEY = "sched:version"  # bumped whenever an armed schedule changes: the leader re-syncs
+
+
+async def bump_schedule_version(redis: aioredis.Redis) -> None:
+    await redis.incr(SCHED_VERSION_KEY)
+
+
+async def schedule_version(redis: aioredis.Redis) -> str | None:
+    return cast("str | None", await redis.get(SCHED_VERSION_KEY))
+
+
+def _ownership_key(editor_org: str, push_id: str) -> str:
+    return f"push:seen:{editor_org}:{push_id}"
+
+
+async def ownership_checked(redis: aioredis.Redis, editor_org: str, push_id: str) -> bool:
+    """A push never changes org: an ownership check passed in the last 10 minutes stays true."""
+    return bool(await redis.exists(_ownership_key(editor_org, push_id)))
+
+
+async def remember_ownership(redis: aioredis.Redis, editor_org: str, push_id: str) -> None:
+    await redis.set(_ownership_key(editor_org, push_id), "1", ex=600)

@@ -1,11 +1,10 @@
 """Followers who bind to a city by QR code get the city's menu tag, so they see its conditional menu.
 
-Publishing a city's menu tags the followers bound at that moment (services/console_menu.py); this
+Publishing a city's menu tags the followers bound at that moment (services/menus/admin.py); this
 module covers everyone who binds afterwards, and takes the old city's tag away from a follower who
 moves to another city (WeChat would otherwise match either city's menu). A bind queues the openid
-in Redis (`menu:tagq:<city>` / `menu:untagq:<city>`, the city in `menu:tagq` / `menu:untagq`); the
-bot's housekeeping drains the queues every few seconds in batches of 50 (WeChat's limit) from any
-process, one process per queue at a time (a lease, `menu:<kind>:<city>:lease`). A batch leaves the
+in Redis (services.menus.live); the bot's housekeeping drains the queues every few seconds in
+batches of 50 (WeChat's limit) from any process, one process per queue at a time (a lease). A batch leaves the
 queue only after WeChat took it, so a process that dies mid-batch leaves it for the next drainer
 (tagging twice is harmless). Untagging runs before tagging, so a follower who moves away and back
 ends up tagged. A city without a published conditional menu drops its queues; a quota, rate or
@@ -16,34 +15,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import cast
 
 import redis.asyncio as aioredis
 
 from core.deps import Deps
-from core.lease import Lease
 from core.wechat.errors import WeChatError
+from services.menus import live
 from services.menus import store as menus
 from services.menus.admin import TAG_BATCH, tag_batch
+from services.menus.live import TAG, UNTAG
 
 log = logging.getLogger(__name__)
 
-TAG, UNTAG = "tagq", "untagq"
 LEASE_SECONDS = 120.0  # longer than a queue's drain takes; a dead drainer's lease runs out
-
-# Forget the city only while its queue is empty, atomically: a bind racing with the drain keeps it.
-_FORGET_IF_EMPTY = """
-if redis.call('SCARD', KEYS[2]) == 0 then return redis.call('SREM', KEYS[1], ARGV[1]) end
-return 0
-"""
-
-
-def cities_key(kind: str) -> str:
-    return f"menu:{kind}"
-
-
-def queue_key(kind: str, city: str) -> str:
-    return f"menu:{kind}:{city}"
 
 
 def city_of(org_path: Sequence[str]) -> str | None:
@@ -55,19 +39,14 @@ async def queue(redis: aioredis.Redis, openid: str, org_path: Sequence[str], pre
     city, old = city_of(org_path), city_of(previous)
     if city == old:
         return  # same city (or province to province): the tag they have, or none, is still right
-    pipe = redis.pipeline(transaction=False)
-    for kind, c in ((UNTAG, old), (TAG, city)):
-        if c is not None:
-            pipe.sadd(queue_key(kind, c), openid)
-            pipe.sadd(cities_key(kind), c)
-    await pipe.execute()
+    await live.enqueue(redis, openid, [(kind, c) for kind, c in ((UNTAG, old), (TAG, city)) if c is not None])
 
 
 async def drain(deps: Deps) -> int:
     """Apply every queued change of city tags; returns how many followers were (un)tagged."""
     done = 0
     for kind in (UNTAG, TAG):
-        for city in sorted(cast(set[str], await deps.redis.smembers(cities_key(kind)))):
+        for city in await live.queued_cities(deps.redis, kind):
             n = await _drain_city(deps, kind, city)
             if n < 0:
                 return done  # WeChat says wait (quota, rate, busy): the rest waits for the next round
@@ -76,21 +55,20 @@ async def drain(deps: Deps) -> int:
 
 
 async def _drain_city(deps: Deps, kind: str, city: str) -> int:
-    key = queue_key(kind, city)
-    lease = Lease(deps.redis, f"{key}:lease", ttl=LEASE_SECONDS)
+    lease = live.drain_lease(deps.redis, kind, city, LEASE_SECONDS)
     if not await lease.acquire():
         return 0  # another process is draining this queue
     try:
-        return await _drain_held(deps, kind, city, key)
+        return await _drain_held(deps, kind, city)
     finally:
         await lease.release()
 
 
-async def _drain_held(deps: Deps, kind: str, city: str, key: str) -> int:
+async def _drain_held(deps: Deps, kind: str, city: str) -> int:
     doc = await menus.get(deps.db, city) or {}
     tag_id = (doc.get("tag") or {}).get("id")
     done = 0
-    while batch := cast(list[str], await deps.redis.srandmember(key, TAG_BATCH) or []):
+    while batch := await live.peek(deps.redis, kind, city, TAG_BATCH):
         if tag_id is not None:  # else no conditional menu: nothing to match, nothing to tag
             try:
                 ok, failed = await tag_batch(deps, batch, int(tag_id), untag=kind == UNTAG)
@@ -104,6 +82,6 @@ async def _drain_held(deps: Deps, kind: str, city: str, key: str) -> int:
             done += len(ok)
             if failed:
                 log.info("%d followers of %s could not be tagged (left the account?)", failed, city)
-        await deps.redis.srem(key, *batch)  # only now: a crash before this leaves the batch queued
-    await deps.redis.eval(_FORGET_IF_EMPTY, 2, cities_key(kind), key, city)
+        await live.remove(deps.redis, kind, city, batch)  # only now: a crash before this leaves it queued
+    await live.forget_city_if_empty(deps.redis, kind, city)
     return done

@@ -11,11 +11,12 @@ from typing import Any
 
 from core.deps import Deps
 from services.activities import definitions as activity_admin
-from services.activities import signups
+from services.activities import signups, signups_store
 from services.activities import store as repo
 from services.activities.flusher import flush_ids, state
 from services.editors import audited
 from services.editors.scope import Scope
+from services.members.binding import member_contacts
 from services.surveys.admin import answer_label
 from services.surveys.questions import InvalidDefinition
 
@@ -136,25 +137,16 @@ async def signup_rows(deps: Deps, scope: Scope, activity_id: str, limit: int | N
         "签到时间",
         *(q["title"] for q in questions),
     ]
-    cursor = deps.db.signups.find({"activity_id": activity_id}, batch_size=500).sort("seq", 1)
-    if limit:
-        cursor = cursor.limit(limit)
-    batch: list[dict[str, Any]] = []
-    async for s in cursor:
-        batch.append(s)
-        if len(batch) >= 500:
-            for row in await _rows(deps, batch, sessions, questions):
-                yield row
-            batch = []
-    for row in await _rows(deps, batch, sessions, questions):
-        yield row
+    async for batch in signups_store.stream_for_activity(deps.db, activity_id, limit):
+        for row in await _rows(deps, batch, sessions, questions):
+            yield row
 
 
 async def _rows(
     deps: Deps, batch: list[dict[str, Any]], sessions: dict[str, str], questions: list[dict[str, Any]]
 ) -> list[list[Any]]:
     ids = [s["member_id"] for s in batch if s.get("member_id")]
-    members = {m["_id"]: m async for m in deps.db.members.find({"_id": {"$in": ids}}, {"name": 1, "phone": 1})}
+    members = await member_contacts(deps, ids)
     out = []
     for s in batch:
         m = members.get(s.get("member_id") or "", {})

@@ -13,6 +13,7 @@ are set on every write; the reminder fields are set on insert and then owned by 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -175,3 +176,20 @@ async def record_notices(db: Db, rows: list[dict[str, Any]]) -> None:
 
 async def notices_of(db: Db, signup_id: str) -> dict[str, str]:
     return {d["kind"]: d["outcome"] async for d in db.signup_notices.find({"signup_id": signup_id})}
+
+
+async def stream_for_activity(
+    db: Db, activity_id: str, limit: int | None = None, batch: int = 500
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """An activity's sign-ups in arrival order, in batches (exports of any size)."""
+    cursor = db.signups.find({"activity_id": activity_id}, batch_size=batch).sort("seq", 1)
+    if limit:
+        cursor = cursor.limit(limit)
+    chunk: list[dict[str, Any]] = []
+    async for doc in cursor:
+        chunk.append(doc)
+        if len(chunk) >= batch:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -20,6 +20,7 @@ import aiohttp
 from core.clock import localize, now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, Unavailable
+from core.lease import Lease
 from core.wechat.errors import WeChatError
 from services.activities import admin as console_activities
 from services.editors import audit
@@ -56,12 +57,12 @@ async def create(deps: Deps, scope: Scope, kind: str, target: str) -> tuple[dict
             raise BadInput("活动已经结束，不能再生成签到二维码", code="activity_over")
     else:
         raise BadInput("二维码类型应为 org（工会关注码）或 checkin（活动签到码）", code="kind")
-    lock = f"console:qrlock:{scene}"
+    lock = Lease(deps.redis, f"console:qrlock:{scene}", ttl=15, owner=scope.editor.username)
     for _ in range(100):  # two editors asking for the same code at once get one code
         existing = await store.reusable(deps.db, scene, now() + MIN_LEFT)
         if existing is not None:
             return existing, False
-        if await deps.redis.set(lock, scope.editor.username, nx=True, ex=15):
+        if await lock.acquire():
             break
         await asyncio.sleep(0.1)
     else:
@@ -69,7 +70,7 @@ async def create(deps: Deps, scope: Scope, kind: str, target: str) -> tuple[dict
     try:
         return await _create(deps, scope, kind, target, scene, title, org_path, expires_at), True
     finally:
-        await deps.redis.delete(lock)
+        await lock.release()
 
 
 async def _create(

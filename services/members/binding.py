@@ -157,3 +157,8 @@ async def _profile(deps: Deps, user: mini_users.MiniUser, member: members.Member
     if user.org and user.org in found:
         out["org"] = {"code": user.org, "name": found[user.org].name, "level": found[user.org].level}
     return out
+
+
+async def member_contacts(deps: Deps, member_nos: list[str]) -> dict[str, dict[str, Any]]:
+    """Name and phone per member number (the editors' exports of their own activities)."""
+    return await members.contacts(deps.db, member_nos)

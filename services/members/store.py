@@ -92,3 +92,8 @@ async def mark_bound(db: Db, member_no: str, openid: str | None) -> None:
 
 async def count_in(db: Db, org: str) -> int:
     return await db.members.count_documents({"org_path": org})
+
+
+async def contacts(db: Db, member_nos: list[str]) -> dict[str, dict[str, Any]]:
+    """Name and phone of the members among `member_nos` (exports for the activity's organisers)."""
+    return {m["_id"]: m async for m in db.members.find({"_id": {"$in": member_nos}}, {"name": 1, "phone": 1})}

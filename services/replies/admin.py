@@ -35,7 +35,7 @@ async def _org_path(deps: Deps, code: str) -> tuple[str, ...]:
 
 async def list_for(deps: Deps, scope: Scope) -> list[dict[str, Any]]:
     """The working org's own documents: keyword rules by priority, then the single ones."""
-    docs = [d async for d in deps.db.bot_content.find({"org": scope.org})]
+    docs = await store.of_org(deps.db, scope.org)
     order = {"welcome": 0, "default": 1, "click": 2, "keyword": 3}
     return sorted(docs, key=lambda d: (order.get(d.get("kind", ""), 9), -int(d.get("priority") or 0), d["_id"]))
 

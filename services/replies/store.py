@@ -73,3 +73,8 @@ async def bump_version(redis: aioredis.Redis) -> int:
     ver = int(await redis.incr(VERSION_KEY))
     await redis.publish(CHANNEL, str(ver))
     return ver
+
+
+async def of_org(db: Db, org: str) -> list[dict[str, Any]]:
+    """One org's own documents (rules, welcome, default, click answers), enabled or not."""
+    return [d async for d in db.bot_content.find({"org": org})]

@@ -116,9 +116,8 @@ async def response_rows(deps: Deps, scope: Scope, survey_id: str) -> AsyncIterat
     header = ["序号", "提交时间"] + ([] if survey.get("anonymous") else ["会员编号", "所属工会"])
     yield header + [f"{n}. {q['title']}" for n, q in enumerate(questions, 1)]
     fields = {"answers": 1, "submitted_at": 1, "member_id": 1, "org": 1}
-    cursor = deps.db.survey_responses.find({"survey_id": survey_id}, fields, batch_size=1000).sort("_id", 1)
     n = 0
-    async for doc in cursor:
+    async for doc in repo.stream_responses(deps.db, survey_id, fields):
         n += 1
         who = [] if survey.get("anonymous") else [doc.get("member_id") or "", doc.get("org") or ""]
         answers = doc.get("answers") or {}

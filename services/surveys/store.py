@@ -158,3 +158,9 @@ async def results_cache_get(redis: aioredis.Redis, survey_id: str) -> dict[str, 
 
 async def results_cache_put(redis: aioredis.Redis, survey_id: str, results: dict[str, Any], ttl: int) -> None:
     await redis.set(f"mp:sv:results:{survey_id}", json.dumps(results, ensure_ascii=False, default=str), ex=ttl)
+
+
+async def stream_responses(db: Db, survey_id: str, fields: dict[str, int]) -> AsyncIterator[dict[str, Any]]:
+    """A survey's responses in submission order (exports of any size)."""
+    async for doc in db.survey_responses.find({"survey_id": survey_id}, fields, batch_size=1000).sort("_id", 1):
+        yield doc

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,8 @@ def _keep_nodelay(value: bool) -> None:
 
 def make_app(deps: Deps, **settings: Any) -> tornado.web.Application:
     rules, lean = [], {}
-    for pattern, handler in route_table():
+    table = route_table()
+    for pattern, handler in table:
         if issubclass(handler, LeanRoute):
             lean[pattern] = handler  # an exact path, matched before any routing
         else:
@@ -95,6 +97,7 @@ def make_app(deps: Deps, **settings: Any) -> tornado.web.Application:
         default_handler_args={"deps": deps, "route": "not_found"},
         cookie_secret=deps.settings.server.cookie_secret,
         xsrf_cookies=False,  # console handlers check XSRF themselves; WeChat and the API do not send it
+        mp_openapi=cache(partial(mp_openapi.build_document, table, VERSION)),  # built on first request
         **settings,
     )
 

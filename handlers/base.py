@@ -175,3 +175,11 @@ class NotFoundHandler(JsonHandler):
     def prepare(self) -> None:
         super().prepare()
         raise tornado.web.HTTPError(404)
+
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def implemented_methods(handler: type[tornado.web.RequestHandler]) -> list[str]:
+    """The HTTP methods a handler class answers (for `Allow` and the OpenAPI document)."""
+    return [m for m in HTTP_METHODS if getattr(handler, m) is not getattr(tornado.web.RequestHandler, m)]

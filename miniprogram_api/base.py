@@ -20,7 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.errors import ServiceError, TooMany, Unauthorized
-from handlers.base import JsonHandler
+from handlers.base import JsonHandler, implemented_methods
 from miniprogram_api import validation
 from services.members import sessions
 from services.members.sessions import CurrentUser
@@ -79,8 +79,6 @@ class PublicMpHandler(JsonHandler):
         for name, value in getattr(exc, "headers", {}).items():
             self.set_header(name, value)
         if status_code == 405:
-            from miniprogram_api.openapi import implemented_methods
-
             self.set_header("Allow", ", ".join(m.upper() for m in implemented_methods(type(self))))
         super().write_error(status_code, **kwargs)
 

@@ -2,7 +2,7 @@
 
 Convention (docs/ARCHITECTURE.md): every API handler class carries `openapi: ClassVar[dict]`, an OpenAPI
 path item (method -> operation) whose bodies and responses use `$ref: '#/components/schemas/<Name>'`;
-each handler module exports `schemas: dict[str, dict]`. This module walks `app.route_table()`, turns
+each handler module exports `schemas: dict[str, dict]`. This module walks the route table it is given, turns
 Tornado patterns into OpenAPI paths (`(?P<poll_id>[^/]+)` -> `{poll_id}`; unnamed groups take the name of
 the handler method's parameter), and adds what the code already knows: path parameters, the bearer
 security of `MpHandler` subclasses, and the generic errors (400, 401, 404, 503) they can answer.
@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 
 import tornado.web
 
+from handlers.base import HTTP_METHODS
 from miniprogram_api.base import MpHandler, PublicMpHandler
 
-HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 API_PREFIX = "/api/mp/"  # the mini-program API; the console documents /api/admin/ its own way
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -96,10 +96,6 @@ def _positional_names(handler: type[tornado.web.RequestHandler]) -> list[str]:
     return []
 
 
-def implemented_methods(handler: type[tornado.web.RequestHandler]) -> list[str]:
-    return [m for m in HTTP_METHODS if getattr(handler, m) is not getattr(tornado.web.RequestHandler, m)]
-
-
 def requires_session(handler: type[tornado.web.RequestHandler]) -> bool:
     return issubclass(handler, MpHandler)
 
@@ -162,19 +158,13 @@ def build_document(routes: list[tuple[str, type[Any]]], version: str) -> dict[st
     }
 
 
-def document() -> dict[str, Any]:
-    import app
-
-    return build_document(app.route_table(), app.VERSION)
-
-
 class OpenApiHandler(PublicMpHandler):
+    """Serves the document `make_app` built from the route table (application setting `mp_openapi`)."""
+
     openapi: ClassVar[dict[str, Any]] = {}  # the document does not describe itself
 
     def get(self) -> None:
-        doc = self.deps.extras.get("mp.openapi")
-        if doc is None:
-            doc = self.deps.extras["mp.openapi"] = document()
+        doc = self.settings["mp_openapi"]()
         self.set_header("Cache-Control", "public, max-age=300")
         self.write_json(doc)
 

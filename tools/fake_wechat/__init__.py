@@ -14,7 +14,7 @@ __all__ = ["FakeWeChat", "FakeWeChatServer", "ReplyError", "SimResult", "WeChatS
 
 
 def __getattr__(name: str) -> Any:
-    # Imported lazily so `python -m tools.fake_wechat.simulator` does not import itself twice.
+    # Imported lazily so `python -m tools.fake_wechat.sim_cli` does not import the server.
     if name in ("WeChatSimulator", "SimResult", "ReplyError"):
         from . import simulator
 

@@ -1,10 +1,10 @@
-"""`python -m tools.fake_wechat.simulator`: send one message to a callback and show the reply.
+"""`python -m tools.fake_wechat.sim_cli`: send one message to a callback and show the reply.
 
 Examples:
-  python -m tools.fake_wechat.simulator --mode safe text o_user 投票
-  python -m tools.fake_wechat.simulator click o_user MY_ACTIVITIES
-  python -m tools.fake_wechat.simulator event o_user subscribe EventKey=qrscene_org:370100
-  python -m tools.fake_wechat.simulator verify
+  python -m tools.fake_wechat.sim_cli --mode safe text o_user 投票
+  python -m tools.fake_wechat.sim_cli click o_user MY_ACTIVITIES
+  python -m tools.fake_wechat.sim_cli event o_user subscribe EventKey=qrscene_org:370100
+  python -m tools.fake_wechat.sim_cli verify
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ DEMO = {"token": "demo-callback-token", "app_id": "wxdemo0000000oa",
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tools.fake_wechat.simulator", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.fake_wechat.sim_cli", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--url", default="http://127.0.0.1:8080/wechat")
     p.add_argument("--mode", choices=["plain", "compat", "safe"], default="plain")
@@ -82,3 +82,7 @@ async def _run(ns: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     sys.exit(asyncio.run(_run(_parser().parse_args(argv))))
+
+
+if __name__ == "__main__":
+    main()

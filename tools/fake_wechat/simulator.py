@@ -278,9 +278,3 @@ def _apply_locally(fake: FakeWeChat, name: str, body: dict[str, Any]) -> None:
         fake.unfollow(body["openid"])
     else:
         fake.touch(body["openid"])
-
-
-if __name__ == "__main__":
-    from .sim_cli import main
-
-    main()

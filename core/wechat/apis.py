@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote, urlparse
 
 from core.wechat.client import JsonDict, WeChatClient
 
@@ -132,6 +133,17 @@ class OfficialAccountAPI:
         if expire_seconds is not None:
             body["expire_seconds"] = expire_seconds
         return await self.client.post("cgi-bin/qrcode/create", body)
+
+    def qrcode_image_url(self, ticket: str) -> str:
+        """Where the code's picture is served (no token); the real platform serves it from another host."""
+        base = self.client.api_base.rstrip("/")
+        if urlparse(base).hostname == "api.weixin.qq.com":
+            base = "https://mp.weixin.qq.com"
+        return f"{base}/cgi-bin/showqrcode?ticket={quote(ticket, safe='')}"
+
+    async def qrcode_image(self, ticket: str) -> bytes | None:
+        """The code's picture (None: expired or not served)."""
+        return await self.client.fetch_image(self.qrcode_image_url(ticket))
 
 
 class MiniProgramAPI:

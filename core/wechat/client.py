@@ -53,6 +53,21 @@ class WeChatClient:
         self._session: aiohttp.ClientSession | None = None
         self.tokens = TokenManager(redis, app_id, self._fetch_token)
 
+    async def fetch_image(self, url: str) -> bytes | None:
+        """A picture WeChat serves without a token (showqrcode); None when it is not a PNG or JPEG.
+
+        Raises TimeoutError or aiohttp.ClientError when WeChat cannot be reached.
+        """
+        async with self._limit, self._http().get(url) as answer:
+            body = await answer.read()
+        if answer.status != 200 or not (body.startswith(b"\x89PNG") or body.startswith(b"\xff\xd8")):
+            return None
+        return body
+
+    @property
+    def api_base(self) -> str:
+        return self._base
+
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._max_concurrency, ttl_dns_cache=300)

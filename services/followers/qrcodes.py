@@ -13,9 +13,6 @@ import asyncio
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlparse
-
-import aiohttp
 
 from core.clock import localize, now
 from core.deps import Deps
@@ -33,10 +30,7 @@ MIN_LEFT = timedelta(days=1)  # a reused check-in code must stay valid at least 
 
 
 def image_url(deps: Deps, ticket: str) -> str:
-    base = deps.settings.wechat.api_base.rstrip("/")
-    if urlparse(base).hostname == "api.weixin.qq.com":
-        base = "https://mp.weixin.qq.com"  # the real platform serves images from another host
-    return f"{base}/cgi-bin/showqrcode?ticket={quote(ticket, safe='')}"
+    return deps.oa.qrcode_image_url(ticket)
 
 
 async def create(deps: Deps, scope: Scope, kind: str, target: str) -> tuple[dict[str, Any], bool]:
@@ -129,12 +123,10 @@ async def list_for(deps: Deps, scope: Scope) -> list[dict[str, Any]]:
 
 async def image(deps: Deps, scope: Scope, qr_id: str) -> tuple[dict[str, Any], bytes]:
     doc = await get(deps, scope, qr_id)
-    timeout = aiohttp.ClientTimeout(total=10)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as http, http.get(image_url(deps, doc["ticket"])) as r:
-            body = await r.read()
-            if r.status != 200 or not body.startswith(b"\x89PNG") and not body.startswith(b"\xff\xd8"):
-                raise Unavailable("二维码已过期或微信暂时无法提供图片，请重新生成", code="qrcode_image")
-            return doc, body
-    except (aiohttp.ClientError, TimeoutError):
+        body = await deps.oa.qrcode_image(doc["ticket"])
+    except (OSError, TimeoutError):  # aiohttp's client errors are OSErrors
         raise Unavailable("无法连接微信服务器获取二维码图片，请稍后重试", code="qrcode_image") from None
+    if body is None:
+        raise Unavailable("二维码已过期或微信暂时无法提供图片，请重新生成", code="qrcode_image")
+    return doc, body

@@ -18,18 +18,16 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core import clock
 from services.pushes import control as push_control
 from services.pushes import deliveries_store as deliveries
 from services.pushes import receipts as push_receipts
 from services.pushes import runs_store as runs
+from services.pushes.context import FanoutContext
 from services.pushes.live import COUNTS
 from services.pushes.send import FAILED, FATAL, QUOTA, RETRY, SENT, SKIPPED, THROTTLED, UNKNOWN, Outcome, Sender
-
-if TYPE_CHECKING:
-    from services.pushes.fanout import Fanout
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +39,7 @@ CS_WINDOW = 48 * 3600
 
 
 class ChunkJob:
-    def __init__(self, fan: Fanout, run: dict[str, Any], chunk: dict[str, Any], push: dict[str, Any]) -> None:
+    def __init__(self, fan: FanoutContext, run: dict[str, Any], chunk: dict[str, Any], push: dict[str, Any]) -> None:
         self.fan, self.deps, self.db, self.tuning = fan, fan.deps, fan.deps.db, fan.tuning
         self.run, self.chunk = run, chunk
         self.run_id, self.seq, self.cid = run["_id"], int(chunk["seq"]), chunk["_id"]

@@ -75,7 +75,7 @@ class Fanout:
         self.clock = business_clock  # quota days, the 48-hour window, record times (tests move it)
         self.owner = f"{socket.gethostname()}:{secrets.token_hex(4)}"
         self.state = get_state(deps.extras, deps.redis)
-        self.stopping = False
+        self._stopping = False
         self._pools: dict[str, TokenPool] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._active: list[dict[str, Any]] = []
@@ -93,12 +93,16 @@ class Fanout:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Finish in-flight sends, record them, give chunks back (clean), then stop."""
-        self.stopping = True
+        self._stopping = True
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=grace)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     def lease_until(self) -> datetime:
         return clock.now() + timedelta(seconds=self.tuning.lease_seconds)

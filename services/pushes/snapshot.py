@@ -11,7 +11,7 @@ after the last chunk written.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core import clock
 from core.wechat.errors import WeChatError
@@ -19,14 +19,12 @@ from services.pushes import audiences
 from services.pushes import control as push_control
 from services.pushes import runs_store as runs
 from services.pushes import store as push_store
-
-if TYPE_CHECKING:
-    from services.pushes.fanout import Fanout
+from services.pushes.context import FanoutContext
 
 log = logging.getLogger(__name__)
 
 
-async def cut(fan: Fanout, run: dict[str, Any]) -> None:
+async def cut(fan: FanoutContext, run: dict[str, Any]) -> None:
     deps, db, run_id, owner = fan.deps, fan.deps.db, run["_id"], fan.owner
     push = await push_store.get(db, run["push"])
     if push is None:
@@ -61,7 +59,7 @@ async def cut(fan: Fanout, run: dict[str, Any]) -> None:
             await push_control.maybe_finish(deps, run_id)
 
 
-async def _draft(fan: Fanout, run: dict[str, Any], push: dict[str, Any]) -> bool:
+async def _draft(fan: FanoutContext, run: dict[str, Any], push: dict[str, Any]) -> bool:
     """A mass send needs its articles as a draft first (draft/add); one per run."""
     try:
         media_id = await fan.deps.oa.draft_add(push["message"]["articles"])

@@ -1,5 +1,5 @@
 """Scheduled pushes: the leader-only APScheduler (runner.py, leader.py, jobs.py) and the fan-out
-workers every instance runs (services/fanout.py).
+workers every instance runs (services/pushes/fanout.py).
 
 `start(deps)` is a start hook (app.py); `stop(deps)` winds both down gracefully: in-flight sends
 finish and are recorded, chunks are given back clean, and leadership is released for another

@@ -2,7 +2,7 @@
 
 redis-py spends ~100 µs of CPU per command round trip; at thousands of requests a second that, not
 Redis, is the cost. `deps.redis_pipe` (core/redis_pipe.py) sends every command issued during one
-event-loop iteration in one write and parses replies in C-free but allocation-light code, so under
+event-loop iteration in one write and parses replies with hiredis (C), so under
 load many handlers' script calls share one round trip. Each call is still its own EVALSHA, so each
 stays atomic exactly as before; only the network round trip and the client's overhead are shared.
 """

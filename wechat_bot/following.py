@@ -1,7 +1,7 @@
 """Bot handlers for following: welcome, unfollow (data deleted), and parametric QR scenes.
 
 Scenes: `org:<code>` binds the follower to that org (its content, pushes, statistics, and its
-city's conditional menu: services/follower_tags.py);
+city's conditional menu: services/menus/city_tags.py);
 `checkin:<activity id>` checks them in to an activity: `services.activities.checkin.check_in_follower` of the
 activities feature, or whatever is registered with `hooks.register_checkin`.
 """

@@ -150,19 +150,6 @@ async def abandon_stale_reminders(db: Db, before: datetime) -> int:
     return int(res.modified_count)
 
 
-async def mini_openid_of_follower(db: Db, follower_openid: str) -> str | None:
-    """The mini-program openid of an official-account follower: same unionid, or linked at login.
-
-    Reads `followers` (the bot's) and `mini_users` (4a's) for check-in's one lookup; move it next to
-    them if either module grows the same query."""
-    follower = await db.followers.find_one({"_id": follower_openid}, {"unionid": 1})
-    ors: list[dict[str, Any]] = [{"follower_openid": follower_openid}]
-    if follower and follower.get("unionid"):
-        ors.insert(0, {"unionid": follower["unionid"]})
-    doc = await db.mini_users.find_one({"$or": ors}, {"_id": 1})
-    return doc["_id"] if doc else None
-
-
 async def record_notices(db: Db, rows: list[dict[str, Any]]) -> None:
     """Outcomes of a batch of confirmations, in one write; a row already there (a replay) is kept."""
     if not rows:

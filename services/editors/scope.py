@@ -28,7 +28,7 @@ class Scope:
 
     @property
     def root(self) -> str:
-        """The editor's own org: what other engineers' services call `editor_org`."""
+        """The editor's own org: what services that take `editor_org` expect."""
         return self.editor.org
 
     def covers(self, org_path: Any) -> bool:

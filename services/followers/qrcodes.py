@@ -1,5 +1,5 @@
 """Parametric QR codes for the official account: `org:<code>` binds a scanning follower to an org, and
-`checkin:<activity id>` checks them in (the bot engineer routes both scenes).
+`checkin:<activity id>` checks them in (wechat_bot routes both scenes).
 
 Org codes are permanent (WeChat allows 100,000 per account, so one per org is reused, never
 re-created); check-in codes are temporary (at most 30 days: until a day after the activity's last

@@ -1,4 +1,4 @@
-"""The member roster import in the console: over services.members.roster.import_roster (4a's importer), adding the
+"""The member roster import in the console: over services.members.roster.import_roster, adding the
 scope (the working org, which must lie in the editor's subtree), the audit log and a downloadable
 per-row error report kept for an hour."""
 

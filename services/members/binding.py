@@ -162,3 +162,8 @@ async def _profile(deps: Deps, user: mini_users.MiniUser, member: members.Member
 async def member_contacts(deps: Deps, member_nos: list[str]) -> dict[str, dict[str, Any]]:
     """Name and phone per member number (the editors' exports of their own activities)."""
     return await members.contacts(deps.db, member_nos)
+
+
+async def mini_openid_of_follower(deps: Deps, follower_openid: str) -> str | None:
+    """The mini-program openid of an official-account follower: same unionid, or linked at login."""
+    return await mini_users.of_follower(deps.db, follower_openid)

@@ -123,3 +123,15 @@ async def follower_by_unionid(db: Db, unionid: str) -> dict[str, Any] | None:
 async def share_org_with_follower(db: Db, follower_openid: str, org: str, org_path: list[str]) -> None:
     """A bound member's org also targets the official-account pushes to the same person."""
     await db.followers.update_one({"_id": follower_openid}, {"$set": {"org": org, "org_path": org_path}})
+
+
+async def of_follower(db: Db, follower_openid: str) -> str | None:
+    """The mini-program openid of an official-account follower: same unionid, or linked at login.
+
+    Reads the account's `followers` for the unionid WeChat gave on follow."""
+    follower = await db.followers.find_one({"_id": follower_openid}, {"unionid": 1})
+    ors: list[dict[str, Any]] = [{"follower_openid": follower_openid}]
+    if follower and follower.get("unionid"):
+        ors.insert(0, {"unionid": follower["unionid"]})
+    doc = await db.mini_users.find_one({"$or": ors}, {"_id": 1})
+    return doc["_id"] if doc else None

@@ -6,7 +6,7 @@ An editor saves a draft, then publishes it. Publishing a city's menu makes sure 
 tag ("济南市总工会关注者"), replaces the city's previous conditional menu, and starts tagging the
 city's followers in the background (50 openids a call, resumable from the last openid done, one
 holder at a time). Followers who bind to the city later are tagged soon after they bind
-(services/follower_tags.py).
+(services/menus/city_tags.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Polls in the console: over the votes engineer's services.polls.definitions (which enforces the editor's subtree
+"""Polls in the console: over services.polls.definitions (which enforces the editor's subtree
 itself), adding the console's form parsing, the scope check, idempotent creation and the audit log."""
 
 from __future__ import annotations

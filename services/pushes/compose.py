@@ -3,7 +3,7 @@
 Every function takes the editor's org (`editor_org`): a push belongs to an org, and an editor sees
 and changes only pushes of their own subtree (anything else is "not found"). Mutations return the
 push as a JSON-ready dict (`view`). Sending itself happens elsewhere: "now" starts a run at once
-(services/push_control.py); "at" and "cron" arm the push for the scheduler leader (scheduler/).
+(services/pushes/control.py); "at" and "cron" arm the push for the scheduler leader (scheduler/).
 
 Push statuses: draft, scheduled (armed for a time or recurrence), running, paused, done,
 cancelled, failed.

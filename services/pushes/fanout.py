@@ -2,7 +2,7 @@
 
 Three kinds of loops per process:
 - chunk workers (`Tuning.workers` of them): claim a chunk of a running run (next sequence number
-  from a Redis cursor, then a guarded lease in MongoDB), work it (services/push_chunk.py), repeat;
+  from a Redis cursor, then a guarded lease in MongoDB), work it (services/pushes/chunk.py), repeat;
 - a snapshotter: cuts a new run's audience into chunks (one instance per run, under a lease);
 - a supervisor: resumes quota-paused runs when the quota returns, re-mirrors run state to Redis,
   finishes runs whose last chunk completed, settles stopped runs.

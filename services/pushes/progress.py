@@ -56,7 +56,7 @@ async def progress(deps: Deps, push_id: str, *, editor_org: str, run_id: str | N
 
 
 def _receipts(found: dict[str, Any] | None) -> dict[str, int]:
-    """WeChat's reports so far (services/push_receipts.py): template receipts, mass batch counts."""
+    """WeChat's reports so far (services/pushes/receipts.py): template receipts, mass batch counts."""
     return {k: int((found or {}).get(k, 0)) for k in (*RECEIPT_TEXT, *MASS_TEXT)}
 
 

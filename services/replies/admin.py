@@ -1,6 +1,6 @@
 """Automatic replies in the console: keyword rules, welcome, default reply and menu-click replies, per org.
 
-Built on the bot engineer's content model (services.replies.store, validated and saved by
+Built on the conversation's content model (services.replies.store, validated and saved by
 services.replies.edit, so what an editor saves is what the bot compiles). This module adds the
 console's rules: the org scope, an optimistic version check against concurrent edits, and the
 audit log. A city's content overrides the province's for that city's followers; the console

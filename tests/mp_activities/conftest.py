@@ -16,7 +16,7 @@ JINAN_PATH = ("370000", "370100", "370102")
 
 
 def member(openid: str, org_path: tuple[str, ...] = JINAN_PATH, unionid: str = "") -> CurrentUser:
-    """A bound union member of the given org (the session's view, as 4a's login builds it)."""
+    """A bound union member of the given org (the session's view, as the mini-program login builds it)."""
     return CurrentUser(openid, unionid, member_id=f"m-{openid}", org=org_path[-1], org_path=org_path)
 
 

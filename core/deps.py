@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 import jinja2
 import redis.asyncio as aioredis
@@ -21,6 +21,18 @@ from core.wechat.apis import MiniProgramAPI, OfficialAccountAPI
 from core.wechat.client import WeChatClient
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Slot(Generic[T]):
+    """A typed place in Deps for one feature's per-process object (a cache, a Redis-state wrapper,
+    the bot, the fan-out). Features declare `SLOT = Slot[Their]("name")` next to their type, so
+    core knows no feature types and mypy still checks every read and write."""
+
+    name: str
+
 
 ROOT = Path(__file__).resolve().parent.parent
 SHUTDOWN_GRACE = 5.0
@@ -43,8 +55,22 @@ class Deps:
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     # Things to close on shutdown, in reverse order of registration.
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    # Feature state that lives as long as the process (caches, services); keyed by feature name.
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Feature state that lives as long as the process, reached through typed `Slot`s only.
+    _slots: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, slot: Slot[T]) -> T | None:
+        return cast("T | None", self._slots.get(slot.name))
+
+    def put(self, slot: Slot[T], value: T) -> T:
+        self._slots[slot.name] = value
+        return value
+
+    def get_or_make(self, slot: Slot[T], make: Callable[[], T]) -> T:
+        found = self._slots.get(slot.name)
+        return cast(T, found) if found is not None else self.put(slot, make())
+
+    def drop(self, slot: Slot[T]) -> None:
+        self._slots.pop(slot.name, None)
 
     def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

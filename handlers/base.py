@@ -15,9 +15,10 @@ from http import HTTPStatus
 from typing import Any
 
 import tornado.web
+from prometheus_client import Counter, Histogram
 from tornado import httputil
 
-from core.deps import Deps
+from core.deps import Deps, Slot
 from core.errors import BadInput, ServiceError
 from core.logs import request_id
 
@@ -41,7 +42,8 @@ HTTP_TEXT = {
 _RID_PREFIX = secrets.token_hex(4)
 _rid_counter = itertools.count(1)
 _CLIENT_RID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-METRIC_CHILDREN = "http.metric_children"  # deps.extras: (route, method, status) -> labelled metrics
+# (route, method, status) -> the labelled request counter and latency histogram
+METRIC_CHILDREN = Slot[dict[tuple[str, str, int], tuple[Counter, Histogram]]]("http.metric_children")
 
 
 class HttpDate:
@@ -68,9 +70,7 @@ def request_id_for(client_value: str) -> str:
 def count_request(deps: Deps, route: str, method: str, status: int, seconds: float) -> None:
     """Request metrics; the labelled children are looked up once per process, not on every request."""
     key = (route, method, status)
-    children = deps.extras.get(METRIC_CHILDREN)
-    if children is None:
-        children = deps.extras[METRIC_CHILDREN] = {}
+    children = deps.get_or_make(METRIC_CHILDREN, dict)
     pair = children.get(key)
     if pair is None:
         m = deps.metrics

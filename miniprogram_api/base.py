@@ -19,12 +19,15 @@ from pymongo.errors import ConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from core.deps import Slot
 from core.errors import ServiceError, TooMany, Unauthorized
 from handlers.base import JsonHandler, implemented_methods
 from miniprogram_api import validation
 from services.members import sessions
 from services.members.sessions import CurrentUser
 from storage.ratelimit import Limit, RateLimiter
+
+RATE_LIMITER = Slot[RateLimiter]("mp.ratelimiter")
 
 SESSION_EXPIRED = "登录已过期，请重新登录"
 INFRASTRUCTURE_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionFailure)
@@ -55,9 +58,7 @@ class PublicMpHandler(JsonHandler):
 
         Limits per IP should stay generous: a factory's Wi-Fi puts hundreds of workers behind one address.
         """
-        limiter = self.deps.extras.get("mp.ratelimiter")
-        if limiter is None:
-            limiter = self.deps.extras["mp.ratelimiter"] = RateLimiter(self.deps.redis)
+        limiter = self.deps.get_or_make(RATE_LIMITER, lambda: RateLimiter(self.deps.redis))
         openid = self.user.openid if self.user else ""
         verdict = await limiter.check(
             name, [Limit("user", openid, per_user), Limit("ip", self.client_ip(), per_ip)], window

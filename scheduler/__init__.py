@@ -10,32 +10,31 @@ from __future__ import annotations
 
 from functools import partial
 
-from core.deps import Deps
+from core.deps import Deps, Slot
 from scheduler.runner import SchedulerRunner
 from services.pushes import receipts as push_receipts
-from services.pushes.fanout import Fanout
+from services.pushes.fanout import FANOUT, Fanout
 from services.pushes.live import load_tuning
 from wechat_bot import hooks
 
-RUNNER = "pushes.scheduler"
-FANOUT = "pushes.fanout"
+RUNNER = Slot[SchedulerRunner]("pushes.scheduler")
 
 
 async def start(deps: Deps) -> None:
     hooks.on_report(deps, partial(push_receipts.on_report, deps))  # template messages' delivery receipts
     tuning = await load_tuning(deps.redis)  # operators may override the defaults in `push:settings`
     fan = Fanout(deps, tuning=tuning)  # re-reads `push:settings` every few seconds: rates change live
-    deps.extras[FANOUT] = fan
+    deps.put(FANOUT, fan)
     fan.start()
     runner = SchedulerRunner(deps, lock_ttl=tuning.leader_seconds)
-    deps.extras[RUNNER] = runner
+    deps.put(RUNNER, runner)
     deps.spawn(runner.run(), "push-scheduler")
 
 
 async def stop(deps: Deps) -> None:
-    runner = deps.extras.get(RUNNER)
-    if isinstance(runner, SchedulerRunner):
+    runner = deps.get(RUNNER)
+    if runner is not None:
         await runner.stop()
-    fan = deps.extras.get(FANOUT)
-    if isinstance(fan, Fanout):
+    fan = deps.get(FANOUT)
+    if fan is not None:
         await fan.stop()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
-from core.deps import Deps
+from core.deps import Deps, Slot
 
 Loader = Callable[[str], Awaitable[dict[str, Any] | None]]
 
@@ -51,7 +51,4 @@ class ItemCache:
 
 
 def cache_for(deps: Deps, name: str, ttl: float = 5.0) -> ItemCache:
-    cache = deps.extras.get(name)
-    if cache is None:
-        cache = deps.extras[name] = ItemCache(ttl)
-    return cast(ItemCache, cache)
+    return deps.get_or_make(Slot[ItemCache](name), lambda: ItemCache(ttl))

@@ -26,10 +26,6 @@ class Ctx:
     def now(self) -> datetime:
         return clock.now()
 
-    @property
-    def extras(self) -> dict[str, Any]:
-        return self.deps.extras
-
     def render(self, found: tuple[CompiledReply, OrgContent] | None, **values: Any) -> Reply | None:
         """A compiled reply rendered for this follower, or None when there is none."""
         if found is None:

@@ -1,4 +1,4 @@
-"""Extension points other features plug into (kept in `deps.extras`, so no core edits are needed).
+"""Extension points other features plug into (kept in typed Deps slots, so no core edits are needed).
 
 - check-in: a `checkin:<activity id>` QR scan goes to `services.activities.checkin.check_in_follower`
   unless another is registered (`register_checkin(deps, fn)`; fn(openid, activity_id) -> text);
@@ -11,39 +11,38 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from core.deps import Deps
+from core.deps import Deps, Slot
 
 CheckIn = Callable[[str, str], Awaitable[str]]
 UnfollowHook = Callable[[str], Awaitable[None]]
 ReportListener = Callable[[str, dict[str, Any]], Awaitable[None]]
 
-CHECKIN = "bot.checkin"
-UNFOLLOW = "bot.unfollow"
-REPORTS = "bot.reports"
+CHECKIN = Slot[CheckIn]("bot.checkin")
+UNFOLLOW = Slot[list[UnfollowHook]]("bot.unfollow")
+REPORTS = Slot[list[ReportListener]]("bot.reports")
 
 
 def register_checkin(deps: Deps, fn: CheckIn) -> None:
-    deps.extras[CHECKIN] = fn
+    deps.put(CHECKIN, fn)
 
 
 def checkin(deps: Deps) -> CheckIn | None:
-    return deps.extras.get(CHECKIN)
+    return deps.get(CHECKIN)
 
 
 def on_unfollow(deps: Deps, fn: UnfollowHook) -> None:
-    deps.extras.setdefault(UNFOLLOW, []).append(fn)
+    deps.get_or_make(UNFOLLOW, list).append(fn)
 
 
 def unfollow_hooks(deps: Deps) -> list[UnfollowHook]:
-    return list(deps.extras.get(UNFOLLOW, ()))
+    return list(deps.get(UNFOLLOW) or ())
 
 
 def on_report(deps: Deps, fn: ReportListener) -> None:
-    deps.extras.setdefault(REPORTS, []).append(fn)
+    deps.get_or_make(REPORTS, list).append(fn)
 
 
 def report_listeners(deps: Deps) -> list[ReportListener]:
-    return list(deps.extras.get(REPORTS, ()))
+    return list(deps.get(REPORTS) or ())

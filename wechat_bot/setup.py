@@ -1,4 +1,4 @@
-"""Start-up of the conversation: content cache, dedupe, the Bot in `deps.extras["bot"]`, housekeeping."""
+"""Start-up of the conversation: content cache, dedupe, the Bot (in the `BOT` slot of Deps), housekeeping."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import gc
 import logging
 import os
 import socket
-from typing import TYPE_CHECKING
 
+from core.deps import Deps, Slot
 from services.followers import following as followers
 from services.menus import city_tags as follower_tags
 from services.replies.cache import ContentCache
@@ -17,12 +17,9 @@ from wechat_bot.bot import Bot
 from wechat_bot.dedupe import Deduper
 from wechat_bot.table import build_router
 
-if TYPE_CHECKING:
-    from core.deps import Deps
-
 log = logging.getLogger(__name__)
 
-BOT = "bot"
+BOT = Slot[Bot]("bot")
 HOUSEKEEPING_SECONDS = 5.0
 # Last-interaction times only gate the 48-hour customer-service window, so a 30 s lag in MongoDB
 # costs nothing, while each round rewrites every follower seen since the last: a worker's burst of
@@ -38,7 +35,7 @@ async def start(deps: Deps) -> None:
     await cache.reload()
     worker = f"{socket.gethostname()}:{os.getpid()}:{id(deps):x}"
     deduper = Deduper(deps.redis_pipe, owner=worker)
-    deps.extras[BOT] = Bot(deps, build_router(), cache, deduper)
+    deps.put(BOT, Bot(deps, build_router(), cache, deduper))
     deps.spawn(cache.watch(), "bot-content-watch")
     deps.spawn(housekeeping(deps, worker), "bot-housekeeping")
 
@@ -66,7 +63,7 @@ def stopping() -> bool:
 
 
 def get_bot(deps: Deps) -> Bot | None:
-    return deps.extras.get(BOT)
+    return deps.get(BOT)
 
 
 async def housekeeping(deps: Deps, worker: str) -> None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from typing import cast
 
-from core.deps import Deps
+from core.deps import Deps, Slot
 from services.activities import signups_store as signups_repo
 from services.activities.live import SignupState
 
@@ -24,11 +23,11 @@ IDLE_SLEEP = 0.05
 IDLE_SLEEP_MAX = 0.4  # sign-ups live in Redis; MongoDB's copy may trail an idle instance by this much
 
 
+STATE = Slot[SignupState]("signups.state")
+
+
 def state(deps: Deps) -> SignupState:
-    st = deps.extras.get("signups.state")
-    if st is None:
-        st = deps.extras["signups.state"] = SignupState(deps.redis, deps.redis_pipe)
-    return cast(SignupState, st)
+    return deps.get_or_make(STATE, lambda: SignupState(deps.redis, deps.redis_pipe))
 
 
 async def flush_ids(deps: Deps, ids: list[str]) -> int:

@@ -14,13 +14,15 @@ from datetime import timedelta
 from typing import Any
 
 from core.clock import now
-from core.deps import Deps
+from core.deps import Deps, Slot
 from core.errors import BadInput, Forbidden, TooMany, Unauthorized
 from services.editors import accounts as editors
 from services.editors import audit, store
 from services.editors import sessions_live as sessions
 from services.editors.accounts import Editor
 from services.orgs import store as orgs
+
+LOGIN_LIMITS = Slot[sessions.Limits]("console.login_limits")  # tests tighten the limits
 
 log = logging.getLogger(__name__)
 BAD_LOGIN = "用户名或密码不正确"
@@ -35,7 +37,7 @@ class Session:
 
 
 def limits(deps: Deps) -> sessions.Limits:
-    return deps.extras.get("console.login_limits") or sessions.Limits()
+    return deps.get(LOGIN_LIMITS) or sessions.Limits()
 
 
 def _until(seconds: float) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from core.deps import Deps
+from core.deps import Deps, Slot
 from core.errors import BadInput, TooMany, Unavailable
 from core.wechat import WeChatError, WeChatTransportError
 from services.members import users_store as mini_users
@@ -43,11 +43,11 @@ class LoginResult:
     is_new: bool
 
 
+STORE = Slot[SessionStore]("mp.sessions")
+
+
 def store(deps: Deps) -> SessionStore:
-    sessions = deps.extras.get("mp.sessions")
-    if sessions is None:
-        sessions = deps.extras["mp.sessions"] = SessionStore(deps.redis, deps.redis_pipe)
-    return sessions
+    return deps.get_or_make(STORE, lambda: SessionStore(deps.redis, deps.redis_pipe))
 
 
 def _to_user(s: SessionData) -> CurrentUser:

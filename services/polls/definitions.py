@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.clock import now
-from core.deps import Deps
+from core.deps import Deps, Slot
 from core.errors import Conflict, Forbidden, NotFound, Unavailable
 from services.orgs import store as orgs
 from services.polls import ballots_store as ballots
@@ -32,11 +32,12 @@ KEEP_AFTER_CLOSE = timedelta(days=30)  # live counters stay in Redis this long a
 REBUILD_LOCK_MS = 60_000
 
 
+LIVE = Slot[PollLive]("mp.poll_live")
+RECOVERING = Slot[dict[str, "asyncio.Future[bool]"]]("mp.poll_recovering")  # poll id -> the recovery running
+
+
 def live(deps: Deps) -> PollLive:
-    state = deps.extras.get("mp.poll_live")
-    if state is None:
-        state = deps.extras["mp.poll_live"] = PollLive(deps.redis, deps.redis_pipe)
-    return state
+    return deps.get_or_make(LIVE, lambda: PollLive(deps.redis, deps.redis_pipe))
 
 
 def _ms(dt: datetime | None) -> str:
@@ -219,7 +220,7 @@ async def recover(deps: Deps, poll_id: str) -> bool:
     One recovery per poll per process at a time: a Redis flush at a voting peak must not turn into
     thousands of identical MongoDB reads; the others wait for the first and share its answer.
     """
-    inflight: dict[str, asyncio.Future[bool]] = deps.extras.setdefault("mp.poll_recovering", {})
+    inflight = deps.get_or_make(RECOVERING, dict)
     if poll_id in inflight:
         return await asyncio.shield(inflight[poll_id])
     future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()

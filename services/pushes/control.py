@@ -88,7 +88,7 @@ async def _adopt(deps: Deps, push: dict[str, Any], run: dict[str, Any], *, first
     An editor may have paused or cancelled the push while its run was being created: the run then
     follows the push instead of sending."""
     await mirror_run(deps, run)
-    await get_state(deps.extras, deps.redis).redis.set(current_key(push["_id"]), run["_id"])
+    await get_state(deps).redis.set(current_key(push["_id"]), run["_id"])
     changes: dict[str, Any] = {"current_run": run["_id"], "last_run_at": run["started_at"]}
     if push["schedule"]["kind"] != "cron":
         changes |= {"status": "running", "armed": False}
@@ -150,7 +150,7 @@ async def mirror_run(deps: Deps, run: dict[str, Any]) -> None:
         "started": run["started_at"].timestamp(),
         "finished": run["finished_at"].timestamp() if run.get("finished_at") else "",
     }  # fmt: skip
-    state = get_state(deps.extras, deps.redis)
+    state = get_state(deps)
     if run.get("totals"):
         await state.set_totals(run["_id"], run["totals"])
     await state.mirror(run["_id"], fields, rev=int(run.get("rev", 0)))
@@ -159,7 +159,7 @@ async def mirror_run(deps: Deps, run: dict[str, Any]) -> None:
 async def quota_pause(deps: Deps, channel: str, now: datetime) -> datetime:
     """The channel's daily quota is spent: pause every running run of it until the quota returns."""
     until = next_quota_reset(now)
-    await get_state(deps.extras, deps.redis).set_quota_until(channel, until.timestamp())
+    await get_state(deps).set_quota_until(channel, until.timestamp())
     for run in await runs.runs_with_status(deps.db, "running"):
         if run["channel"] == channel:
             await set_status(deps, run["_id"], ("running",), "quota_paused", paused_until=until)
@@ -169,7 +169,7 @@ async def quota_pause(deps: Deps, channel: str, now: datetime) -> datetime:
 
 async def resume_due(deps: Deps, now: datetime) -> int:
     """Runs whose quota pause is over go back to running (any instance may do this; one wins)."""
-    state = get_state(deps.extras, deps.redis)
+    state = get_state(deps)
     resumed = 0
     for run in await runs.runs_with_status(deps.db, "quota_paused"):
         until = run.get("paused_until")
@@ -187,7 +187,7 @@ async def maybe_finish(deps: Deps, run_id: str) -> bool:
     Redis answers the cheap question first (has the cursor handed out every chunk?), so MongoDB is
     only asked near the end of a run, not after each of its thousand chunks.
     """
-    fields = await get_state(deps.extras, deps.redis).run_fields(run_id)
+    fields = await get_state(deps).run_fields(run_id)
     if fields and int(fields.get("cursor") or 0) < int(fields.get("chunks") or 0):
         return False
     run = await runs.get_run(deps.db, run_id)
@@ -229,7 +229,7 @@ async def settle(deps: Deps, run: dict[str, Any]) -> bool:
                 totals[key] += int(counts.get(key, 0))
     updated = await runs.set_run(db, run["_id"], None, {"totals": totals, "settled": True}, ("settle_pending",))
     if updated is not None:
-        await get_state(deps.extras, deps.redis).set_totals(run["_id"], totals)
+        await get_state(deps).set_totals(run["_id"], totals)
     return True
 
 

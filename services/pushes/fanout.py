@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core import clock
-from core.deps import Deps
+from core.deps import Deps, Slot
 from services.followers import following
 from services.pushes import control as push_control
 from services.pushes import receipts as push_receipts
@@ -74,7 +74,7 @@ class Fanout:
         self._tuned_at = time.monotonic()
         self.clock = business_clock  # quota days, the 48-hour window, record times (tests move it)
         self.owner = f"{socket.gethostname()}:{secrets.token_hex(4)}"
-        self.state = get_state(deps.extras, deps.redis)
+        self.state = get_state(deps)
         self._stopping = False
         self._pools: dict[str, TokenPool] = {}
         self._tasks: list[asyncio.Task[Any]] = []
@@ -274,6 +274,8 @@ class Fanout:
         await push_receipts.flush(deps)
 
 
+FANOUT = Slot["Fanout"]("pushes.fanout")
+
+
 def get_fanout(deps: Deps) -> Fanout | None:
-    fan = deps.extras.get("pushes.fanout")
-    return fan if isinstance(fan, Fanout) else None
+    return deps.get(FANOUT)

@@ -26,6 +26,8 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
+from core.deps import Deps, Slot
+
 log = logging.getLogger(__name__)
 
 COUNTS = ("sent", "failed", "skipped", "unknown")
@@ -181,7 +183,7 @@ return fresh and 1 or 0
 
 
 class PushState:
-    """Typed access to the `push:` keys; one per process (in `deps.extras["pushes"]`)."""
+    """Typed access to the `push:` keys; one per process (`get_state(deps)`)."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
@@ -251,11 +253,11 @@ class PushState:
         await self.redis.delete(quota_key(channel))
 
 
-def get_state(extras: dict[str, Any], redis: aioredis.Redis) -> PushState:
-    state = extras.get("pushes.state")
-    if state is None:
-        state = extras["pushes.state"] = PushState(redis)
-    return state
+STATE = Slot[PushState]("pushes.state")
+
+
+def get_state(deps: Deps) -> PushState:
+    return deps.get_or_make(STATE, lambda: PushState(deps.redis))
 
 
 SCHED_VERSION_KEY = "sched:version"  # bumped whenever an armed schedule changes: the leader re-syncs

@@ -35,7 +35,7 @@ async def progress(deps: Deps, push_id: str, *, editor_org: str, run_id: str | N
     `status` is the run's: running, paused, quota_paused (with `paused_until`), done, ...;
     a push that has not run yet reports its own status with zero counts.
     """
-    state = get_state(deps.extras, deps.redis)
+    state = get_state(deps)
     push: dict[str, Any] | None = None
     if not await ownership_checked(deps.redis, editor_org, push_id):
         push = await _owned(deps, push_id, editor_org)

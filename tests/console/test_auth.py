@@ -96,7 +96,7 @@ async def test_concurrent_guesses_cannot_pass_the_limit(deps: Deps, make_editor:
 
 
 async def test_per_ip_lockout(deps: Deps, make_editor: MakeEditor) -> None:
-    deps.extras["console.login_limits"] = console_sessions.Limits(per_user=100, per_ip=4)
+    deps.put(console_auth.LOGIN_LIMITS, console_sessions.Limits(per_user=100, per_ip=4))
     await make_editor("ip1")
     for i in range(4):
         try:

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+import scheduler
 from core.deps import Deps
 from core.redis_pipe import RedisPipe, RedisReplyError
 from tests.conftest import AES_KEY, OA_APP_ID, TOKEN
@@ -42,7 +43,8 @@ async def test_reconnects_after_the_connection_is_killed(redis_url: str, deps: D
 async def test_a_stalled_redis_fails_fast_and_workers_still_get_answers(app_server: str, deps: Deps) -> None:
     # The whole app, scheduler leader included: APScheduler's blocking job store runs on its own
     # thread, so a stalled Redis cannot freeze the event loop that answers workers.
-    runner = deps.extras["pushes.scheduler"]
+    runner = deps.get(scheduler.RUNNER)
+    assert runner is not None
     for _ in range(100):
         if runner.leading:
             break

@@ -13,6 +13,7 @@ from core.deps import Deps
 from core.errors import BadInput, Conflict
 from services.activities import checkin, signups
 from services.activities import definitions as activity_admin
+from storage.item_cache import cache_for
 from tests.mp_activities.conftest import FORM, activity_def, member
 
 
@@ -76,7 +77,7 @@ async def test_not_today_too_early_and_over(deps: Deps) -> None:
         "ends_at": past + timedelta(hours=1),
     }
     await deps.db.activities.update_one({"_id": aid}, {"$set": {"sessions": [session]}})
-    deps.extras[signups.CACHE].forget(aid)
+    cache_for(deps, signups.CACHE).forget(aid)
     assert "已结束，签到已关闭" in await checkin.check_in_follower(deps, aid, "oa1")
 
 

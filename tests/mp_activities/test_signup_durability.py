@@ -8,8 +8,8 @@ from typing import Any
 
 from core.deps import Deps, build_deps, close_deps
 from core.embedded import start_redis
+from services.activities import flusher, signups
 from services.activities import jobs as signup_workers
-from services.activities import signups
 from services.activities import signups_store as repo
 from services.activities.flusher import flush_all
 from tests.mp_activities.conftest import FORM, member
@@ -92,7 +92,7 @@ async def test_lost_redis_state_is_rebuilt_from_mongodb(deps: Deps) -> None:
     made = [await sign(deps, aid, f"u{i}") for i in range(5)]  # 2 confirmed, 3 waitlisted
     await flush_all(deps)
     await deps.redis.flushall()  # Redis lost everything (no AOF, new server...)
-    deps.extras.pop("signups.state", None)
+    deps.drop(flusher.STATE)
     again, created = await signups.sign_up(deps, member("u1"), aid, "s1", FORM)
     assert not created and again["id"] == made[1]["id"]  # still known: rebuilt from MongoDB
     late = await sign(deps, aid, "late")

@@ -16,6 +16,7 @@ from services.activities import definitions as activity_admin
 from services.activities import signups
 from services.activities.flusher import flush_all
 from services.surveys.questions import InvalidAnswers
+from storage.item_cache import cache_for
 from tests.mp_activities.conftest import FORM, activity_def, guest, member
 
 
@@ -91,7 +92,7 @@ async def test_windows_visibility_and_members_only(deps: Deps) -> None:
         await signups.sign_up(deps, guest("g1"), province, "s1", FORM)
     assert forbidden.value.code == "members_only"
     await deps.db.activities.update_one({"_id": aid}, {"$set": {"signup_deadline": at - timedelta(minutes=1)}})
-    deps.extras[signups.CACHE].forget(aid)
+    cache_for(deps, signups.CACHE).forget(aid)
     with pytest.raises(Conflict) as err:
         await sign(deps, aid, "u1")
     assert err.value.code == "signup_closed" and "报名已截止" in err.value.message
@@ -122,7 +123,7 @@ async def test_cancel_deadline(deps: Deps) -> None:
     mine = await sign(deps, aid, "u1")
     waiting = await sign(deps, aid, "u2")
     await deps.db.activities.update_one({"_id": aid}, {"$set": {"cancel_deadline": now() - timedelta(minutes=1)}})
-    deps.extras[signups.CACHE].forget(aid)
+    cache_for(deps, signups.CACHE).forget(aid)
     with pytest.raises(Conflict) as err:
         await signups.cancel(deps, member("u1"), aid, mine["id"])
     assert err.value.code == "cancel_closed" and "联系主办方" in err.value.message

@@ -13,7 +13,7 @@ import pytest
 from core import clock
 from core.deps import Deps
 from services.pushes import compose as pushes
-from services.pushes.fanout import Fanout
+from services.pushes.fanout import FANOUT, Fanout
 from services.pushes.live import Tuning
 
 PROVINCE = "370000"
@@ -127,7 +127,7 @@ def biz_clock() -> Clock:
 @pytest.fixture
 async def fan(deps: Deps, biz_clock: Clock) -> AsyncIterator[Fanout]:
     engine = Fanout(deps, FAST, business_clock=biz_clock)
-    deps.extras["pushes.fanout"] = engine
+    deps.put(FANOUT, engine)
     engine.start()
     yield engine
     await engine.stop(grace=5)

@@ -8,6 +8,7 @@ from miniprogram_api.base import MpHandler, PublicMpHandler
 from miniprogram_api.openapi import body, error, ok
 from services.members import binding as members
 from services.members import sessions
+from services.people import linking
 
 LOGIN_PER_IP_PER_MINUTE = 600  # a factory's shared Wi-Fi logs in hundreds of workers at 8:00
 
@@ -30,7 +31,7 @@ class LoginHandler(PublicMpHandler):
     async def post(self) -> None:
         data = self.body("LoginRequest")
         await self.rate_limit("login", per_ip=LOGIN_PER_IP_PER_MINUTE, window=60)
-        result = await sessions.login(self.deps, data["code"])
+        result = await linking.login(self.deps, data["code"])
         self.write_json(
             {
                 "token": result.token,

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from miniprogram_api.base import MpHandler
 from miniprogram_api.openapi import body, error, ok
 from services.members import binding as members
+from services.people import linking
 
 # Guessing a stranger's roster entry must be slow: 5 tries per user and 60 per IP every 10 minutes.
 BIND_PER_USER, BIND_PER_IP, BIND_WINDOW = 5, 60, 600
@@ -34,7 +35,7 @@ class BindHandler(MpHandler):
             "bind", per_user=BIND_PER_USER, per_ip=BIND_PER_IP, window=BIND_WINDOW,
             message="绑定尝试次数过多，请 10 分钟后再试；如信息有误，请联系所在工会",
         )  # fmt: skip
-        profile = await members.bind(self.deps, self.user, req)
+        profile = await linking.bind(self.deps, self.user, req)
         self.write_json(profile)
 
 

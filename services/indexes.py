@@ -14,7 +14,7 @@ from services.activities import signups_store as activity_signups
 from services.activities import store as activities
 from services.editors import audit_store
 from services.editors import store as editors
-from services.followers import centres_store, qrcodes_store
+from services.followers import centres_store
 from services.followers import store as followers
 from services.members import store as members
 from services.members import users_store as mini_users
@@ -24,6 +24,7 @@ from services.polls import ballots_store
 from services.polls import store as polls
 from services.pushes import runs_store as push_runs
 from services.pushes import store as pushes
+from services.qrcodes import store as qrcodes_store
 from services.replies import store as replies
 from services.surveys import store as surveys
 from storage import meta

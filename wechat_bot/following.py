@@ -12,6 +12,7 @@ import logging
 
 from services.followers import following as followers
 from services.menus import city_tags as follower_tags
+from services.people import linking
 from wechat_bot import hooks
 from wechat_bot.context import Ctx
 from wechat_bot.message import ACK, Message, Reply, Text
@@ -25,6 +26,7 @@ UNKNOWN_ORG = "二维码对应的工会组织暂未开通，您仍可正常使�
 async def subscribed(msg: Message, ctx: Ctx) -> Reply:
     scene = followers.parse_scene(msg.event_key)
     result = await followers.follow(ctx.deps.db, ctx.deps.redis, msg.openid, scene)
+    await linking.follower_joined(ctx.deps, msg.openid)  # their unionid joins them to the mini-program user
     if result.org_path:
         ctx.org_path = result.org_path  # the welcome of the org they just joined
         await follower_tags.queue(ctx.deps.redis, msg.openid, result.org_path, result.previous_path)

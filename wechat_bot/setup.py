@@ -11,6 +11,7 @@ import socket
 from core.deps import Deps, Slot
 from services.followers import following as followers
 from services.menus import city_tags as follower_tags
+from services.people import linking
 from services.replies.cache import ContentCache
 from services.replies.compile import Globals
 from wechat_bot.bot import Bot
@@ -75,6 +76,7 @@ async def housekeeping(deps: Deps, worker: str) -> None:
         try:
             await followers.rebuild_org_cache(deps.db, deps.redis)
             await follower_tags.drain(deps)
+            await linking.housekeeping_turn(deps)
             if loop.time() >= next_seen_flush:
                 next_seen_flush = loop.time() + SEEN_FLUSH_SECONDS
                 await followers.flush_seen(deps.db, deps.redis, worker)

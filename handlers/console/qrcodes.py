@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from handlers.console.base import ConsoleApi, ConsolePage
 from services.editors import exports as console_exports
-from services.followers import qrcodes as console_qrcodes
+from services.qrcodes import admin as console_qrcodes
 
 QR_ID = r"(qr[0-9a-f]{12})"
 

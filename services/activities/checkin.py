@@ -20,6 +20,7 @@ from core.clock import from_timestamp, localize, now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
 from services.activities import signups
+from services.followers import following
 from services.members import binding
 from services.members.sessions import CurrentUser
 
@@ -119,7 +120,8 @@ def reply_text(a: Attempt) -> str:
 
 async def check_in_follower(deps: Deps, activity_id: str, oa_openid: str) -> str:
     """The official account's check-in (QR scene `checkin:<activity id>`): returns the Chinese reply."""
-    openid = await binding.mini_openid_of_follower(deps, oa_openid)
+    unionid = await following.unionid_of(deps.db, oa_openid)
+    openid = await binding.mini_openid_of_follower(deps, oa_openid, unionid)
     if openid is None:
         if await signups.activity(deps, activity_id) is None:
             return reply_text(Attempt("unknown"))

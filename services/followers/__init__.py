@@ -1,3 +1,2 @@
 """Followers of the official account: following and leaving, org binding by QR scene, last interaction
-(following, live, store); the parametric QR codes editors make (qrcodes); worker-service centres found by
-location (centres, centres_store)."""
+(following, live, store); worker-service centres found by location (centres, centres_store)."""

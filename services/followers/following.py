@@ -142,3 +142,23 @@ async def recent_interactions(redis: aioredis.Redis, openids: list[str]) -> dict
 async def first_location_reply(redis: aioredis.Redis, openid: str, seconds: int) -> bool:
     """True for the first location event of a burst: that one gets the nearest centres."""
     return await live.first_location_reply(redis, openid, seconds)
+
+
+async def set_unionids(db: Db, unionids: dict[str, str]) -> int:
+    """Store the unionids WeChat gave for these followers (a follower who left keeps nothing)."""
+    return await store.set_unionids(db, unionids)
+
+
+async def missing_unionid(db: Db, after: str, limit: int) -> list[str]:
+    return await store.missing_unionid(db, after, limit)
+
+
+async def openid_of_unionid(db: Db, unionid: str) -> str:
+    """The live follower with this unionid ("" when none)."""
+    doc = await store.by_unionid(db, unionid)
+    return str(doc["_id"]) if doc and doc.get("subscribed") is not False else ""
+
+
+async def unionid_of(db: Db, openid: str) -> str:
+    doc = await store.get(db, openid)
+    return str((doc or {}).get("unionid") or "")

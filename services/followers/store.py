@@ -145,3 +145,22 @@ async def stats(db: Db, org: str) -> dict[str, int]:
 
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, TZ)
+
+
+async def set_unionids(db: Db, unionids: dict[str, str]) -> int:
+    """Record the unionids WeChat gave for these followers (live followers only); returns how many changed."""
+    if not unionids:
+        return 0
+    ops = [UpdateOne({"_id": o, **LIVE}, {"$set": {"unionid": u}}) for o, u in unionids.items()]
+    result = await db.followers.bulk_write(ops, ordered=False)
+    return int(result.modified_count)
+
+
+async def missing_unionid(db: Db, after: str, limit: int) -> list[str]:
+    """Live followers without a unionid, in openid order after `after` (the back-fill's cursor)."""
+    query = {"_id": {"$gt": after}, "subscribed": True, "unionid": {"$exists": False}}
+    return [d["_id"] async for d in db.followers.find(query, {"_id": 1}).sort("_id", 1).limit(limit)]
+
+
+async def by_unionid(db: Db, unionid: str) -> dict[str, Any] | None:
+    return await db.followers.find_one({"unionid": unionid}, {"_id": 1, "subscribed": 1, "org_path": 1})

@@ -114,8 +114,6 @@ async def bind(deps: Deps, user: CurrentUser, req: BindRequest) -> dict[str, Any
             raise Conflict("您已绑定会员，如需更换请联系所在工会", code="already_bound") from None
         raise Conflict("该会员已被其他微信账号绑定；如非本人操作，请联系所在工会处理", code="member_taken") from None
     await members.mark_bound(deps.db, member.member_no, user.openid)
-    if bound.follower_openid:
-        await mini_users.share_org_with_follower(deps.db, bound.follower_openid, member.org, list(member.org_path))
     await sessions.refresh_profile(deps, bound)
     log.info("mini user bound to member %s (org %s)", mask_no(member.member_no), member.org)
     return await _profile(deps, bound, member)
@@ -164,6 +162,15 @@ async def member_contacts(deps: Deps, member_nos: list[str]) -> dict[str, dict[s
     return await members.contacts(deps.db, member_nos)
 
 
-async def mini_openid_of_follower(deps: Deps, follower_openid: str) -> str | None:
+async def mini_openid_of_follower(deps: Deps, follower_openid: str, unionid: str = "") -> str | None:
     """The mini-program openid of an official-account follower: same unionid, or linked at login."""
-    return await mini_users.of_follower(deps.db, follower_openid)
+    return await mini_users.of_follower(deps.db, follower_openid, unionid)
+
+
+async def link_follower(deps: Deps, unionid: str, follower_openid: str) -> mini_users.MiniUser | None:
+    """The mini-program user sharing this unionid learns their follower openid (None: no such user)."""
+    return await mini_users.link_follower(deps.db, unionid, follower_openid)
+
+
+async def mini_user(deps: Deps, openid: str) -> mini_users.MiniUser | None:
+    return await mini_users.get(deps.db, openid)

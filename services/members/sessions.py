@@ -6,6 +6,7 @@ The WeChat session_key stays in Redis (services.members.sessions_live); clients 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from core.deps import Deps, Slot
@@ -77,20 +78,20 @@ async def _code_to_session(deps: Deps, code: str) -> dict[str, str]:
     return {k: str(v) for k, v in data.items() if v is not None}
 
 
-async def login(deps: Deps, code: str) -> LoginResult:
+FollowerLookup = Callable[[str], Awaitable[str]]  # unionid -> the follower's openid ("" when none)
+
+
+async def login(deps: Deps, code: str, follower_of: FollowerLookup | None = None) -> LoginResult:
     code = code.strip()
     if not code or len(code) > CODE_MAX_LEN:
         raise BadInput("登录凭证无效或已使用，请重新登录", code="invalid_code")
     data = await _code_to_session(deps, code)
     openid, unionid = data["openid"], data.get("unionid", "")
     follower_openid = ""
-    if unionid:
-        follower = await mini_users.follower_by_unionid(deps.db, unionid)
-        follower_openid = follower["_id"] if follower else ""
+    if unionid and follower_of is not None:
+        follower_openid = await follower_of(unionid)
     existing = await mini_users.get(deps.db, openid)
     user = await mini_users.upsert_login(deps.db, openid, unionid, follower_openid)
-    if user.member_id and follower_openid:
-        await mini_users.share_org_with_follower(deps.db, follower_openid, user.org, list(user.org_path))
     token = await store(deps).create(_session_data(user), data["session_key"])
     return LoginResult(token, SLIDING_SECONDS, _to_user(_session_data(user)), existing is None)
 

@@ -115,23 +115,18 @@ async def user_of_member(db: Db, member_id: str) -> str | None:
     return doc["_id"] if doc else None
 
 
-async def follower_by_unionid(db: Db, unionid: str) -> dict[str, Any] | None:
-    """The official-account follower with this unionid (the `followers` collection is the bot's)."""
-    return await db.followers.find_one({"unionid": unionid}, {"_id": 1, "subscribed": 1})
+async def link_follower(db: Db, unionid: str, follower_openid: str) -> MiniUser | None:
+    """The mini-program user with this unionid now knows their follower openid (None: no such user)."""
+    doc = await db.mini_users.find_one_and_update(
+        {"unionid": unionid}, {"$set": {"follower_openid": follower_openid}}, return_document=ReturnDocument.AFTER
+    )
+    return _from_doc(doc) if doc else None
 
 
-async def share_org_with_follower(db: Db, follower_openid: str, org: str, org_path: list[str]) -> None:
-    """A bound member's org also targets the official-account pushes to the same person."""
-    await db.followers.update_one({"_id": follower_openid}, {"$set": {"org": org, "org_path": org_path}})
-
-
-async def of_follower(db: Db, follower_openid: str) -> str | None:
-    """The mini-program openid of an official-account follower: same unionid, or linked at login.
-
-    Reads the account's `followers` for the unionid WeChat gave on follow."""
-    follower = await db.followers.find_one({"_id": follower_openid}, {"unionid": 1})
+async def of_follower(db: Db, follower_openid: str, unionid: str = "") -> str | None:
+    """The mini-program openid of an official-account follower: same unionid, or linked at login."""
     ors: list[dict[str, Any]] = [{"follower_openid": follower_openid}]
-    if follower and follower.get("unionid"):
-        ors.insert(0, {"unionid": follower["unionid"]})
+    if unionid:
+        ors.insert(0, {"unionid": unionid})
     doc = await db.mini_users.find_one({"$or": ors}, {"_id": 1})
     return doc["_id"] if doc else None

@@ -22,8 +22,8 @@ from core.wechat.errors import WeChatError
 from services.activities import admin as console_activities
 from services.editors import audit
 from services.editors.scope import Scope
-from services.followers import qrcodes_store as store
 from services.menus.rules import wechat_message
+from services.qrcodes import store
 
 MAX_TEMP = timedelta(days=30)
 MIN_LEFT = timedelta(days=1)  # a reused check-in code must stay valid at least this long

@@ -1,0 +1,100 @@
+"""One worker across the official account, the mini-program and the roster, through the real
+callback, the mini-program API and the fake WeChat platform (which knows each person's unionid)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.deps import Deps
+from services.followers import live as follower_live
+from services.members import binding
+from services.members.roster import import_roster
+from services.menus import live as menu_live
+from services.people import linking
+from tests.mp.conftest import MpClient
+from tests.mp.roster_files import HEADER, csv_bytes
+from tests.pushes.conftest import TEMPLATE, records, send_now, wait_run
+from tests.wechat_bot.conftest import SimFactory
+
+QINGDAO = "370200"
+TO_QINGDAO_MEMBERS = {**TEMPLATE, "audience": {"kind": "members", "filter": {"orgs": [QINGDAO]}}}
+
+
+async def _roster(deps: Deps, row: list[str]) -> None:
+    assert (await import_roster(deps, QINGDAO, csv_bytes([HEADER, row]), "roster.csv")).ok
+
+
+async def _reached(deps: Deps, push: dict[str, Any]) -> set[str]:
+    push_id = await send_now(deps, push)
+    await wait_run(deps, push_id)
+    return {o for o, r in (await records(deps, push_id)).items() if r["status"] == "sent"}
+
+
+async def test_a_worker_is_one_person_across_account_mini_program_and_roster(
+    deps: Deps, mp: MpClient, make_sim: SimFactory, fake_wechat: Any
+) -> None:
+    await _roster(deps, ["QD0001", "王青", "13700137001", QINGDAO])
+    fake_wechat.state.add_followers(["o_oa_wang"], unionids={"o_oa_wang": "u_wang"})  # WeChat knows the person
+    sim = make_sim("safe", "xml")
+    await sim.send_event("o_oa_wang", "subscribe")  # found the account by search: no org yet
+    follower = await deps.db.followers.find_one({"_id": "o_oa_wang"})
+    assert follower is not None and "unionid" not in follower and "org" not in follower
+
+    # The background look-up fills the unionid (user/info/batchget) and empties its queue.
+    result = await linking.drain(deps)
+    assert (result.looked_up, result.linked) == (1, 0)  # no mini-program user yet
+    assert (await deps.db.followers.find_one({"_id": "o_oa_wang"}))["unionid"] == "u_wang"
+    assert (await linking.drain(deps)).looked_up == 0
+
+    # Logging in to the mini-program with the same WeChat identity links the two.
+    token = await mp.login("o_mp_wang", unionid="u_wang")
+    status, me = await mp.call("GET", "/api/mp/me", token=token)
+    assert status == 200 and me["official_account_linked"] is True
+
+    # Binding as a 青岛 member gives the follower the member's org: the city's content and menu.
+    status, bound = await mp.call("POST", "/api/mp/members/bind", {"name": "王青", "phone": "13700137001"}, token)
+    assert status == 200, bound
+    follower = await deps.db.followers.find_one({"_id": "o_oa_wang"})
+    assert follower["org"] == QINGDAO and follower["org_path"] == ["370000", QINGDAO]
+    assert await deps.redis.hget(follower_live.ORG_KEY, "o_oa_wang") == f"370000,{QINGDAO}"
+    assert await deps.redis.sismember(menu_live.queue_key(menu_live.TAG, QINGDAO), "o_oa_wang")
+
+    # A push to 按会员 · 青岛 reaches them; once unbound they are no longer in the member audience.
+    assert await _reached(deps, TO_QINGDAO_MEMBERS) == {"o_oa_wang"}
+    assert await binding.unbind(deps, "o_mp_wang")
+    assert await _reached(deps, TO_QINGDAO_MEMBERS) == set()
+
+
+async def test_a_member_who_logged_in_first_is_linked_when_their_follow_is_looked_up(
+    deps: Deps, mp: MpClient, make_sim: SimFactory, fake_wechat: Any
+) -> None:
+    await _roster(deps, ["QD0002", "李青", "13700137002", QINGDAO])
+    token = await mp.login("o_mp_li", unionid="u_li")
+    status, _ = await mp.call("POST", "/api/mp/members/bind", {"name": "李青", "phone": "13700137002"}, token)
+    assert status == 200
+    fake_wechat.state.add_followers(["o_oa_li"], unionids={"o_oa_li": "u_li"})
+    await make_sim("safe", "xml").send_event("o_oa_li", "subscribe")
+    assert (await linking.drain(deps)).linked == 1
+    assert (await deps.db.mini_users.find_one({"_id": "o_mp_li"}))["follower_openid"] == "o_oa_li"
+    assert (await deps.db.followers.find_one({"_id": "o_oa_li"}))["org"] == QINGDAO
+    status, me = await mp.call("GET", "/api/mp/me", token=token)
+    assert me["official_account_linked"] is True
+
+
+async def test_backfill_queues_older_followers_once_and_survives_a_quota_pause(deps: Deps, fake_wechat: Any) -> None:
+    openids = [f"o_old{i:04d}" for i in range(250)]
+    fake_wechat.state.add_followers(openids, unionids={o: f"u_{o}" for o in openids})
+    await deps.db.followers.insert_many([{"_id": o, "subscribed": True, "tags": []} for o in openids])
+    await deps.db.followers.insert_one({"_id": "o_gone", "subscribed": False})  # a tombstone is never queued
+    assert await linking.backfill_step(deps, step=100) == 100
+    assert await linking.backfill_step(deps, step=100) == 0  # the queue still holds a step's worth
+    fake_wechat.state.inject("cgi-bin/user/info/batchget", 45009)  # daily quota spent
+    paused = await linking.drain(deps)
+    assert paused.waiting and paused.looked_up == 0
+    assert (await linking.drain(deps)).looked_up == 100  # the batch waited in the queue, nothing lost
+    while await linking.backfill_step(deps, step=100):
+        await linking.drain(deps)
+    await linking.drain(deps)
+    missing = await deps.db.followers.count_documents({"subscribed": True, "unionid": {"$exists": False}})
+    assert missing == 0
+    assert await linking.backfill_step(deps, step=100) == 0  # done: it never walks the collection again

@@ -30,6 +30,7 @@ from handlers.base import NotFoundHandler
 from handlers.lean import Application, LeanRoute
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
+from miniprogram_api import home as mp_home
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
 from miniprogram_api import orgs as mp_orgs
@@ -55,6 +56,7 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
         *mp_openapi.routes,  # /api/openapi.json
         *mp_auth.routes,  # /api/mp/login, logout, me
         *mp_members.routes,  # /api/mp/members/bind
+        *mp_home.routes,  # /api/mp/home: the worker's home for their org
         *mp_orgs.routes,  # /api/mp/orgs/{code}, /children
         *mp_polls.routes,  # /api/mp/polls, /{poll_id}, /ballots, /ballots/mine
         *mp_surveys.routes,  # /api/mp/surveys, /{survey_id}, /draft, /responses

@@ -26,6 +26,7 @@ from services.pushes import runs_store as push_runs
 from services.pushes import store as pushes
 from services.qrcodes import store as qrcodes_store
 from services.replies import store as replies
+from services.settings import store as org_settings
 from services.surveys import store as surveys
 from storage import meta
 from storage.indexes import IndexSetup
@@ -48,6 +49,7 @@ SETUPS: list[IndexSetup] = [
     audit_store.ensure_indexes,
     menus.ensure_indexes,
     qrcodes_store.ensure_indexes,
+    org_settings.ensure_indexes,
     push_runs.ensure_indexes,
 ]
 

@@ -1,0 +1,69 @@
+"""The worker's home in 齐鲁工惠: their org's name and branding, the modules their city switched
+on (each with its page), whom to call, and what is on now (polls, surveys, activities)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.deps import Deps
+from services.activities import browsing
+from services.members.sessions import CurrentUser
+from services.orgs.store import PROVINCE_CODE
+from services.polls import voting
+from services.settings import effective
+from services.settings.registry import BIND_PAGE, MODULES
+from services.surveys import answering
+
+BRAND = "齐鲁工惠"
+ON_NOW = 3  # items per section on the home
+
+
+@dataclass(frozen=True)
+class Section:
+    module: str  # the module key (a switched-off module shows no section)
+    title: str
+    page: str
+
+
+SECTIONS = (
+    Section("votes", "正在投票", "pages/votes/index"),
+    Section("surveys", "问卷调查", "pages/surveys/index"),
+    Section("activities", "惠工活动", "pages/activities/index"),
+)
+
+
+async def home(deps: Deps, user: CurrentUser) -> dict[str, Any]:
+    path = tuple(user.org_path) or (PROVINCE_CODE,)
+    values = await effective.values_for_path(deps, path)
+    enabled = {m.key for m in MODULES if values.get(f"modules.{m.key}")}
+    on_now: list[dict[str, Any]] = []
+    for section in SECTIONS:
+        if section.module in enabled:
+            items = await _items(deps, user, section.module)
+            on_now.append({"module": section.module, "title": section.title, "page": section.page, "items": items})
+    return {
+        "org": path[-1],
+        "brand": {
+            "name": BRAND + str(values.get("brand.name_suffix") or ""),
+            "banner_url": values.get("brand.banner_url") or "",
+            "primary_color": values.get("brand.primary_color"),
+        },
+        "modules": [{"key": m.key, "name": m.name, "page": m.page} for m in MODULES if m.key in enabled],
+        "contact": {
+            "hotline": values.get("contact.hotline"),
+            "service_centre_url": values.get("contact.service_centre_url") or "",
+        },
+        "member": {"bound": user.is_member, "bind_page": BIND_PAGE},
+        "on_now": on_now,
+    }
+
+
+async def _items(deps: Deps, user: CurrentUser, module: str) -> list[dict[str, Any]]:
+    if module == "votes":
+        page = await voting.list_polls(deps, user, state="open", limit=ON_NOW)
+    elif module == "surveys":
+        page = await answering.list_visible(deps, user, limit=ON_NOW)
+    else:
+        page = await browsing.list_visible(deps, user, limit=ON_NOW)
+    return [{"id": i["id"], "title": i["title"]} for i in page["items"][:ON_NOW]]

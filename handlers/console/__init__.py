@@ -14,6 +14,7 @@ from handlers.console import (
     qrcodes,
     replies,
     roster,
+    settings,
     surveys,
 )
 
@@ -30,4 +31,5 @@ routes = [
     *roster.routes,
     *qrcodes.routes,
     *pushes.routes,
+    *settings.routes,
 ]

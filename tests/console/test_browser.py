@@ -19,6 +19,9 @@ from core.clock import now
 from core.deps import Deps
 from services.activities import definitions as activity_admin
 from services.editors import accounts as editors
+from services.editors.accounts import Editor
+from services.editors.scope import Scope
+from services.settings import admin as settings_admin
 from tests.console.conftest import CITY_A, CITY_B, PASSWORD
 from tests.mp.polls_helpers import make_poll
 
@@ -185,3 +188,28 @@ async def test_screenshots_of_the_main_pages(browser: Any, app_server: str, deps
             assert await page.locator("fieldset.question").count() == 2
         assert errors == [], errors
         await context.close()
+
+
+async def test_city_editor_sees_sources_sets_a_value_and_meets_a_lock(
+    browser: Any, app_server: str, deps: Deps
+) -> None:
+    await editors.create(deps.db, None, {"username": "qd_settings", "name": "青岛编辑", "role": "editor",
+                                         "org": CITY_B, "password": PASSWORD})  # fmt: skip
+    province = Scope(Editor("prov", "省总", "admin", "370000", ("370000",)), "370000")
+    await settings_admin.change(deps, province, "contact.hotline", "12351", locked=True)
+    page = await browser.new_page()
+    await login(page, app_server, "qd_settings")
+    await page.goto(app_server + "/admin/settings")
+    row = page.locator('tr[data-key="contact.hotline"]')
+    assert await row.locator(".source").inner_text() == "山东省总工会锁定"
+    assert "上级已锁定" in await row.inner_text()
+    suffix = page.locator('tr[data-key="brand.name_suffix"]')
+    assert await suffix.locator(".source").inner_text() == "系统默认"
+    await suffix.locator("input[name=value]").fill("·青岛行")
+    await suffix.locator("button[type=submit]").first.click()
+    await page.wait_for_url(app_server + "/admin/settings")
+    suffix = page.locator('tr[data-key="brand.name_suffix"]')
+    assert await suffix.locator(".source").inner_text() == "本级设置"
+    assert "·青岛行" in await suffix.inner_text()
+    await shot(page, "settings-city")
+    await page.close()

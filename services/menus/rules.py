@@ -173,7 +173,7 @@ def _leaf_body(b: dict[str, Any], mp_app_id: str, fallback_url: str, errors: dic
         return {"type": "view", "url": value}
     page = value.lstrip("/")
     if not PAGE_RE.match(page) or len(page) > 512:
-        errors[field] = f"{where}的小程序页面路径不正确，例如 pages/vote/index"
+        errors[field] = f"{where}的小程序页面路径不正确，例如 pages/votes/index"
     # Old WeChat clients that cannot open mini-programs open `url` instead.
     return {"type": "miniprogram", "appid": mp_app_id, "pagepath": page, "url": fallback_url}
 

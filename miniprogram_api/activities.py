@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 
 from miniprogram_api.base import MpHandler
 from miniprogram_api.openapi import body, error, ok
-from miniprogram_api.surveys import BEFORE_PARAM, INVALID_ANSWERS, LIMIT_PARAM, DetailedErrors, page_args
+from miniprogram_api.paging import BEFORE_PARAM, CURSOR_PARAM, LIMIT_PARAM, page, page_args, page_schema
+from miniprogram_api.surveys import INVALID_ANSWERS, DetailedErrors
 from services.activities import browsing as activities
 from services.activities import checkin, signups
 from services.activities.live import split_id
@@ -25,14 +26,15 @@ class ActivityListHandler(MpHandler):
             "tags": TAGS,
             "summary": "我能看到的活动（本单位及上级工会发布的），按开始时间倒序",
             "operationId": "listActivities",
-            "parameters": [LIMIT_PARAM, BEFORE_PARAM],
+            "parameters": [LIMIT_PARAM, CURSOR_PARAM, BEFORE_PARAM],
             "responses": {"200": ok("ActivityList")},
         }
     }
 
     async def get(self) -> None:
-        before, limit = page_args(self)
-        self.write_json(await activities.list_visible(self.deps, self.user, before=before, limit=limit))
+        cursor, limit = page_args(self)
+        found = await activities.list_visible(self.deps, self.user, before=cursor, limit=limit)
+        self.write_json(page(found["items"], found["next"]))
 
 
 class ActivityHandler(MpHandler):
@@ -80,14 +82,17 @@ class MySignUpsHandler(MpHandler):
     openapi: ClassVar[dict[str, Any]] = {
         "get": {
             "tags": TAGS,
-            "summary": "我的报名（最近 50 条，含候补位置与签到状态）",
+            "summary": "我的报名（按报名时间倒序分页，含候补位置与签到状态）",
             "operationId": "mySignUps",
+            "parameters": [LIMIT_PARAM, CURSOR_PARAM],
             "responses": {"200": ok("MySignUps")},
         }
     }
 
     async def get(self) -> None:
-        self.write_json({"items": await signups.my_signups(self.deps, self.user)})
+        cursor, limit = page_args(self)
+        items, next_cursor = await signups.my_signups(self.deps, self.user, limit=limit, cursor=cursor)
+        self.write_json(page(items, next_cursor))
 
 
 class CancelHandler(MpHandler):
@@ -173,14 +178,7 @@ _SIGNUP: dict[str, Any] = {
 schemas: dict[str, dict[str, Any]] = {
     "ActivitySession": {"type": "object", "required": list(_SESSION), "properties": _SESSION},
     "ActivitySummary": {"type": "object", "required": list(_SUMMARY), "properties": _SUMMARY},
-    "ActivityList": {
-        "type": "object",
-        "required": ["items", "next"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/ActivitySummary"}},
-            "next": {"type": "string", "nullable": True, "description": "pass as `before` for the next page"},
-        },
-    },
+    "ActivityList": page_schema("ActivitySummary"),
     "ActivityDetail": {
         "type": "object",
         "required": [*_SUMMARY, "description", "form", "per_user_limit", "waitlist_enabled", "sessions", "my_signups"],
@@ -217,11 +215,7 @@ schemas: dict[str, dict[str, Any]] = {
         },
     },
     "SignUp": {"type": "object", "required": list(_SIGNUP), "properties": _SIGNUP},
-    "MySignUps": {
-        "type": "object",
-        "required": ["items"],
-        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/SignUp"}}},
-    },
+    "MySignUps": page_schema("SignUp"),
     "CheckInRequest": {
         "type": "object",
         "required": ["code"],

@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 from core.errors import BadInput
 from miniprogram_api.base import MpHandler
 from miniprogram_api.openapi import body, error, header, ok, query
+from miniprogram_api.paging import idempotency_key
 from services.polls import voting as votes
 
 STATES = ("all", "open", "ended")
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 class PollListHandler(MpHandler):
@@ -85,9 +85,7 @@ class BallotHandler(MpHandler):
     }
 
     async def post(self, poll_id: str) -> None:
-        key = self.request.headers.get("Idempotency-Key", "")
-        if key and not IDEMPOTENCY_KEY.fullmatch(key):
-            raise BadInput("Idempotency-Key 应为 8 到 64 位字母、数字、- 或 _", code="invalid_idempotency_key")
+        key = idempotency_key(self)
         data = self.body("BallotRequest")
         cast = await votes.cast(self.deps, self.user, poll_id, data["options"], self.client_ip(), key)
         if cast.replayed:

@@ -7,30 +7,28 @@ question: `{"code", "message", "errors": {"q3": "请至少选择 2 项", ...}}`.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, ClassVar
 
-from core.errors import BadInput, ServiceError
+from core.errors import ServiceError
 from miniprogram_api.base import MpHandler
-from miniprogram_api.openapi import body, error, ok, query
+from miniprogram_api.openapi import body, error, ok
+from miniprogram_api.paging import (
+    BEFORE_PARAM,
+    CURSOR_PARAM,
+    LIMIT_PARAM,
+    idempotency_key,
+    idempotency_param,
+    page,
+    page_args,
+    page_schema,
+)  # fmt: skip
 from services.surveys import answering as surveys
 
 TAGS = ["问卷"]
-LIMIT_PARAM = query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 20})
-BEFORE_PARAM = query("before", {"type": "string", "format": "date-time"}, "上一页的 next；空为第一页")
 INVALID_ANSWERS = {
     "description": "答案不符合题目要求（errors 按题目给出原因）",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InvalidAnswers"}}},
 }
-
-
-def page_args(handler: MpHandler) -> tuple[str | None, int]:
-    """`before` and `limit` query arguments, checked (shared with the activities list)."""
-    raw = handler.get_query_argument("limit", "20", strip=False)
-    if not re.fullmatch(r"[0-9]{1,2}", raw) or not 1 <= int(raw) <= 50:
-        raise BadInput("limit 应为 1 到 50 之间的整数", code="invalid_field")
-    before = handler.get_query_argument("before", None, strip=False)  # present but empty: refused
-    return before, int(raw)
 
 
 class DetailedErrors(MpHandler):
@@ -52,14 +50,15 @@ class SurveyListHandler(MpHandler):
             "tags": TAGS,
             "summary": "我能看到的问卷（本单位及上级工会发布的），按开始时间倒序",
             "operationId": "listSurveys",
-            "parameters": [LIMIT_PARAM, BEFORE_PARAM],
+            "parameters": [LIMIT_PARAM, CURSOR_PARAM, BEFORE_PARAM],
             "responses": {"200": ok("SurveyList")},
         }
     }
 
     async def get(self) -> None:
-        before, limit = page_args(self)
-        self.write_json(await surveys.list_visible(self.deps, self.user, before=before, limit=limit))
+        cursor, limit = page_args(self)
+        found = await surveys.list_visible(self.deps, self.user, before=cursor, limit=limit)
+        self.write_json(page(found["items"], found["next"]))
 
 
 class SurveyHandler(MpHandler):
@@ -128,12 +127,13 @@ class ResponsesHandler(DetailedErrors):
         },
         "post": {
             "tags": TAGS,
-            "summary": "提交问卷（带 client_id 的重复提交返回第一次的结果）",
+            "summary": "提交问卷（带同一 Idempotency-Key 的重试返回第一次的结果）",
             "operationId": "submitSurvey",
+            "parameters": [idempotency_param("提交")],
             "requestBody": body("SurveySubmission"),
             "responses": {
                 "201": ok("SurveyResponse", "已提交"),
-                "200": ok("SurveyResponse", "同一 client_id 已提交过：返回原记录"),
+                "200": ok("SurveyResponse", "同一 Idempotency-Key（或已弃用的 client_id）已提交过：返回原记录"),
                 "400": INVALID_ANSWERS,
                 "403": error("仅限会员填写"),
                 "409": error("问卷未开始、已结束，或提交次数已用完"),
@@ -146,10 +146,11 @@ class ResponsesHandler(DetailedErrors):
         self.write_json(await surveys.my_responses(self.deps, self.user, survey_id))
 
     async def post(self, survey_id: str) -> None:
+        key = idempotency_key(self)
         data = self.body("SurveySubmission")
         await self.rate_limit("survey_submit", per_user=20, window=60, message="提交太频繁，请稍后再试")
         response, created = await surveys.submit(
-            self.deps, self.user, survey_id, data["answers"], client_id=data.get("client_id")
+            self.deps, self.user, survey_id, data["answers"], client_id=key or data.get("client_id")
         )
         self.write_json(response, 201 if created else 200)
 
@@ -189,14 +190,7 @@ _RESPONSE = {
 
 schemas: dict[str, dict[str, Any]] = {
     "SurveySummary": {"type": "object", "required": list(_SUMMARY), "properties": _SUMMARY},
-    "SurveyList": {
-        "type": "object",
-        "required": ["items", "next"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/SurveySummary"}},
-            "next": {"type": "string", "nullable": True, "description": "pass as `before` for the next page"},
-        },
-    },
+    "SurveyList": page_schema("SurveySummary"),
     "SurveyQuestion": {
         "type": "object",
         "required": ["id", "type", "title", "required"],

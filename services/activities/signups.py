@@ -263,18 +263,36 @@ async def cancel(deps: Deps, user: CurrentUser, activity_id: str, signup_id: str
     return signup_out(fresh or signup, doc)
 
 
-async def my_signups(deps: Deps, user: CurrentUser, limit: int = 50) -> list[dict[str, Any]]:
-    """The user's sign-ups, newest first: Redis (live, not yet flushed) over MongoDB (older ones)."""
+async def my_signups(
+    deps: Deps, user: CurrentUser, limit: int = 50, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The user's sign-ups, newest first, and the next page's cursor: Redis (live, not yet flushed)
+    over MongoDB (older ones). The cursor is `<created ms>.<sign-up id>` of the last one shown."""
     limit = max(1, min(limit, 100))
+    after = _signup_cursor(cursor)
     st = state(deps)
-    stored = {d["_id"]: signups_repo.state_from_doc(d) for d in await signups_repo.of_user(deps.db, user.openid, limit)}
+    before_ms = after[0] if after else None
+    docs = await signups_repo.of_user(deps.db, user.openid, limit + 1, before_ms=before_ms)
+    stored = {d["_id"]: signups_repo.state_from_doc(d) for d in docs}
     ids = list(dict.fromkeys([*await st.recent(user.openid), *stored]))
     live = await st.get_many(ids)
     rows = [live.get(i) or stored.get(i) for i in ids]
-    merged = sorted((r for r in rows if r and r["uid"] == user.openid), key=lambda r: -r["created_at"])[:limit]
+    mine = (r for r in rows if r and r["uid"] == user.openid and (after is None or (r["created_at"], r["id"]) < after))
+    ordered = sorted(mine, key=lambda r: (r["created_at"], r["id"]), reverse=True)
+    merged, more = ordered[:limit], len(ordered) > limit
     out = []
     for s in merged:
         doc = await activity(deps, s["aid"])
         pos = await st.waitlist_position(s["id"], s["sid"]) if s["status"] == "waitlisted" else 0
         out.append(signup_out(s, doc, pos))
-    return out
+    next_cursor = f"{merged[-1]['created_at']}.{merged[-1]['id']}" if more and merged else None
+    return out, next_cursor
+
+
+def _signup_cursor(cursor: str | None) -> tuple[int, str] | None:
+    if cursor is None:
+        return None
+    ms, sep, sid = cursor.partition(".")
+    if not sep or not ms.isdigit() or not sid or len(cursor) > 120:
+        raise BadInput("分页参数 cursor 无效，请从第一页重新加载", code="invalid_cursor")
+    return int(ms), sid

@@ -102,8 +102,12 @@ async def get(db: Db, signup_id: str) -> dict[str, Any] | None:
     return await db.signups.find_one({"_id": signup_id})
 
 
-async def of_user(db: Db, openid: str, limit: int) -> list[dict[str, Any]]:
-    cursor = db.signups.find({"openid": openid}).sort("created_at", DESCENDING)
+async def of_user(db: Db, openid: str, limit: int, before_ms: int | None = None) -> list[dict[str, Any]]:
+    """The user's sign-ups, newest first (created at or before `before_ms` when given)."""
+    query: dict[str, Any] = {"openid": openid}
+    if before_ms is not None:
+        query["created_at"] = {"$lte": _dt(before_ms)}
+    cursor = db.signups.find(query).sort("created_at", DESCENDING)
     return await cursor.limit(limit).to_list()
 
 

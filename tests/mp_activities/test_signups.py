@@ -109,11 +109,11 @@ async def test_cancel_promotes_the_first_waitlisted_in_order(deps: Deps) -> None
     assert cancelled["status"] == "cancelled"
     again = await signups.cancel(deps, member("u0"), aid, first["id"])  # repeated: same answer
     assert again["status"] == "cancelled"
-    mine = {s["id"]: s for s in await signups.my_signups(deps, member("u1"))}
+    mine = {s["id"]: s for s in (await signups.my_signups(deps, member("u1")))[0]}
     assert mine[waiting[0]["id"]]["status"] == "confirmed"
     left = await signups.cancel(deps, member("u2"), aid, waiting[1]["id"])  # a waitlisted user leaves
     assert left["status"] == "cancelled"
-    assert (await signups.my_signups(deps, member("u3")))[0]["position"] == 1
+    assert (await signups.my_signups(deps, member("u3")))[0][0]["position"] == 1
     resigned, created = await signups.sign_up(deps, member("u0"), aid, "s1", FORM)  # back of the line
     assert created and resigned["status"] == "waitlisted" and resigned["position"] == 2
 

@@ -130,23 +130,23 @@ class PushComposePage(ConsolePage):
                 upload_id = info["upload_id"]
             data = console_pushes.from_form(fields, upload_id)
             send = console_pushes.one(fields, "action") == "send"
-            if view is None:
+            if view is None:  # "保存并提交" saves a draft: sending waits for the confirmation with the count
                 view = await console_pushes.create(
-                    self.deps, self.scope, data, submit=send, form_key=console_pushes.one(fields, "form_key")
+                    self.deps, self.scope, data, form_key=console_pushes.one(fields, "form_key")
                 )
             else:
                 view = await console_pushes.update(self.deps, self.scope, view["id"], data)
-                if send and view["status"] == "draft":
-                    view = await console_pushes.act(self.deps, self.scope, view["id"], "submit")
         except ServiceError as exc:
             if exc.status in (403, 404):
                 raise
             form = flat(fields) | ({"upload_id": upload_id} if upload_id else {})
             await self._show(form, view if push_id else None, field_errors(exc), exc.status)
             return
-        self.flash(
-            {"running": "推送已开始发送", "scheduled": "推送已排期，将按时发送"}.get(view["status"], "推送已保存为草稿")
-        )
+        if send and view["status"] == "draft":
+            self.flash("请核对发送人数后确认发送")
+            self.redirect(f"/admin/pushes/{view['id']}#confirm", status=303)
+            return
+        self.flash("推送已保存" if view["status"] != "draft" else "推送已保存为草稿")
         self.redirect(f"/admin/pushes/{view['id']}", status=303)
 
 
@@ -158,9 +158,11 @@ class PushPage(ConsolePage):
         progress = await console_pushes.progress(self.deps, self.scope, push_id)
         runs = await console_pushes.runs(self.deps, self.scope, push_id)
         content = json.dumps({"content": view["content"], "audience": view["audience"]}, ensure_ascii=False, indent=1)
+        estimate = await console_pushes.estimate(self.deps, self.scope, push_id) if view["status"] == "draft" else None
         await self.render_page(
-            "console/push.html", status=status, push=view, p=progress, runs=runs, errors=errors, content_json=content
-        )
+            "console/push.html", status=status, push=view, p=progress, runs=runs, errors=errors, content_json=content,
+            estimate=estimate,
+        )  # fmt: skip
 
     async def get(self, push_id: str) -> None:
         await self._show(push_id)
@@ -230,6 +232,11 @@ class PushActionApi(ConsoleApi):
         self.write_json(await console_pushes.act(self.deps, self.scope, push_id, action))
 
 
+class PushEstimateApi(ConsoleApi):
+    async def get(self, push_id: str) -> None:
+        self.write_json(await console_pushes.estimate(self.deps, self.scope, push_id))
+
+
 class PushProgressApi(ConsoleApi):
     async def get(self, push_id: str) -> None:
         run_id = self.get_argument("run", "") or None
@@ -265,5 +272,6 @@ routes = [
     (r"/api/admin/pushes/templates", PushTemplatesApi),
     (r"/api/admin/pushes/" + PUSH_ID, PushApi),
     (r"/api/admin/pushes/" + PUSH_ID + r"/(submit|pause|resume|cancel|preview)", PushActionApi),
+    (r"/api/admin/pushes/" + PUSH_ID + r"/estimate", PushEstimateApi),
     (r"/api/admin/pushes/" + PUSH_ID + r"/progress", PushProgressApi),
 ]

@@ -12,9 +12,10 @@ from core.errors import BadInput
 from services.editors import audit
 from services.editors import once as console_once
 from services.editors.scope import Scope
+from services.pushes import audiences, store
 from services.pushes import compose as pushes
 from services.pushes import progress as push_progress
-from services.pushes import store
+from services.pushes import rules as push_rules
 from services.pushes import trial_and_uploads as push_tools
 
 FINAL = ("done", "cancelled", "failed", "skipped", "missed")
@@ -180,6 +181,15 @@ async def update(deps: Deps, scope: Scope, push_id: str, data: dict[str, Any]) -
         ip=scope.ip,
     )
     return after
+
+
+async def estimate(deps: Deps, scope: Scope, push_id: str) -> dict[str, Any]:
+    """How many people the push would reach now, and the sentence the editor confirms."""
+    doc = await _raw(deps, scope, push_id)
+    count = await audiences.estimate(deps.db, doc["audience"], doc["org"])
+    channel = push_rules.CHANNELS[doc["channel"]]
+    text = f"将向 {count:,} 人发送{channel}" if count else "发送对象中目前没有可接收消息的人，不能发送"
+    return {"count": count, "channel_name": channel, "confirm_text": text}
 
 
 async def act(deps: Deps, scope: Scope, push_id: str, action: str) -> dict[str, Any]:

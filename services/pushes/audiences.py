@@ -149,3 +149,15 @@ async def _members(db: Db, flt: dict[str, Any], org: str, after: Any, size: int)
             yield batch
     if pending and (batch := await flush(last)) is not None:
         yield batch
+
+
+async def estimate(db: Db, audience: dict[str, Any], org: str) -> int:
+    """How many people the audience reaches now: what the editor confirms before a push is sent."""
+    kind = audience.get("kind")
+    if kind in ("all", "tags", "orgs"):
+        return await q.count_followers(db, follower_query(audience, org))
+    if kind == "members":
+        flt = audience.get("filter") or {}
+        return await q.count_linked_members(db, flt.get("orgs") or [org], flt.get("member_nos"))
+    header = await push_store.get_upload(db, str(audience.get("upload_id") or ""))
+    return int(header["count"]) if header else 0

@@ -78,3 +78,18 @@ async def follower_openids_of_members(db: Db, member_nos: Sequence[str]) -> list
         async for doc in db.followers.find({"unionid": {"$in": unionids[i : i + LOOKUP_BATCH]}}, {"_id": 1}):
             openids.append(doc["_id"])
     return openids
+
+
+async def count_followers(db: Db, query: dict[str, Any]) -> int:
+    """Subscribed followers matching `query` (the estimate an editor confirms before sending)."""
+    return await db.followers.count_documents({**query, "subscribed": True})
+
+
+async def count_linked_members(db: Db, orgs: Sequence[str], member_nos: Sequence[str] | None) -> int:
+    """Bound members of `orgs` whose mini-program user is linked to a follower (an estimate: a
+    linked follower may have left since)."""
+    query: dict[str, Any] = {"member_id": {"$exists": True}, "follower_openid": {"$exists": True, "$ne": ""}}
+    query["org_path"] = {"$in": list(orgs)}
+    if member_nos:
+        query["member_id"] = {"$in": list(member_nos)}
+    return await db.mini_users.count_documents(query)

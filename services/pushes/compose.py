@@ -20,8 +20,8 @@ from core import clock
 from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
 from services.orgs import store as orgs
+from services.pushes import audiences, live, store
 from services.pushes import control as push_control
-from services.pushes import live, store
 from services.pushes import rules as push_rules
 from services.pushes import runs_store as runs
 
@@ -155,6 +155,9 @@ async def submit(deps: Deps, push_id: str, *, editor_org: str, editor: str) -> d
     owner = await _org_in_scope(deps, doc["org"], editor_org, "推送所属单位")
     await _clean(deps, doc, editor_org, owner)  # times move on and uploads vanish: check again
     kind = doc["schedule"]["kind"]
+    # An immediate send to nobody is a mistake; a scheduled one may find its audience by then.
+    if kind == "now" and await audiences.estimate(deps.db, doc["audience"], doc["org"]) == 0:
+        raise BadInput("发送对象中目前没有可接收消息的人，请更换发送对象后再提交", code="empty_audience")
     if kind == "now":
         now = clock.now()  # the occurrence: a repair after a crash starts the very same run
         changes = {"status": "running", "start_at": now, "updated_by": editor}

@@ -97,6 +97,7 @@
           if (p.finished) {
             stopped = true;
             box.setAttribute("data-finished", "1");
+            settle(p);
             var reload = box.getAttribute("data-reload-when-done");
             if (reload) setTimeout(function () { window.location.reload(); }, 800);
             return;
@@ -106,6 +107,19 @@
       }).catch(function () { setTimeout(tick, 3000); });
     }
     tick();
+  }
+
+  // A finished run: the header's badge says how it ended, and pause / cancel no longer apply.
+  function settle(p) {
+    var badge = document.querySelector("[data-push-badge] .badge");
+    if (badge) {
+      badge.textContent = p.status_text || p.status;
+      badge.className = "badge " + ({ done: "ok", failed: "bad", cancelled: "bad" }[p.status] || "");
+    }
+    document.querySelectorAll('[data-action="pause"], [data-action="cancel"], [data-action="resume"]').forEach(function (b) {
+      var form = b.closest("form");
+      if (form) form.remove();
+    });
   }
 
   function fmt(n) { return (n || 0).toLocaleString("zh-CN"); }

@@ -108,6 +108,14 @@ async def test_editor_creates_a_poll_and_watches_a_push_reach_100(
     await page.fill("#f-template_miniprogram_page", "pages/activity/detail?id=1")
     await shot(page, "05-push-compose")
     await page.click("button[data-send]")
+    # a confirmation names the count and the kind before anything is sent
+    await page.wait_for_selector("#confirm")
+    assert "将向 240 人发送模板消息" in await page.inner_text("#confirm")
+    assert fake_wechat.state.delivered_count("template") == 0
+    await shot(page, "05b-push-confirm")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click("#confirm button[data-action=submit]")
+    await page.wait_for_selector("[data-action=pause]")
     await page.wait_for_selector("[data-progress-url]")
     await page.evaluate("window.__sameDocument = true")
     # the bar moves while the page stays the same document (it polls the progress JSON)
@@ -123,7 +131,9 @@ async def test_editor_creates_a_poll_and_watches_a_push_reach_100(
         " && document.querySelector('[data-field=status]').textContent.includes('已完成')",
         timeout=30000,
     )
-    await page.wait_for_selector("h1 .badge:has-text('已完成')", timeout=15000)  # reloaded with the final record
+    await page.wait_for_selector("h1 .badge:has-text('已完成')", timeout=15000)  # settled with the final record
+    assert await page.locator("[data-action=pause], [data-action=cancel]").count() == 0
+    await page.wait_for_selector("tr[data-run] td:has-text('已完成')", timeout=15000)  # the reload's final record
     assert await page.locator("tr[data-run] td:has-text('已完成')").count() == 1
     await shot(page, "07-push-done")
     assert await page.inner_text("[data-field=sent]") == "240"

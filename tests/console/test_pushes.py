@@ -63,6 +63,17 @@ async def wait_finished(c: ConsoleClient, push_id: str, seconds: float = 30) -> 
     raise AssertionError(f"push not finished: {seen[-5:]}")
 
 
+async def confirm_send(c: Any, location: str, expected: str) -> str:
+    """The composer's "保存并提交" leads to the confirmation naming the count; confirming sends."""
+    assert location.endswith("#confirm"), location
+    page_url = location.removesuffix("#confirm")
+    page = await c.get(page_url)
+    assert page.status == 200 and expected in page.text, page.text[:2000]
+    sent = await c.post(page_url, {"action": "submit"})
+    assert sent.status == 303, sent.text[:1000]
+    return page_url.rsplit("/", 1)[1]
+
+
 async def test_compose_send_now_progress_reaches_100_and_report(client: Client, deps: Deps, fake_wechat: Any) -> None:
     openids = await add_followers(deps, fake_wechat, CITY_A, 40, "o_jn_")
     await add_followers(deps, fake_wechat, CITY_B, 5, "o_qd_")
@@ -72,13 +83,14 @@ async def test_compose_send_now_progress_reaches_100_and_report(client: Client, 
     resp = await post_multipart(c, "/admin/pushes/new", compose())
     assert resp.status == 303, resp.text[:3000]
     again = await post_multipart(c, "/admin/pushes/new", compose())
-    assert again.location == resp.location  # a double submit sends nothing twice
-    push_id = resp.location.rsplit("/", 1)[1]
+    assert again.location == resp.location  # a double submit creates nothing twice
+    assert await deps.db.pushes.count_documents({}) == 1
+    push_id = await confirm_send(c, resp.location, "将向 40 人发送模板消息")
     p = await wait_finished(c, push_id)
     assert p["status"] == "done" and p["percent"] == 100.0 and p["sent"] == 40 and p["total"] == 40
     assert fake_wechat.state.delivered_count("template") == 40  # only Jinan's followers
     assert fake_wechat.state.duplicate_deliveries("template") == []
-    detail = await c.get(resp.location)
+    detail = await c.get(f"/admin/pushes/{push_id}")
     assert detail.status == 200 and "已完成" in detail.text and "data-progress-url" in detail.text
     assert "送达回执" in detail.text and 'data-field="receipt_delivered"' in detail.text  # WeChat's reports, live
     report = await c.get(f"/admin/pushes/{push_id}/report.csv")
@@ -94,13 +106,14 @@ async def test_schedule_pause_resume_cancel_and_form_errors(client: Client, deps
     at = (now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     resp = await post_multipart(c, "/admin/pushes/new", compose(schedule="at", at=at, form_key="pushform0002"))
     assert resp.status == 303
-    push_id = resp.location.rsplit("/", 1)[1]
+    push_id = await confirm_send(c, resp.location, "发送对象中目前没有可接收消息的人")  # may fill by then
     assert (await deps.db.pushes.find_one({"_id": push_id}))["status"] == "scheduled"
+    page_url = f"/admin/pushes/{push_id}"
     for action, status in (("pause", "paused"), ("resume", "scheduled"), ("cancel", "cancelled")):
-        r = await c.post(resp.location, {"action": action})
+        r = await c.post(page_url, {"action": action})
         assert r.status == 303, (action, r.text[:500])
         assert (await deps.db.pushes.find_one({"_id": push_id}))["status"] == status
-    r = await c.post(resp.location, {"action": "resume"})
+    r = await c.post(page_url, {"action": "resume"})
     assert r.status == 409 and "暂停" in r.text
     bad = await post_multipart(
         c, "/admin/pushes/new", compose(schedule="cron", cron="*/5 * * * *", form_key="pushform0003")
@@ -157,7 +170,7 @@ async def test_progress_says_when_a_quota_pause_ends(client: Client, deps: Deps,
     fake_wechat.state.set_quota("cgi-bin/message/template/send", daily=10)
     c = await client("jn_push4", org=CITY_A, role="editor")
     resp = await post_multipart(c, "/admin/pushes/new", compose(form_key="pushform0009"))
-    push_id = resp.location.rsplit("/", 1)[1]
+    push_id = await confirm_send(c, resp.location, "将向 30 人发送模板消息")
     for _ in range(150):
         p = (await c.api("GET", f"/api/admin/pushes/{push_id}/progress")).json
         if p["status"] == "quota_paused":
@@ -165,5 +178,19 @@ async def test_progress_says_when_a_quota_pause_ends(client: Client, deps: Deps,
         await asyncio.sleep(0.2)
     assert p["status"] == "quota_paused" and not p["finished"], p
     assert p["sent"] == 10 and p["paused_until"] and "自动继续" in p["note"]
-    page = await c.get(resp.location)
+    page = await c.get(f"/admin/pushes/{push_id}")
     assert "今日额度已用完" in page.text and "自动继续" in page.text
+
+
+async def test_a_push_to_nobody_is_refused_before_it_is_sent(client: Client, deps: Deps, fake_wechat: Any) -> None:
+    await add_followers(deps, fake_wechat, CITY_B, 5, "o_qd_only_")  # Qingdao's, not Jinan's
+    c = await client("jn_push_empty", org=CITY_A, role="editor")
+    resp = await post_multipart(c, "/admin/pushes/new", compose(form_key="pushform0010"))
+    page_url = resp.location.removesuffix("#confirm")
+    page = await c.get(page_url)
+    assert "发送对象中目前没有可接收消息的人" in page.text and 'value="submit"' not in page.text
+    refused = await c.post(page_url, {"action": "submit"})
+    assert refused.status == 400 and "没有可接收消息的人" in refused.text
+    push_id = page_url.rsplit("/", 1)[1]
+    assert (await deps.db.pushes.find_one({"_id": push_id}))["status"] == "draft"
+    assert fake_wechat.state.delivered_count("template") == 0

@@ -46,7 +46,8 @@ async def test_tags_and_orgs(deps: Deps, fake_wechat, fan: Fanout) -> None:
     people = await _world(deps, fake_wechat)
     tags = {**TEMPLATE, "audience": {"kind": "tags", "tags": [7]}}
     assert await _sent_to(deps, tags, PROVINCE) == set(people["tagged"])
-    assert await _sent_to(deps, tags, JINAN) == set()  # tag 7 lives in Qingdao
+    with pytest.raises(BadInput, match="没有可接收消息的人"):  # tag 7 lives in Qingdao: nobody to send to
+        await _sent_to(deps, tags, JINAN)
     orgs = {**TEMPLATE, "audience": {"kind": "orgs", "orgs": [LIXIA, QINGDAO]}}
     assert await _sent_to(deps, orgs, PROVINCE) == set(people["lixia"] + people["qingdao"] + people["tagged"])
     with pytest.raises(BadInput, match="不在您管理的范围内"):
@@ -63,7 +64,8 @@ async def test_members_by_filter(deps: Deps, fake_wechat, fan: Fanout) -> None:
         await deps.db.members.insert_one({"_id": no, "name": "张三", "phone": "13800000000", "org": path[-1],
                                           "org_path": list(path), "imported_at": now})  # fmt: skip
         if follower:
-            await deps.db.mini_users.insert_one({"_id": f"mp_{no}", "member_id": no, "follower_openid": follower,
+            bound = {"member_id": no, "org": path[-1], "org_path": list(path)}  # as binding stores it
+            await deps.db.mini_users.insert_one({"_id": f"mp_{no}", **bound, "follower_openid": follower,
                                                  "created_at": now})  # fmt: skip
     members = {**TEMPLATE, "audience": {"kind": "members", "filter": {}}}
     # The member's org (the roster) decides, not where the follower scanned in.

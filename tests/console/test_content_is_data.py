@@ -1,0 +1,184 @@
+"""Ownership comes from the editor's scope, never from a body: a 青岛 admin sends every /api/admin/ route
+bodies full of foreign `_id`s, `org`s and `org_path`s, and nothing outside 青岛's subtree changes."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from core.clock import now
+from core.deps import Deps
+from services import activity_admin, pushes, survey_admin
+from tests.console.conftest import CITY_A, CITY_B, PASSWORD, Client, MakeEditor
+from tests.console.test_route_auth import console_rules, implemented
+from tests.mp.polls_helpers import make_poll
+
+IGNORED = {"audit_log"}  # the 青岛 admin's own entries land there, by design
+
+
+async def make_items(deps: Deps, org: str, tag: str) -> dict[str, str]:
+    """One poll, survey, activity and push owned by `org`; their ids by kind."""
+    poll = await make_poll(deps, org=org, title=f"投票{tag}")
+    survey = await survey_admin.create_survey(
+        deps,
+        {
+            "org": org,
+            "title": f"问卷{tag}",
+            "opens_at": now(),
+            "closes_at": now() + timedelta(days=2),
+            "questions": [{"id": "q1", "type": "text", "title": "建议"}],
+        },
+        editor_org=None,
+    )
+    activity = await activity_admin.create_activity(
+        deps,
+        {
+            "org": org,
+            "title": f"活动{tag}",
+            "signup_deadline": now() + timedelta(days=1),
+            "sessions": [
+                {
+                    "id": "s1",
+                    "starts_at": now() + timedelta(days=2),
+                    "ends_at": now() + timedelta(days=2, hours=1),
+                    "capacity": 5,
+                }
+            ],
+        },
+        editor_org=None,
+    )
+    push = await pushes.create(
+        deps,
+        {
+            "title": f"推送{tag}",
+            "channel": "custom",
+            "content": {"msgtype": "text", "text": "你好"},
+            "audience": {"kind": "all"},
+            "schedule": {"kind": "at", "at": (now() + timedelta(days=1)).isoformat()},
+            "org": org,
+        },
+        editor_org="370000",
+        editor="t",
+    )
+    return {"poll": poll["_id"], "survey": survey["_id"], "activity": activity["_id"], "push": push["id"]}
+
+
+def bodies(foreign: dict[str, str], own: dict[str, str]) -> list[dict[str, Any]]:
+    """Plausible bodies of every kind, each carrying a foreign id of its kind and foreign owners."""
+    at = now() + timedelta(days=3)
+    kinds: list[tuple[str, dict[str, Any]]] = [
+        ("370000:kw:vote", {"kind": "keyword", "match": "exact", "patterns": ["投票"], "reply": {"text": "改"}}),
+        ("370000:welcome", {"kind": "welcome", "reply": {"type": "text", "text": "被改了"}}),
+        ("370000:click:MENU_VOTE", {"kind": "click", "key": "MENU_VOTE", "reply": {"type": "text", "text": "改"}}),
+        (
+            foreign["poll"],
+            {
+                "title": "改",
+                "options": [{"id": "o1", "title": "甲"}, {"id": "o2", "title": "乙"}],
+                "opens_at": now().isoformat(),
+                "closes_at": at.isoformat(),
+            },
+        ),
+        (
+            foreign["survey"],
+            {"title": "改", "closes_at": at.isoformat(), "questions": [{"id": "q1", "type": "text", "title": "改"}]},
+        ),
+        (
+            foreign["activity"],
+            {"title": "改", "signup_deadline": at.isoformat(), "sessions": [{"id": "s1", "capacity": 9}]},
+        ),
+        (
+            foreign["push"],
+            {
+                "title": "改",
+                "channel": "custom",
+                "content": {"msgtype": "text", "text": "改"},
+                "audience": {"kind": "all"},
+                "schedule": {"kind": "at", "at": at.isoformat()},
+                "openid": "o" + "F" * 27,
+            },
+        ),
+        ("jinan_editor", {"username": "jinan_editor", "name": "改", "role": "admin", "password": PASSWORD}),
+        ("qr0000000000", {"kind": "org", "target": CITY_A}),
+        ("370100", {"button": [{"type": "click", "name": "改", "key": "MENU_VOTE"}]}),
+    ]
+    out = []
+    for foreign_id, body in kinds:
+        for owner in ("370000", CITY_A):
+            out.append(
+                {
+                    **body,
+                    "_id": foreign_id,
+                    "id": foreign_id,
+                    "org": owner,
+                    "org_path": ["370000", owner],
+                    "version": 1,
+                }
+            )
+    return out
+
+
+def paths(pattern: str, ids: list[str]) -> list[str]:
+    """Every concrete URL of a route: each alternative of (a|b) groups, each id that fits an id group."""
+    groups = re.findall(r"\((?:\?P<\w+>)?([^)]*)\)", pattern)
+    found = [pattern.replace("\\", "")]
+    for inner in groups:
+        choices = inner.split("|") if re.fullmatch(r"[\w|]+", inner) else ids
+        nxt = []
+        for path in found:
+            for choice in choices:
+                nxt.append(re.sub(r"\((?:\?P<\w+>)?[^)]*\)", lambda _m, c=choice: c, path, count=1))
+        found = nxt
+    return [p for p in dict.fromkeys(found) if re.fullmatch(pattern, p)]
+
+
+async def outside(deps: Deps, qd_codes: set[str]) -> dict[tuple[str, Any], Any]:
+    """Every document of every collection that does not belong to 青岛's subtree."""
+    out: dict[tuple[str, Any], Any] = {}
+    for name in await deps.db.list_collection_names():
+        if name in IGNORED:
+            continue
+        async for doc in deps.db[name].find({}):
+            path = doc.get("org_path")
+            org = doc.get("org") or str(doc["_id"]).split(":")[0]
+            if (isinstance(path, list) and CITY_B in path) or org in qd_codes:
+                continue
+            out[(name, doc["_id"])] = doc
+    return out
+
+
+async def test_no_body_reaches_outside_the_editors_subtree(deps: Deps, client: Client, make_editor: MakeEditor) -> None:
+    foreign = await make_items(deps, CITY_A, "济南")
+    province = await make_items(deps, "370000", "省")
+    own = await make_items(deps, CITY_B, "青岛")
+    await make_editor("jinan_editor", org=CITY_A, role="editor")
+    qd = await client("qd_admin", org=CITY_B, role="admin", fresh=True)
+    await make_editor("qd_editor", org=CITY_B, role="editor")
+    qd_codes = {d["_id"] async for d in deps.db.orgs.find({"path": CITY_B}, {"_id": 1})}
+    before = await outside(deps, qd_codes)
+    assert ("bot_content", "370000:kw:vote") in before and ("polls", foreign["poll"]) in before
+
+    ids = [*own.values(), "qd_editor", *foreign.values(), *province.values(), "jinan_editor", "370000:kw:vote"]
+    sent = 0
+    statuses: dict[int, int] = {}
+    for pattern, handler in console_rules(deps):
+        if not pattern.startswith("/api/admin") or getattr(handler, "streams_body", False):
+            continue
+        for method in ("POST", "PUT", "PATCH", "DELETE"):
+            if not implemented(handler, method):
+                continue
+            for path in paths(pattern, ids):
+                for body in bodies(foreign, own) if method != "DELETE" else [None]:
+                    key = {"Idempotency-Key": f"key{sent:08d}"} if sent % 2 else {}  # with and without
+                    resp = await qd.api(method, path, body, headers=key)
+                    sent += 1
+                    statuses[resp.status] = statuses.get(resp.status, 0) + 1
+                    assert resp.status < 500, (method, path, body, resp.status, resp.text[:300])
+    assert sent > 200 and statuses.get(200, 0) + statuses.get(201, 0) > 20, statuses
+
+    after = await outside(deps, qd_codes)
+    changed = [k for k in before if k in after and after[k] != before[k]]
+    assert not changed, [(k, before[k], after[k]) for k in changed[:3]]
+    assert not [k for k in before if k not in after], "documents outside 青岛 were deleted"
+    assert not [k for k in after if k not in before], [after[k] for k in after if k not in before][:3]

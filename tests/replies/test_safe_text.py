@@ -46,7 +46,8 @@ def test_a_template_outside_the_reply_language_is_refused_naming_what(text: str,
 
 
 def test_the_reply_language_keeps_variables_links_and_conditions() -> None:
-    text = '{% if org_name %}{{ org_name }}{% else %}工会{% endif %}：{{ mp_link("pages/votes/index", "投票") }} {{ hotline }}'
+    text = "{% if org_name %}{{ org_name }}{% else %}工会{% endif %}："
+    text += '{{ mp_link("pages/votes/index", "投票") }} {{ hotline }}'
     clean = bot_content_edit.validate(keyword(text))
     snap = build_snapshot([{**clean}], make_env(Globals(mp_appid="wxa")), 1, {"370200": "青岛市总工会"})
     found = snap.keyword(("370000", "370200"), "投票")

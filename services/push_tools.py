@@ -13,6 +13,7 @@ from core.errors import BadInput, ServiceError, TooMany, Unavailable
 from core.wechat.errors import WeChatError
 from services import push_rules, push_send
 from services.pushes import _org_in_scope, _owned
+from storage import followers, orgs
 from storage import pushes as store
 
 MAX_UPLOAD = 200_000  # ~7 MB of text; bigger audiences are better described by tags or orgs
@@ -27,6 +28,7 @@ async def preview(deps: Deps, push_id: str, openid: str, *, editor_org: str, edi
     openid = (openid or "").strip() if isinstance(openid, str) else ""
     if not push_rules.OPENID_RE.match(openid):
         raise BadInput("预览对象的 openid 格式不正确", code="invalid_openid")
+    await _check_preview_target(deps, openid, editor_org)
     key = f"push:preview:{push_id}"
     count = await deps.redis.incr(key)
     if count == 1:
@@ -38,6 +40,20 @@ async def preview(deps: Deps, push_id: str, openid: str, *, editor_org: str, edi
     except WeChatError as exc:
         raise ServiceError(f"预览发送失败：{exc.text}（微信错误码 {exc.errcode}）", code="preview_failed") from None
     return {"ok": True, "openid": openid, "msgid": msgid, "by": editor}
+
+
+async def _check_preview_target(deps: Deps, openid: str, editor_org: str) -> None:
+    """Previews go only to a subscribed follower inside the editor's subtree (a follower with no org
+    counts as the province's): otherwise any editor could message anyone."""
+    follower = await followers.get(deps.db, openid)
+    path = (follower or {}).get("org_path") or []
+    if not path and follower is not None:
+        root = await orgs.get(deps.db, editor_org)
+        path = [editor_org] if root is not None and len(root.path) == 1 else []
+    if follower is None or follower.get("subscribed") is False or editor_org not in path:
+        raise BadInput(
+            "预览对象不是本单位及下级单位的关注者，请填写本单位范围内已关注公众号的 openid", code="preview_target"
+        )
 
 
 def parse_openids(lines: Iterable[str]) -> tuple[list[str], list[dict[str, Any]], int]:

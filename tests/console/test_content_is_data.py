@@ -182,3 +182,27 @@ async def test_no_body_reaches_outside_the_editors_subtree(deps: Deps, client: C
     assert not changed, [(k, before[k], after[k]) for k in changed[:3]]
     assert not [k for k in before if k not in after], "documents outside 青岛 were deleted"
     assert not [k for k in after if k not in before], [after[k] for k in after if k not in before][:3]
+
+
+async def test_preview_only_reaches_followers_inside_the_subtree(deps: Deps, client: Client, fake_wechat: Any) -> None:
+    """A 青岛 editor previews to 青岛 followers only; no org = the province's; unfollowed = nobody's."""
+    from tests.console.test_pushes import add_followers
+
+    (qd_follower,) = await add_followers(deps, fake_wechat, CITY_B, 1, "o_qd_pre")
+    (jn_follower,) = await add_followers(deps, fake_wechat, CITY_A, 1, "o_jn_pre")
+    fake_wechat.state.add_followers(["o_no_org_1", "o_gone_qd1"])
+    await deps.db.followers.insert_many(
+        [{"_id": "o_no_org_1", "subscribed": True}, {"_id": "o_gone_qd1", "subscribed": False, "org_path": ["370200"]}]
+    )
+    own = await make_items(deps, CITY_B, "青岛")
+    qd = await client("qd_previewer", org=CITY_B, role="editor")
+    path = f"/api/admin/pushes/{own['push']}/preview"
+    for openid in (jn_follower, "o_no_org_1", "o_gone_qd1", "o_unknown_1"):
+        resp = await qd.api("POST", path, {"openid": openid})
+        assert resp.status == 400 and resp.json["code"] == "preview_target", (openid, resp.text)
+        assert "本单位及下级单位的关注者" in resp.json["message"]
+    assert fake_wechat.state.delivered_count("custom") == 0
+    assert (await qd.api("POST", path, {"openid": qd_follower})).status == 200
+    province = await client("prov_previewer", org="370000", role="editor")
+    assert (await province.api("POST", path, {"openid": "o_no_org_1"})).status == 200
+    assert fake_wechat.state.delivered_count("custom") == 2

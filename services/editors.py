@@ -98,7 +98,7 @@ def check_password(password: Any, username: str = "") -> str:
 
 
 def check_role(value: Any) -> str:
-    if value not in ROLES:
+    if not isinstance(value, str) or value not in ROLES:
         raise BadInput("角色应为 管理员、编辑 或 只读", code="role")
     return str(value)
 

@@ -64,58 +64,70 @@ async def make_items(deps: Deps, org: str, tag: str) -> dict[str, str]:
     return {"poll": poll["_id"], "survey": survey["_id"], "activity": activity["_id"], "push": push["id"]}
 
 
+def base_bodies() -> dict[str, dict[str, Any]]:
+    """A plausible body per console area (the route segment after /api/admin/)."""
+    at = now() + timedelta(days=3)
+    return {
+        "replies": {"kind": "keyword", "match": "exact", "patterns": ["投票"], "reply": {"text": "改"}},
+        "replies-welcome": {"kind": "welcome", "reply": {"type": "text", "text": "被改了"}},
+        "replies-click": {"kind": "click", "key": "MENU_VOTE", "reply": {"type": "text", "text": "改"}},
+        "polls": {
+            "title": "改",
+            "options": [{"title": "甲"}, {"title": "乙"}],
+            "opens_at": now().isoformat(),
+            "closes_at": at.isoformat(),
+        },
+        "surveys": {
+            "title": "改",
+            "opens_at": now().isoformat(),
+            "closes_at": at.isoformat(),
+            "questions": [{"id": "q1", "type": "text", "title": "改"}],
+        },
+        "activities": {
+            "title": "改",
+            "signup_deadline": at.isoformat(),
+            "sessions": [
+                {
+                    "id": "s1",
+                    "capacity": 9,
+                    "starts_at": (at + timedelta(days=1)).isoformat(),
+                    "ends_at": (at + timedelta(days=1, hours=2)).isoformat(),
+                }
+            ],
+        },
+        "pushes": {
+            "title": "改",
+            "channel": "custom",
+            "content": {"msgtype": "text", "text": "改"},
+            "audience": {"kind": "all"},
+            "schedule": {"kind": "at", "at": at.isoformat()},
+            "openid": "o" + "F" * 27,
+        },
+        "editors": {"username": "jinan_editor", "name": "改", "role": "admin", "password": PASSWORD},
+        "qrcodes": {"kind": "org", "target": CITY_A},
+        "menu": {"button": [{"type": "click", "name": "改", "key": "MENU_VOTE"}]},
+    }
+
+
 def bodies(foreign: dict[str, str], own: dict[str, str]) -> list[dict[str, Any]]:
     """Plausible bodies of every kind, each carrying a foreign id of its kind and foreign owners."""
-    at = now() + timedelta(days=3)
-    kinds: list[tuple[str, dict[str, Any]]] = [
-        ("370000:kw:vote", {"kind": "keyword", "match": "exact", "patterns": ["投票"], "reply": {"text": "改"}}),
-        ("370000:welcome", {"kind": "welcome", "reply": {"type": "text", "text": "被改了"}}),
-        ("370000:click:MENU_VOTE", {"kind": "click", "key": "MENU_VOTE", "reply": {"type": "text", "text": "改"}}),
-        (
-            foreign["poll"],
-            {
-                "title": "改",
-                "options": [{"id": "o1", "title": "甲"}, {"id": "o2", "title": "乙"}],
-                "opens_at": now().isoformat(),
-                "closes_at": at.isoformat(),
-            },
-        ),
-        (
-            foreign["survey"],
-            {"title": "改", "closes_at": at.isoformat(), "questions": [{"id": "q1", "type": "text", "title": "改"}]},
-        ),
-        (
-            foreign["activity"],
-            {"title": "改", "signup_deadline": at.isoformat(), "sessions": [{"id": "s1", "capacity": 9}]},
-        ),
-        (
-            foreign["push"],
-            {
-                "title": "改",
-                "channel": "custom",
-                "content": {"msgtype": "text", "text": "改"},
-                "audience": {"kind": "all"},
-                "schedule": {"kind": "at", "at": at.isoformat()},
-                "openid": "o" + "F" * 27,
-            },
-        ),
-        ("jinan_editor", {"username": "jinan_editor", "name": "改", "role": "admin", "password": PASSWORD}),
-        ("qr0000000000", {"kind": "org", "target": CITY_A}),
-        ("370100", {"button": [{"type": "click", "name": "改", "key": "MENU_VOTE"}]}),
-    ]
+    ids = {
+        "replies": "370000:kw:vote",
+        "replies-welcome": "370000:welcome",
+        "replies-click": "370000:click:MENU_VOTE",
+        "polls": foreign["poll"],
+        "surveys": foreign["survey"],
+        "activities": foreign["activity"],
+        "pushes": foreign["push"],
+        "editors": "jinan_editor",
+        "qrcodes": "qr0000000000",
+        "menu": CITY_A,
+    }
     out = []
-    for foreign_id, body in kinds:
+    for kind, body in base_bodies().items():
         for owner in ("370000", CITY_A):
-            out.append(
-                {
-                    **body,
-                    "_id": foreign_id,
-                    "id": foreign_id,
-                    "org": owner,
-                    "org_path": ["370000", owner],
-                    "version": 1,
-                }
-            )
+            foreign_fields = {"_id": ids[kind], "id": ids[kind], "org_path": ["370000", owner], "version": 1}
+            out.append({**body, **foreign_fields, "org": owner})
     return out
 
 

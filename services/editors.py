@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from core.clock import now
 from core.errors import BadInput, Conflict, Forbidden, NotFound
+from services import password_policy
 from storage import editors as store
 from storage import orgs
 
@@ -86,7 +88,7 @@ def check_username(value: Any) -> str:
     return username
 
 
-def check_password(password: Any, username: str = "") -> str:
+def check_password(password: Any, username: str = "", org_names: Sequence[str] = ()) -> str:
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise BadInput(f"密码长度应为 {MIN_PASSWORD} 到 {MAX_PASSWORD} 位", code="password")
     kinds = sum(bool(re.search(p, password)) for p in (r"[A-Za-z]", r"\d", r"[^A-Za-z\d]"))
@@ -94,6 +96,7 @@ def check_password(password: Any, username: str = "") -> str:
         raise BadInput("密码至少要包含字母、数字、符号中的两类", code="password")
     if username and username in password.lower():
         raise BadInput("密码不能包含用户名", code="password")
+    password_policy.check(password, username, org_names)
     return password
 
 
@@ -152,7 +155,7 @@ async def create(db: Any, actor: Editor | None, data: dict[str, Any]) -> dict[st
     name = check_name(data.get("name") or username)
     role = check_role(data.get("role"))
     org = await org_in_scope(db, actor, data.get("org"))
-    password = check_password(data.get("password"), username)
+    password = check_password(data.get("password"), username, await orgs.names(db, org.path))
     at = now()
     doc = {
         "_id": username,
@@ -201,7 +204,8 @@ async def update(db: Any, actor: Editor, username: str, data: dict[str, Any]) ->
 
 
 async def set_password(db: Any, username: str, password: str, by: str) -> dict[str, Any]:
-    check_password(password, username)
+    doc = await store.get(db, username)
+    check_password(password, username, await orgs.names(db, (doc or {}).get("org_path") or ()))
     changes = {"password_hash": await hash_password(password), "password_changed_at": now(), "updated_by": by}
     after = await store.update(db, username, changes)
     if after is None:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,11 @@ async def seed_orgs(db: Db) -> None:
 async def get(db: Db, code: str) -> Org | None:
     doc = await db.orgs.find_one({"_id": code})
     return _from_doc(doc) if doc else None
+
+
+async def names(db: Db, codes: Iterable[str]) -> list[str]:
+    """The names of these orgs (e.g. an account's path, for the password policy)."""
+    return [str(d["name"]) async for d in db.orgs.find({"_id": {"$in": list(codes)}}, {"name": 1})]
 
 
 async def subtree_codes(db: Db, code: str) -> list[str]:

@@ -60,6 +60,7 @@ async def test_objects_where_values_belong_are_400_never_500(
         "polls": [{"options": [{"id": "o1", "title": "甲"}, {"id": "o2", "title": "乙"}], "multiple": True}],
     }
     ids = [*own.values(), "jinan_editor"]
+    before = await snapshot(deps)
     for kind in ("replies", "polls", "surveys", "activities", "pushes"):  # the bodies are valid as they are
         resp = await c.api("POST", f"/api/admin/{kind}", base_bodies()[kind])
         assert resp.status in (200, 201), (kind, resp.text[:300])
@@ -88,6 +89,23 @@ async def test_objects_where_values_belong_are_400_never_500(
         async for doc in deps.db[name].find({}):
             stored += [(name, doc["_id"], op) for op in operators(doc)]
     assert not stored, stored[:5]
+    # No change without its audit entry: every document created or changed names an entry.
+    after = await snapshot(deps)
+    changed = {key for key in after if before.get(key) != after[key]}
+    audited = {d["target_id"] async for d in deps.db.audit_log.find({}, {"target_id": 1})}
+    assert changed and not [key for key in changed if str(key[1]) not in audited], sorted(changed - set(audited))[:5]
+
+
+AUDITED = ("bot_content", "polls", "surveys", "activities", "pushes", "editors", "menus", "qrcodes")
+
+
+async def snapshot(deps: Deps) -> dict[tuple[str, Any], Any]:
+    """The console's own documents, without the fields that change on their own (sessions, last login)."""
+    out = {}
+    for name in AUDITED:
+        async for doc in deps.db[name].find({}, {"last_login_at": 0}):
+            out[(name, doc["_id"])] = doc
+    return out
 
 
 async def test_a_push_version_must_be_a_number(deps: Deps, client: Client) -> None:

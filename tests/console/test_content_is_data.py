@@ -218,3 +218,24 @@ async def test_preview_only_reaches_followers_inside_the_subtree(deps: Deps, cli
     province = await client("prov_previewer", org="370000", role="editor")
     assert (await province.api("POST", path, {"openid": "o_no_org_1"})).status == 200
     assert fake_wechat.state.delivered_count("custom") == 2
+
+
+async def test_links_that_run_script_are_refused_everywhere(deps: Deps, client: Client) -> None:
+    """javascript: (and data:) links: news replies, customer-service news pushes, view menu buttons."""
+    c = await client("link_editor", org=CITY_B, role="editor")
+    push = base_bodies()["pushes"]
+    for url in ("javascript:alert(document.cookie)", " JavaScript:alert(1)", "data:text/html,<script>x</script>"):
+        article = {"title": "通知", "url": url}
+        reply = {"kind": "welcome", "reply": {"type": "news", "articles": [article]}}
+        resp = await c.api("POST", "/api/admin/replies", reply)
+        assert resp.status == 400 and "http" in resp.json["message"], resp.text
+        reply = {"kind": "welcome", "reply": {"type": "news", "articles": [{"title": "通知", "pic_url": url}]}}
+        assert (await c.api("POST", "/api/admin/replies", reply)).status == 400
+        news = {**push, "content": {"msgtype": "news", "title": "通知", "url": url}}
+        resp = await c.api("POST", "/api/admin/pushes", news)
+        assert resp.status == 400 and "http" in resp.json["message"], resp.text
+        menu = {"button": [{"type": "view", "name": "官网", "url": url}]}
+        resp = await c.api("PUT", "/api/admin/menu", menu)
+        assert resp.status == 400 and "http" in resp.text, resp.text
+    assert await deps.db.bot_content.count_documents({"org": CITY_B}) == 0
+    assert await deps.db.pushes.count_documents({"org": CITY_B}) == 0

@@ -109,8 +109,8 @@ def base_bodies() -> dict[str, dict[str, Any]]:
     }
 
 
-def bodies(foreign: dict[str, str], own: dict[str, str]) -> list[dict[str, Any]]:
-    """Plausible bodies of every kind, each carrying a foreign id of its kind and foreign owners."""
+def bodies(foreign: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Plausible bodies per console area, each carrying a foreign id of its kind and foreign owners."""
     ids = {
         "replies": "370000:kw:vote",
         "replies-welcome": "370000:welcome",
@@ -123,11 +123,11 @@ def bodies(foreign: dict[str, str], own: dict[str, str]) -> list[dict[str, Any]]
         "qrcodes": "qr0000000000",
         "menu": CITY_A,
     }
-    out = []
+    out: dict[str, list[dict[str, Any]]] = {}
     for kind, body in base_bodies().items():
         for owner in ("370000", CITY_A):
             foreign_fields = {"_id": ids[kind], "id": ids[kind], "org_path": ["370000", owner], "version": 1}
-            out.append({**body, **foreign_fields, "org": owner})
+            out.setdefault(kind.split("-")[0], []).append({**body, **foreign_fields, "org": owner})
     return out
 
 
@@ -174,6 +174,7 @@ async def test_no_body_reaches_outside_the_editors_subtree(deps: Deps, client: C
     ids = [*own.values(), "qd_editor", *foreign.values(), *province.values(), "jinan_editor", "370000:kw:vote"]
     sent = 0
     statuses: dict[int, int] = {}
+    by_area = bodies(foreign)
     for pattern, handler in console_rules(deps):
         if not pattern.startswith("/api/admin") or getattr(handler, "streams_body", False):
             continue
@@ -181,13 +182,15 @@ async def test_no_body_reaches_outside_the_editors_subtree(deps: Deps, client: C
             if not implemented(handler, method):
                 continue
             for path in paths(pattern, ids):
-                for body in bodies(foreign, own) if method != "DELETE" else [None]:
+                area = pattern.removeprefix("/api/admin/").split("/")[0]
+                every = [b for group in by_area.values() for b in group]
+                for body in by_area.get(area, every) if method != "DELETE" else [None]:
                     key = {"Idempotency-Key": f"key{sent:08d}"} if sent % 2 else {}  # with and without
                     resp = await qd.api(method, path, body, headers=key)
                     sent += 1
                     statuses[resp.status] = statuses.get(resp.status, 0) + 1
                     assert resp.status < 500, (method, path, body, resp.status, resp.text[:300])
-    assert sent > 200 and statuses.get(200, 0) + statuses.get(201, 0) > 20, statuses
+    assert sent > 150 and statuses.get(200, 0) + statuses.get(201, 0) > 20, statuses
 
     after = await outside(deps, qd_codes)
     changed = [k for k in before if k in after and after[k] != before[k]]

@@ -9,7 +9,9 @@ from typing import Any
 
 from core.clock import now
 from core.deps import Deps
-from services import activity_admin, pushes, survey_admin
+from services.activities import definitions as activity_admin
+from services.pushes import compose as pushes
+from services.surveys import definitions as survey_admin
 from tests.console.conftest import CITY_A, CITY_B, PASSWORD, Client, MakeEditor
 from tests.console.test_route_auth import console_rules, implemented
 from tests.mp.polls_helpers import make_poll

@@ -7,7 +7,7 @@ import pytest
 
 from core.deps import Deps
 from core.errors import BadInput
-from services import editors
+from services.editors import accounts as editors
 from tests.console.conftest import CITY_B, PASSWORD, Client, MakeEditor
 
 WEAK = ["Shandong2024", "password12", "qwerty1234", "Qingdao2025", "Gonghui2025", "Qilu123456"]

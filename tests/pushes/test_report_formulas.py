@@ -9,8 +9,9 @@ import re
 from pathlib import Path
 
 from core.deps import Deps
-from services import console_exports, push_progress
-from services.fanout import Fanout
+from services.editors import exports as console_exports
+from services.pushes import progress as push_progress
+from services.pushes.fanout import Fanout
 from tests.pushes.conftest import PROVINCE, TEMPLATE, ids, records, seed_followers, send_now, wait_run
 
 HOSTILE = ['=HYPERLINK("http://evil.example","点我")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\t=1", "\r=1"]
@@ -40,4 +41,4 @@ def test_every_export_uses_the_one_writer() -> None:
         for path in (root / folder).rglob("*.py")
         if re.search(r"csv\.(writer|DictWriter)\(|Workbook\(", path.read_text(encoding="utf-8"))
     ]
-    assert writers == ["services/console_exports.py"], writers
+    assert writers == ["services/editors/exports.py"], writers

@@ -9,9 +9,9 @@ import pytest
 
 from core.errors import BadInput
 from seed.bot_content import content_docs
-from services import bot_content_edit
-from services.bot_content import Globals, build_snapshot, make_env
+from services.replies import edit as bot_content_edit
 from services.replies import safe_text
+from services.replies.compile import Globals, build_snapshot, make_env
 
 
 def keyword(text: str, match: str = "exact", patterns: list[str] | None = None) -> dict[str, Any]:

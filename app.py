@@ -27,6 +27,7 @@ from core.logs import setup_logging
 from handlers import console, ops
 from handlers import wechat as wechat_callback
 from handlers.base import NotFoundHandler
+from handlers.console.base import cookie_flags as console_cookie_flags
 from handlers.lean import Application, LeanRoute
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
@@ -100,6 +101,7 @@ def make_app(deps: Deps, **settings: Any) -> tornado.web.Application:
         cookie_secret=deps.settings.server.cookie_secret,
         xsrf_cookies=False,  # console handlers check XSRF themselves; WeChat and the API do not send it
         mp_openapi=cache(partial(mp_openapi.build_document, table, VERSION)),  # built on first request
+        xsrf_cookie_kwargs=console_cookie_flags(deps.settings.server.public_url),  # the login form's `_xsrf`
         **settings,
     )
 

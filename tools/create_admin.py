@@ -46,7 +46,7 @@ def _password(args: argparse.Namespace) -> str:
         if not value:
             raise SystemExit(f"error: environment variable {args.password_env} is empty or not set")
         return value
-    first = getpass.getpass("新密码（至少 10 位，含字母、数字、符号中的两类）: ")
+    first = getpass.getpass("新密码（至少 10 位，含字母、数字、符号中的两类，不能是常见或容易猜到的密码）: ")
     if getpass.getpass("再输入一次: ") != first:
         raise SystemExit("error: the two passwords differ")
     return first

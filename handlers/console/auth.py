@@ -49,7 +49,7 @@ class LogoutPage(ConsolePage):
     async def post(self) -> None:
         assert self.session is not None
         await console_auth.logout(self.deps, self.session, self.client_ip())
-        self.clear_cookie(SESSION_COOKIE, path="/")
+        self.clear_cookie(SESSION_COOKIE, path="/", **self.cookie_flags)
         self.redirect("/admin/login", status=303)
 
 

@@ -42,6 +42,15 @@ CSP = (
 )
 
 
+def cookie_flags(public_url: str) -> dict[str, Any]:
+    """Every console cookie (session, flash, the login form's `_xsrf`): not readable by scripts, not sent
+    on cross-site subrequests, and only over https when the console is served over https. The session
+    stays `Lax`, not `Strict`: editors open console links from WeChat and e-mail, and a `Strict` session
+    would not be sent on that first navigation (they would land on the login page while logged in);
+    every change is guarded by the session's CSRF token anyway."""
+    return {"httponly": True, "samesite": "Lax", "secure": public_url.startswith("https://")}
+
+
 class ConsoleMixin(BaseHandler):
     public: ClassVar[bool] = False  # the login page
     admin_only: ClassVar[bool] = False
@@ -88,21 +97,20 @@ class ConsoleMixin(BaseHandler):
             return super().xsrf_form_html()
         return f'<input type="hidden" name="_xsrf" value="{tornado.escape.xhtml_escape(self.session.csrf)}"/>'
 
+    @property
+    def cookie_flags(self) -> dict[str, Any]:
+        return cookie_flags(self.deps.settings.server.public_url)
+
     def set_session_cookie(self, token: str) -> None:
-        secure = self.deps.settings.server.public_url.startswith("https://")
-        self.set_signed_cookie(
-            SESSION_COOKIE, token, expires_days=None, httponly=True, samesite="Lax", secure=secure, path="/"
-        )
+        self.set_signed_cookie(SESSION_COOKIE, token, expires_days=None, path="/", **self.cookie_flags)
 
     def flash(self, message: str) -> None:
-        self.set_signed_cookie(
-            FLASH_COOKIE, message.encode(), expires_days=None, httponly=True, samesite="Lax", path="/admin"
-        )
+        self.set_signed_cookie(FLASH_COOKIE, message.encode(), expires_days=None, path="/admin", **self.cookie_flags)
 
     def take_flash(self) -> str:
         raw = self.get_signed_cookie(FLASH_COOKIE, max_age_days=1)
         if raw is not None:
-            self.clear_cookie(FLASH_COOKIE, path="/admin")
+            self.clear_cookie(FLASH_COOKIE, path="/admin", **self.cookie_flags)
         return raw.decode() if raw else ""
 
 

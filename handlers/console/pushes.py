@@ -182,7 +182,9 @@ class PushPage(ConsolePage):
             if exc.status == 404:
                 raise
             await self._show(
-                push_id, field_errors(exc, {"invalid_openid": "openid", "preview_failed": "openid"}), exc.status
+                push_id,
+                field_errors(exc, {"invalid_openid": "openid", "preview_failed": "openid", "preview_target": "openid"}),
+                exc.status,
             )
             return
         self.redirect(f"/admin/pushes/{push_id}", status=303)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,11 @@ async def get_many(db: Db, codes: list[str] | tuple[str, ...]) -> dict[str, Org]
 async def subtree_paths(db: Db, code: str) -> dict[str, tuple[str, ...]]:
     """Every org in the subtree of `code` (itself included): code -> path."""
     return {d["_id"]: tuple(d["path"]) async for d in db.orgs.find({"path": code}, {"path": 1})}
+
+
+async def names(db: Db, codes: Iterable[str]) -> list[str]:
+    """The names of these orgs (e.g. an account's path, for the password policy)."""
+    return [str(d["name"]) async for d in db.orgs.find({"_id": {"$in": list(codes)}}, {"name": 1})]
 
 
 async def subtree_codes(db: Db, code: str) -> list[str]:

@@ -65,8 +65,8 @@ def _options(raw: Any, existing: list[dict[str, Any]] | None = None) -> list[dic
         oid = item.get("id")
         if oid is None:
             oid, next_n = f"o{next_n}", next_n + 1
-        elif oid not in known:
-            raise BadInput(f"第 {i} 个选项的编号 {oid} 不存在", code="invalid_field")
+        elif not isinstance(oid, str) or oid not in known:
+            raise BadInput(f"第 {i} 个选项的编号 {str(oid)[:20]} 不存在", code="invalid_field")
         out.append(
             {
                 "id": oid,
@@ -90,6 +90,8 @@ def _rules(doc: dict[str, Any], data: dict[str, Any]) -> None:
     if not isinstance(limit, dict) or limit.get("per") not in ("day", "poll"):
         raise BadInput("投票次数规则应为“每天”（day）或“整个投票期间”（poll）", code="invalid_field")
     doc["limit"] = {"per": limit["per"], "count": _int(limit.get("count", 1), "每人投票次数", 1, 100)}
+    if not isinstance(doc.get("anti_brush") or {}, dict):
+        raise BadInput("防刷票设置格式不正确", code="invalid_field")
     anti = {**DEFAULT_ANTI_BRUSH, **(doc.get("anti_brush") or {})}
     doc["anti_brush"] = {
         "user_per_minute": _int(anti["user_per_minute"], "每人每分钟投票上限", 0, 100_000),
@@ -100,6 +102,9 @@ def _rules(doc: dict[str, Any], data: dict[str, Any]) -> None:
         raise BadInput("结束时间必须晚于开始时间", code="invalid_field")
     if closes - opens > MAX_DURATION:
         raise BadInput("投票时间最长一年", code="invalid_field")
+    for key, label in (("multiple", "是否多选"), ("members_only", "是否仅会员")):
+        if not isinstance(doc.get(key) or False, bool):
+            raise BadInput(f"{label}应为 true 或 false", code="invalid_field")
     doc["members_only"] = bool(doc.get("members_only"))
 
 
@@ -112,7 +117,7 @@ def check_new(data: dict[str, Any], at: datetime) -> dict[str, Any]:
         "description": _text(data, "description", "投票说明", 5000),
         "cover_url": _url(data, "cover_url", "封面图片"),
         "options": _options(data.get("options")),
-        "multiple": bool(data.get("multiple", False)),
+        "multiple": data.get("multiple", False),
         "max_choices": data.get("max_choices", 1),
         "limit": data.get("limit", {"per": "poll", "count": 1}),
         "opens_at": data.get("opens_at", at),

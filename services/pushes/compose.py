@@ -116,6 +116,8 @@ async def update(deps: Deps, push_id: str, data: Mapping[str, Any], *, editor_or
     if not isinstance(data, Mapping):
         raise BadInput("请求内容必须是 JSON 对象", code="invalid_push")
     version = data.get("version", doc["version"])
+    if isinstance(version, bool) or not isinstance(version, int):  # never an operator such as {"$gt": 0}
+        raise BadInput("version 应为整数（推送的版本号）", code="invalid_push")
     owner = await _org_in_scope(deps, doc["org"], editor_org, "推送所属单位")
     merged = {k: data.get(k, doc[k]) for k in ("title", "channel", "content", "audience", "schedule")}
     fields = await _clean(deps, merged, editor_org, owner)

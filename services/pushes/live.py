@@ -282,3 +282,26 @@ async def ownership_checked(redis: aioredis.Redis, editor_org: str, push_id: str
 
 async def remember_ownership(redis: aioredis.Redis, editor_org: str, push_id: str) -> None:
     await redis.set(_ownership_key(editor_org, push_id), "1", ex=600)
+
+
+_COUNT_IN_WINDOW = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
+async def count_preview(redis: aioredis.Redis, push_id: str, window_seconds: int = 60) -> int:
+    """Previews of this push in the current window (counted and windowed in one atomic step)."""
+    return int(await redis.eval(_COUNT_IN_WINDOW, 1, f"push:preview:{push_id}", window_seconds))
+
+
+TEMPLATES_KEY = "push:templates"
+
+
+async def cached_templates(redis: aioredis.Redis) -> str | None:
+    return cast("str | None", await redis.get(TEMPLATES_KEY))
+
+
+async def cache_templates(redis: aioredis.Redis, raw: str, seconds: int) -> None:
+    await redis.set(TEMPLATES_KEY, raw, ex=seconds)

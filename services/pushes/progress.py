@@ -7,14 +7,13 @@ a run chunk by chunk (never the whole run in memory) for a CSV download.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator
 from typing import Any
 
 from core import clock
 from core.deps import Deps
 from core.errors import NotFound
+from services.editors import exports as console_exports
 from services.pushes import deliveries_store as deliveries
 from services.pushes import runs_store as runs
 from services.pushes.compose import _owned
@@ -152,19 +151,14 @@ async def report_rows(
 
 
 async def report_csv(deps: Deps, push_id: str, *, editor_org: str, run_id: str | None = None) -> AsyncIterator[str]:
-    """The report as CSV text, a few hundred lines per piece (UTF-8 with BOM so Excel reads Chinese)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    buf.write("\ufeff")
-    writer.writerow(CSV_HEADER)
-    n = 0
-    async for row in report_rows(deps, push_id, editor_org=editor_org, run_id=run_id):
-        at = row["at"]
-        writer.writerow((row["openid"], row["status_text"], row["errcode"] if row["errcode"] is not None else "",
-                         row["reason"], row["msgid"] or "", at or "", row["receipt"]))  # fmt: skip
-        n += 1
-        if n % 500 == 0:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    yield buf.getvalue()
+    """The report as CSV text in pieces, through the one formula-safe writer every export uses
+    (a WeChat reason or an openid list never becomes an Excel formula)."""
+
+    async def rows() -> AsyncIterator[list[Any]]:
+        yield list(CSV_HEADER)
+        async for row in report_rows(deps, push_id, editor_org=editor_org, run_id=run_id):
+            yield [row["openid"], row["status_text"], row["errcode"] if row["errcode"] is not None else "",
+                   row["reason"], row["msgid"] or "", row["at"] or "", row["receipt"]]  # fmt: skip
+
+    async for chunk in console_exports.csv_chunks(rows()):
+        yield chunk

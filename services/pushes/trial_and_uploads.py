@@ -11,14 +11,15 @@ from typing import Any
 from core.deps import Deps
 from core.errors import BadInput, ServiceError, TooMany, Unavailable
 from core.wechat.errors import WeChatError
+from services.followers import store as followers
+from services.orgs import store as orgs
+from services.pushes import live, store
 from services.pushes import rules as push_rules
 from services.pushes import send as push_send
-from services.pushes import store
 from services.pushes.compose import _org_in_scope, _owned
 
 MAX_UPLOAD = 200_000  # ~7 MB of text; bigger audiences are better described by tags or orgs
 PREVIEWS_PER_MINUTE = 10
-TEMPLATES_KEY = "push:templates"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_]*)\.DATA\s*\}\}")
 
 
@@ -28,17 +29,28 @@ async def preview(deps: Deps, push_id: str, openid: str, *, editor_org: str, edi
     openid = (openid or "").strip() if isinstance(openid, str) else ""
     if not push_rules.OPENID_RE.match(openid):
         raise BadInput("预览对象的 openid 格式不正确", code="invalid_openid")
-    key = f"push:preview:{push_id}"
-    count = await deps.redis.incr(key)
-    if count == 1:
-        await deps.redis.expire(key, 60)
-    if count > PREVIEWS_PER_MINUTE:
+    await _check_preview_target(deps, openid, editor_org)
+    if await live.count_preview(deps.redis, push_id) > PREVIEWS_PER_MINUTE:
         raise TooMany("预览太频繁，请一分钟后再试", code="preview_limited")
     try:
         msgid = await push_send.preview(deps, doc["channel"], doc["message"], openid)
     except WeChatError as exc:
         raise ServiceError(f"预览发送失败：{exc.text}（微信错误码 {exc.errcode}）", code="preview_failed") from None
     return {"ok": True, "openid": openid, "msgid": msgid, "by": editor}
+
+
+async def _check_preview_target(deps: Deps, openid: str, editor_org: str) -> None:
+    """Previews go only to a subscribed follower inside the editor's subtree (a follower with no org
+    counts as the province's): otherwise any editor could message anyone."""
+    follower = await followers.get(deps.db, openid)
+    path = (follower or {}).get("org_path") or []
+    if not path and follower is not None:
+        root = await orgs.get(deps.db, editor_org)
+        path = [editor_org] if root is not None and len(root.path) == 1 else []
+    if follower is None or follower.get("subscribed") is False or editor_org not in path:
+        raise BadInput(
+            "预览对象不是本单位及下级单位的关注者，请填写本单位范围内已关注公众号的 openid", code="preview_target"
+        )
 
 
 def parse_openids(lines: Iterable[str]) -> tuple[list[str], list[dict[str, Any]], int]:
@@ -90,7 +102,7 @@ async def upload_openids(
 
 async def templates(deps: Deps, *, refresh: bool = False) -> list[dict[str, Any]]:
     """The account's template-library templates with their field names (cached 10 minutes)."""
-    if not refresh and (cached := await deps.redis.get(TEMPLATES_KEY)):
+    if not refresh and (cached := await live.cached_templates(deps.redis)):
         return list(json.loads(cached))
     try:
         data = await deps.oa.client.get("cgi-bin/template/get_all_private_template")
@@ -101,5 +113,5 @@ async def templates(deps: Deps, *, refresh: bool = False) -> list[dict[str, Any]
          "fields": PLACEHOLDER.findall(t.get("content", ""))}
         for t in data.get("template_list", [])
     ]  # fmt: skip
-    await deps.redis.set(TEMPLATES_KEY, json.dumps(out, ensure_ascii=False), ex=600)
+    await live.cache_templates(deps.redis, json.dumps(out, ensure_ascii=False), 600)
     return out

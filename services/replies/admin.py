@@ -26,6 +26,10 @@ MATCH_NAMES = {"exact": "完全匹配", "prefix": "开头匹配", "contains": "�
 REPLY_TYPES = {"text": "文字", "news": "图文链接", "image": "图片（素材）", "transfer": "转人工客服"}
 KEY_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 FORM_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# What a client may set. Never `_id` or `org`: the id comes from the stored document, the form key
+# or a fresh random one, the owner from the editor's working org (a body's `_id` once let one city
+# overwrite and delete the province's rules).
+EDITABLE = ("name", "match", "patterns", "priority", "key", "reply", "enabled")
 
 
 async def _org_path(deps: Deps, code: str) -> tuple[str, ...]:
@@ -93,6 +97,8 @@ async def save(
     """Create (doc_id None) or update a document of the working org; returns the stored document."""
     scope.require_write()
     kind = data.get("kind")
+    data = {k: data[k] for k in EDITABLE if k in data}
+    bot_content_edit.check_types(data)
     before: dict[str, Any] | None = None
     if doc_id is not None:
         before = await get(deps, scope, doc_id)
@@ -102,7 +108,7 @@ async def save(
     org = str(before["org"]) if before else scope.org
     org_path = await _org_path(deps, org)
     scope.check(org_path, "该回复")
-    if kind == "click" and not KEY_RE.match(str(data.get("key") or "")):
+    if kind == "click" and not KEY_RE.match(data.get("key") or ""):
         raise BadInput("菜单 key 应为 1-64 位字母、数字、下划线或连字符", code="key")
     doc = {**data, "kind": kind, "org": org}
     if kind == "keyword":
@@ -110,6 +116,9 @@ async def save(
             doc["_id"] = before["_id"]
         elif FORM_KEY_RE.match(form_key):
             doc["_id"] = f"{org}:kw:{form_key}"  # a repeated submit of one form updates the same rule
+            before = await store.get(deps.db, doc["_id"])
+            if before is not None and (before.get("kind") != "keyword" or before.get("org") != org):
+                raise Conflict("该表单已提交过，请刷新页面后重试", code="edit_conflict")
     if kind in ("welcome", "default", "click") and before is None:  # one per org (and key): saving replaces it
         before = await store.get(deps.db, _single_id(org, str(kind), str(data.get("key") or "")))
     saved_id = await bot_content_edit.save(deps.db, deps.redis, doc, scope.editor.username)

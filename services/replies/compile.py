@@ -22,6 +22,8 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
+from services.replies import safe_text
+from services.replies.safe_text import Searcher, UnsafeContent
 from services.replies.types import ACK, Article, Image, News, Reply, Text, Transfer
 
 log = logging.getLogger(__name__)
@@ -72,20 +74,11 @@ class ContentError(ValueError):
     """A content document that cannot be used (said in Chinese: editors read it)."""
 
 
-# A quantified group that itself contains a quantifier, e.g. (a+)+ or (\w*x)*: the shape behind
-# catastrophic backtracking. Keywords never need it, so such a rule is refused.
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
-
-
-def compile_regex(source: str) -> re.Pattern[str]:
-    if len(source) > 800:
-        raise ContentError("正则表达式太长")
-    if _NESTED_QUANTIFIER.search(source):
-        raise ContentError("正则表达式含有嵌套的重复（如 (a+)+），可能导致服务变慢，请改写")
+def compile_regex(source: str) -> Searcher:
     try:
-        return re.compile(source, re.IGNORECASE)
-    except re.error as exc:
-        raise ContentError(f"正则表达式有误：{exc.msg}") from None
+        return safe_text.compile_regex(source)
+    except UnsafeContent as exc:
+        raise ContentError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -102,7 +95,7 @@ class CompiledReply:
         key = tuple(sorted(values.items()))
         reply = self._rendered.get(key)
         if reply is None:
-            text = self.template.render(**values).strip()
+            text = safe_text.render_capped(self.template, values).strip()
             reply = Text(text) if text else ACK
             if len(self._rendered) < 1024:
                 self._rendered[key] = reply
@@ -117,7 +110,7 @@ class Rule:
     patterns: tuple[str, ...]
     priority: int
     reply: CompiledReply
-    regex: re.Pattern[str] | None = None  # regex rules: the editor's; prefix/contains: built from patterns
+    regex: Searcher | None = None  # regex rules: the editor's (RE2); prefix/contains: built from patterns
 
     @property
     def rank(self) -> tuple[int, int, str]:
@@ -126,7 +119,7 @@ class Rule:
     def matches(self, norm: str, raw: str) -> bool:
         if self.match == "regex":
             return self.regex is not None and self.regex.search(for_regex(raw)) is not None
-        if self.regex is not None:  # prefix / contains: one C-speed scan over all patterns
+        if isinstance(self.regex, re.Pattern):  # prefix / contains: one C-speed scan over all patterns
             return (self.regex.match if self.match == "prefix" else self.regex.search)(norm) is not None
         return norm in self.patterns
 
@@ -188,6 +181,8 @@ def checked(reply: CompiledReply, org_name: str = "") -> CompiledReply:
     when it is saved or loaded, never in front of a worker."""
     try:
         reply.render(org_name=org_name)
+    except UnsafeContent as exc:
+        raise ContentError(str(exc)) from None
     except jinja2.TemplateError as exc:
         raise ContentError(f"回复模板无法生成内容：{exc}") from None
     return reply
@@ -201,10 +196,15 @@ def compile_reply(env: jinja2.Environment, spec: Any) -> CompiledReply:
         source = str(spec.get("text") or "").strip()
         if not source:
             raise ContentError("回复文字不能为空")
+        if len(source) > safe_text.MAX_SOURCE:
+            raise ContentError(f"回复文字不能超过 {safe_text.MAX_SOURCE} 个字")
         if not any(m in source for m in ("{{", "{%", "{#")):
             return CompiledReply(Text(source))
         try:
+            safe_text.check_template(env, source)
             return checked(CompiledReply(None, env.from_string(source)))
+        except UnsafeContent as exc:
+            raise ContentError(str(exc)) from None
         except jinja2.TemplateSyntaxError as exc:
             raise ContentError(f"回复模板第 {exc.lineno} 行有语法错误：{exc.message}") from None
     if kind == "news":
@@ -212,9 +212,12 @@ def compile_reply(env: jinja2.Environment, spec: Any) -> CompiledReply:
         if not isinstance(items, list) or not items or not all(isinstance(a, dict) and a.get("title") for a in items):
             raise ContentError("图文回复至少需要一篇带标题的文章")
         a = items[0]  # passive replies carry one article
-        article = Article(str(a["title"]), str(a.get("description", "")), str(a.get("url", "")),
-                          str(a.get("pic_url", "")))  # fmt: skip
-        return CompiledReply(News((article,)))
+        try:
+            url = safe_text.check_url(a.get("url"), "文章链接")
+            pic = safe_text.check_url(a.get("pic_url"), "封面图片地址")
+        except UnsafeContent as exc:
+            raise ContentError(str(exc)) from None
+        return CompiledReply(News((Article(str(a["title"]), str(a.get("description", "")), url, pic),)))
     if kind == "image":
         if not spec.get("media_id"):
             raise ContentError("图片回复需要素材 media_id")
@@ -234,7 +237,7 @@ def compile_rule(env: jinja2.Environment, doc: dict[str, Any]) -> Rule:
     patterns = tuple(p for p in (str(x) for x in raw) if p.strip())
     if not patterns:
         raise ContentError("关键词不能为空")
-    regex = None
+    regex: Searcher | None = None
     if match == "regex":
         regex = compile_regex("|".join(f"(?:{p})" for p in patterns))
     else:

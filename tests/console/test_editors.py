@@ -120,6 +120,8 @@ async def test_create_admin_command(deps: Deps, tmp_path: Path) -> None:
     assert again.returncode == 1 and "已被使用" in again.stderr
     weak = await run([*cmd[:-1], "WEAK"], env=env | {"WEAK": "short"})
     assert weak.returncode == 1 and "密码长度" in weak.stderr
+    guessable = await run([*cmd[:-1], "WEAK", "--reset"], env=env | {"WEAK": "Shandong2024"})
+    assert guessable.returncode == 1 and "太容易被猜到" in guessable.stderr
     reset = await run([*cmd, "--reset"], env=env | {"ADMIN_PW": "Second-Root-2025"})
     assert reset.returncode == 0, reset.stderr
     from services.editors import accounts as editors

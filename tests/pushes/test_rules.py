@@ -86,6 +86,7 @@ async def test_editing_rules_and_scope(deps: Deps) -> None:
 
 async def test_preview_and_templates(deps: Deps, fake_wechat) -> None:
     fake_wechat.state.add_followers(["oEditorSelf01"])
+    await deps.db.followers.insert_many([{"_id": "oEditorSelf01", "subscribed": True}, {"_id": "oNobodyAtAll1"}])
     push = await pushes.create(deps, TEMPLATE, editor_org=PROVINCE, editor="editor1")
     sent = await push_tools.preview(deps, push["id"], "oEditorSelf01", editor_org=PROVINCE, editor="editor1")
     assert sent["ok"] and fake_wechat.state.delivered_count("template") == 1

@@ -30,6 +30,7 @@ async def ensure_index(
 
 
 def _setups() -> list[IndexSetup]:
+    from services.competitions import store as competitions
     from storage import activities as mp_activities
     from storage import (  # the editors' console
         audit,
@@ -52,6 +53,7 @@ def _setups() -> list[IndexSetup]:
     from storage import surveys as mp_surveys
 
     return [
+        competitions.ensure_indexes,
         meta.ensure_indexes,
         orgs.ensure_indexes,
         mini_users.ensure_indexes,

@@ -1,0 +1,125 @@
+"""Judges at work: they see only their own assignments, by blind code, and score each one once.
+
+A score is one insert of one row per (competition, entry, judge) under a unique index, written with a
+journaled write concern: a second submission (a double click, a retry, two tabs) finds the row taken
+and gets 409; there is no update path, so a submitted score is locked. The entry's result is then
+recomputed from its raw rows (results.refresh_entry).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.clock import now
+from core.errors import BadInput, Conflict, Forbidden, NotFound
+from services.competitions import results, store
+from services.competitions.access import loaded
+from services.competitions.model import STATUSES, Competition
+from services.competitions.scoring import judge_total
+from services.editors import Editor
+
+
+def require_judge(editor: Editor) -> None:
+    if editor.role != "judge":
+        raise Forbidden("只有评委账号可以查看评审任务和评分", code="judge_only")
+
+
+def _criteria(comp: Competition) -> list[dict[str, Any]]:
+    return [{"id": c.id, "name": c.name, "weight": c.weight, "min": c.min, "max": c.max} for c in comp.rubric]
+
+
+async def my_tasks(deps: Any, editor: Editor) -> list[dict[str, Any]]:
+    """Per competition the judge sits on: the rubric and their blind codes with scored/pending."""
+    require_judge(editor)
+    out = []
+    for cid in await store.judged_competitions(deps.db, editor.username):
+        comp = await loaded(deps.db, cid)
+        mine = await store.assignments(deps.db, cid, judge=editor.username)
+        scored = {s["entry"]: s for s in await store.scores(deps.db, cid) if s["judge"] == editor.username}
+        tasks = [
+            {
+                "code": a["blind_code"],
+                "scored": a["entry"] in scored,
+                "submitted_at": scored[a["entry"]]["submitted_at"] if a["entry"] in scored else None,
+                "total": scored[a["entry"]].get("total") if a["entry"] in scored else None,
+            }
+            for a in sorted(mine, key=lambda a: a["blind_code"])
+        ]
+        out.append(
+            {
+                "id": cid,
+                "title": comp.title,
+                "status": comp.status,
+                "status_name": STATUSES[comp.status],
+                "criteria": _criteria(comp),
+                "tasks": tasks,
+                "done": sum(t["scored"] for t in tasks),
+            }
+        )
+    return out
+
+
+def check_values(comp: Competition, values: Any) -> dict[str, float]:
+    if not isinstance(values, dict):
+        raise BadInput("评分格式不正确，应为每项评分标准的分数", code="invalid_scores")
+    unknown = set(values) - set(comp.criteria)
+    if unknown:
+        raise BadInput(f"评分标准「{sorted(unknown)[0]}」不存在", code="invalid_scores")
+    out = {}
+    for c in comp.rubric:
+        v = values.get(c.id)
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                v = None
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise BadInput(f"请为「{c.name}」打分", code="invalid_scores")
+        if not c.min <= v <= c.max:
+            raise BadInput(f"「{c.name}」的分数应在 {c.min:g} 到 {c.max:g} 分之间", code="score_out_of_range")
+        out[c.id] = float(v)
+    return out
+
+
+async def submit(deps: Any, editor: Editor, cid: str, code: str, values: Any) -> dict[str, Any]:
+    require_judge(editor)
+    comp = await loaded(deps.db, cid)
+    entry = await store.entry_by_code(deps.db, cid, code) if isinstance(code, str) else None
+    task = await store.assignment(deps.db, cid, entry["_id"], editor.username) if entry else None
+    if entry is None or task is None:
+        raise Forbidden("该参赛编号不在您的评审任务中", code="not_assigned")
+    reopened = comp.status == "publicity" and task["round"] > 1
+    if comp.status != "judging" and not reopened:
+        raise Conflict(f"竞赛当前为「{STATUSES[comp.status]}」，不在评审阶段", code="not_judging")
+    checked = check_values(comp, values)
+    row = {
+        "_id": f"{cid}:{entry['_id']}:{editor.username}",
+        "competition": cid,
+        "entry": entry["_id"],
+        "judge": editor.username,
+        "values": checked,
+        "total": round(float(judge_total(comp.rubric, checked)), 4),
+        "round": task["round"],
+        "submitted_at": now(),
+    }
+    if not await store.insert_score(deps.db, row):
+        raise Conflict("您已提交过该作品的评分，提交后不能修改", code="already_scored")
+    await results.refresh_entry(deps.db, comp, entry)
+    return {"code": code, "values": checked, "total": row["total"], "submitted_at": row["submitted_at"]}
+
+
+async def task_detail(deps: Any, editor: Editor, cid: str, code: str) -> dict[str, Any]:
+    """What a judge sees of one entry: its blind code, its stage reports' text and figures, no name."""
+    require_judge(editor)
+    comp = await loaded(deps.db, cid)
+    entry = await store.entry_by_code(deps.db, cid, code)
+    if entry is None or await store.assignment(deps.db, cid, entry["_id"], editor.username) is None:
+        raise NotFound("该参赛编号不在您的评审任务中", code="not_assigned")
+    reports = [r for r in await store.reports(deps.db, cid) if r["entry"] == entry["_id"]]
+    mine = [s for s in await store.scores(deps.db, cid, entry["_id"]) if s["judge"] == editor.username]
+    return {
+        "competition": {"id": cid, "title": comp.title, "criteria": _criteria(comp)},
+        "code": code,
+        "reports": [{"stage": r["stage"], "text": r["text"], "figures": r["figures"]} for r in reports],
+        "score": mine[0]["values"] if mine else None,
+    }

@@ -1,0 +1,171 @@
+"""A competition from 立项 to commendations through the services, with the refusals a user would meet."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from core.clock import now
+from core.deps import Deps
+from core.errors import BadInput, Conflict, Forbidden, NotFound
+from services.competitions import admin, appeals, closing, entries, judging, panel, results, store
+from services.competitions.workdays import working_days_between
+from tests.competitions.helpers import CITY, PROVINCE, judge_account, new_data, running, scope_of
+
+
+async def test_approval_belongs_to_the_parent_org(deps: Deps) -> None:
+    city = await scope_of(deps, CITY)
+    comp = await admin.create(deps, city, new_data())
+    assert comp.status == "draft"
+    with pytest.raises(Forbidden) as refused:
+        await admin.approve(deps, city, comp.id)
+    assert "上级工会" in refused.value.message
+    with pytest.raises(NotFound):  # another city's editor does not even see it
+        await admin.approve(deps, await scope_of(deps, "370200"), comp.id)
+    approved = await admin.approve(deps, await scope_of(deps, PROVINCE), comp.id)
+    assert approved.status == "registration"
+    with pytest.raises(Conflict):
+        await admin.approve(deps, await scope_of(deps, PROVINCE), comp.id)
+    log = [d async for d in deps.db.audit_log.find({"target_id": comp.id}).sort("at", 1)]
+    assert [d["action"] for d in log] == ["create", "approve"]
+
+
+async def test_bad_competition_input_is_refused_in_chinese(deps: Deps) -> None:
+    city = await scope_of(deps, CITY)
+    with pytest.raises(BadInput, match="评委人数"):
+        await admin.create(deps, city, new_data(rules={"judges_per_entry": 3}))
+    with pytest.raises(BadInput, match="分值范围"):
+        await admin.create(deps, city, new_data(rubric=[{"name": "x", "weight": 1, "min": 5, "max": 5}]))
+    with pytest.raises(BadInput, match="公示天数"):
+        await admin.create(deps, city, new_data(rules={"publicity_days": 3}))
+    with pytest.raises(BadInput, match="竞赛类型"):
+        await admin.create(deps, city, new_data(kind="tennis"))
+
+
+async def test_registration_rules(deps: Deps) -> None:
+    city = await scope_of(deps, CITY)
+    comp = await admin.create(deps, city, new_data(registration_deadline=(now() + timedelta(days=1)).isoformat()))
+    county = await scope_of(deps, "370102")
+    with pytest.raises(Conflict, match="报名中"):  # not yet approved
+        await entries.register(deps, county, comp.id, "370102", "历下区队")
+    await admin.approve(deps, await scope_of(deps, PROVINCE), comp.id)
+    with pytest.raises(NotFound):  # 青岛 is outside the owner's subtree
+        await entries.register(deps, await scope_of(deps, "370202"), comp.id, "370202", "市南区队")
+    entry = await entries.register(deps, county, comp.id, "370102", "历下区队")
+    assert len(entry["blind_code"]) == 6 and entry["status"] == "pending"
+    with pytest.raises(Conflict, match="已报名"):
+        await entries.register(deps, county, comp.id, "370102", "历下区二队")
+    with pytest.raises(Forbidden, match="上级工会"):  # the entrant cannot approve itself
+        await entries.review_registration(deps, county, entry["_id"], True)
+    approved = await entries.review_registration(deps, city, entry["_id"], True)
+    assert approved["status"] == "approved"
+    await deps.db.competitions.update_one({"_id": comp.id}, {"$set": {"registration_deadline": now()}})
+    with pytest.raises(Conflict) as late:
+        await entries.register(deps, await scope_of(deps, "370103"), comp.id, "370103", "市中区队")
+    assert late.value.message == "报名已截止，不能再报名"
+
+
+async def test_stage_reports_are_checked_and_locked_once_accepted(deps: Deps) -> None:
+    comp, ids = await running(deps, 2, 6)
+    entry = await store.entry(deps.db, ids[0])
+    assert entry is not None
+    mine = await scope_of(deps, entry["org"])
+    with pytest.raises(BadInput, match="整改率"):
+        await entries.submit_report(deps, mine, ids[0], "s1", "本季度排查", {"隐患排查数": 12}, [])
+    report = await entries.submit_report(
+        deps, mine, ids[0], "s1", "本季度排查", {"隐患排查数": 12, "整改率": 0.95}, ["media_AbC-1"]
+    )
+    assert report["figures"] == {"隐患排查数": 12.0, "整改率": 0.95}
+    await entries.review_report(deps, await scope_of(deps, CITY), report["_id"], True)
+    with pytest.raises(Conflict, match="审核通过"):
+        await entries.submit_report(deps, mine, ids[0], "s1", "改一下", {"隐患排查数": 1, "整改率": 1}, [])
+
+
+async def score_all(deps: Deps, cid: str, value: float = 8) -> None:
+    rows = await store.assignments(deps.db, cid)
+    for i, a in enumerate(rows):
+        judge = await judge_account(deps, a["judge"])
+        v = value + (i % 3) - 1
+        await judging.submit(deps, judge, cid, a["blind_code"], {"c1": v, "c2": v})
+
+
+async def test_judging_scoring_publicity_appeal_and_commendation(deps: Deps) -> None:
+    comp, ids = await running(deps, 4, 9)
+    city = await scope_of(deps, CITY)
+    comp = await panel.start_judging(deps, city, comp.id)
+    assert comp.status == "judging"
+    tasks = await store.assignments(deps.db, comp.id)
+    assert len(tasks) == 4 * 5
+    a = tasks[0]
+    judge = await judge_account(deps, a["judge"])
+    with pytest.raises(BadInput) as out_of_range:
+        await judging.submit(deps, judge, comp.id, a["blind_code"], {"c1": 11, "c2": 5})
+    assert out_of_range.value.message == "「安全管理」的分数应在 0 到 10 分之间"
+    outsider = next(
+        j
+        for j in (f"judge{i}" for i in range(9))
+        if not any(t["judge"] == j and t["entry"] == a["entry"] for t in tasks)
+    )
+    with pytest.raises(Forbidden, match="不在您的评审任务中"):
+        await judging.submit(deps, await judge_account(deps, outsider), comp.id, a["blind_code"], {"c1": 5, "c2": 5})
+    view = await judging.my_tasks(deps, judge)
+    assert all("name" not in t and "entry" not in t for c in view for t in c["tasks"])
+    with pytest.raises(Conflict, match="评分未提交"):
+        await closing.publish(deps, city, comp.id)
+    await score_all(deps, comp.id)
+    assert await closing.rebuild_equals_stored(deps, comp.id)
+    comp = await closing.publish(deps, city, comp.id)
+    assert comp.status == "publicity" and comp.publicity_ends_at is not None
+    assert working_days_between(now(), comp.publicity_ends_at) == 5
+
+    entrant = await scope_of(deps, (await store.entry(deps.db, ids[0]) or {})["org"])
+    await appeals.appeal(deps, entrant, ids[0], "评分与阶段报告不符，请复核")
+    with pytest.raises(Conflict, match="只能申诉一次"):
+        await appeals.appeal(deps, entrant, ids[0], "再申诉一次看看")
+    with pytest.raises(Conflict, match="公示期到"):
+        await closing.finalize(deps, city, comp.id)
+    await deps.db.competitions.update_one({"_id": comp.id}, {"$set": {"publicity_ends_at": now()}})  # time passes
+    with pytest.raises(Conflict, match="申诉未处理"):
+        await closing.finalize(deps, city, comp.id)
+    scored_by = [s["judge"] for s in await store.scores(deps.db, comp.id, ids[0])]
+    decided = await appeals.decide(deps, city, ids[0], True, "复核：重新评审", reopen=True, void_judge=scored_by[0])
+    fresh = decided["fresh_judge"]
+    assert fresh not in scored_by
+    entry = await store.entry(deps.db, ids[0])
+    assert entry is not None and entry["voided"] == [scored_by[0]]
+    assert len(await store.scores(deps.db, comp.id, ids[0])) == 5  # the voided row is kept
+    code = entry["blind_code"]
+    await judging.submit(deps, await judge_account(deps, fresh), comp.id, code, {"c1": 10, "c2": 10})
+    assert await closing.rebuild_equals_stored(deps, comp.id)
+    with pytest.raises(Conflict) as late:
+        await appeals.appeal(deps, await scope_of(deps, "370103"), ids[1], "公示结束后的申诉")
+    assert late.value.message == "公示期已结束，不能再申诉"
+    final = await closing.finalize(deps, city, comp.id)
+    assert final.status == "final"
+    honours = await closing.commendations(deps, comp.id)
+    ranking = await closing.ranking(deps.db, final)
+    assert [h["entry"] for h in honours] == [r["entry"] for r in ranking[:2]]
+    assert {h["award"] for h in honours} == {"优胜单位"}
+    actions = [d["summary"] async for d in deps.db.audit_log.find({"target_id": comp.id})]
+    assert any("申诉成立" in s for s in actions) and any("表彰名单" in s for s in actions)
+
+
+async def test_concurrent_double_submission_stores_one_row(deps: Deps) -> None:
+    comp, _ = await running(deps, 2, 7)
+    comp = await panel.start_judging(deps, await scope_of(deps, CITY), comp.id)
+    a = (await store.assignments(deps.db, comp.id))[0]
+    judge = await judge_account(deps, a["judge"])
+    outcomes = await asyncio.gather(
+        *(judging.submit(deps, judge, comp.id, a["blind_code"], {"c1": 5 + i, "c2": 5}) for i in range(4)),
+        return_exceptions=True,
+    )
+    ok = [o for o in outcomes if isinstance(o, dict)]
+    refused = [o for o in outcomes if isinstance(o, Conflict)]
+    assert len(ok) == 1 and len(refused) == 3, outcomes
+    assert refused[0].message == "您已提交过该作品的评分，提交后不能修改"
+    rows = await deps.db.comp_scores.count_documents({"entry": a["entry"], "judge": a["judge"]})
+    assert rows == 1
+    res = await results.stored(deps.db, comp)
+    assert res[a["entry"]].judges == 1 and res[a["entry"]].score is None  # below the 5-judge rule

@@ -6,8 +6,10 @@ from handlers.console import (
     activities,
     audit,
     auth,
+    competitions,
     editors,
     home,
+    judging,
     menu,
     polls,
     pushes,
@@ -30,4 +32,6 @@ routes = [
     *roster.routes,
     *qrcodes.routes,
     *pushes.routes,
+    *competitions.routes,
+    *judging.routes,
 ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.clock import now
 from core.errors import BadInput, Conflict, Forbidden
+from services import console_once
 from services.competitions import store
 from services.competitions.access import loaded, new_id, owned, record, require_status
 from services.competitions.model import KINDS, MAX_TEXT, STATUSES, Competition, parse_new
@@ -18,8 +19,18 @@ from services.console_scope import Scope
 OWNER_LEVELS = ("province", "city", "county")
 
 
-async def create(deps: Any, scope: Scope, data: dict[str, Any]) -> Competition:
+async def create(deps: Any, scope: Scope, data: dict[str, Any], form_key: str = "") -> Competition:
+    """A draft competition; a repeated `form_key` (form resubmit, JSON Idempotency-Key) returns the first one."""
     scope.require_write()
+
+    async def make() -> str:
+        return (await _create(deps, scope, data)).id
+
+    cid, _ = await console_once.once(deps.redis, scope.editor.username, "competition", form_key or None, make)
+    return await loaded(deps.db, cid)
+
+
+async def _create(deps: Any, scope: Scope, data: dict[str, Any]) -> Competition:
     if not isinstance(data, dict):
         raise BadInput("请求格式不正确", code="invalid_body")
     fields = parse_new(data)

@@ -164,7 +164,7 @@ def parse_rules(value: Any) -> Rules:
 def parse_new(data: dict[str, Any]) -> dict[str, Any]:
     """The stored fields of a new competition (owner and ids are added by the caller from its scope)."""
     kind = data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise BadInput("竞赛类型应为 劳动竞赛、技能竞赛 或 安康杯", code="invalid_field")
     rules = parse_rules(data.get("rules"))
     return {

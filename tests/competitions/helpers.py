@@ -12,6 +12,7 @@ from services.competitions import admin, entries, panel
 from services.competitions.model import Competition
 from services.console_scope import Scope
 from storage import orgs
+from tests.console.conftest import PASSWORD
 
 CITY, PROVINCE = "370100", "370000"
 COUNTIES = ("370102", "370103", "370104", "370105", "370112")
@@ -26,7 +27,7 @@ async def scope_of(deps: Deps, org: str, role: str = "admin", username: str = ""
 
 async def judge_account(deps: Deps, username: str, org: str = CITY) -> editors.Editor:
     if await deps.db.editors.find_one({"_id": username}) is None:
-        data = {"username": username, "name": username, "role": "judge", "org": org, "password": "Judge-pass-2025"}
+        data = {"username": username, "name": username, "role": "judge", "org": org, "password": PASSWORD}
         await editors.create(deps.db, None, data)
     o = await orgs.get(deps.db, org)
     assert o is not None
@@ -62,14 +63,16 @@ async def enterprises(deps: Deps, n: int) -> list[str]:
     return codes
 
 
-async def running(deps: Deps, n_entries: int, n_judges: int, **over: Any) -> tuple[Competition, list[str]]:
-    """A city competition with approved entries and judges, in progress (ready for start_judging)."""
+async def running(
+    deps: Deps, n_entries: int, n_judges: int, also: tuple[tuple[str, str], ...] = (), **over: Any
+) -> tuple[Competition, list[str]]:
+    """A city competition with approved entries (`also`: extra (org, name) entrants) and judges, in progress."""
     city, prov = await scope_of(deps, CITY), await scope_of(deps, PROVINCE)
     comp = await admin.create(deps, city, new_data(**over))
     await admin.approve(deps, prov, comp.id)
     ids = []
-    for code in await enterprises(deps, n_entries):
-        e = await entries.register(deps, await scope_of(deps, code), comp.id, code, f"{code} 班组")
+    for code, name in [(c, f"{c} 班组") for c in await enterprises(deps, n_entries)] + list(also):
+        e = await entries.register(deps, await scope_of(deps, code), comp.id, code, name)
         await entries.review_registration(deps, city, e["_id"], True)
         ids.append(e["_id"])
     for j in range(n_judges):

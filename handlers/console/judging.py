@@ -29,6 +29,14 @@ class TaskApi(ConsoleApi):
         self.write_json(await competitions.submit_score(self.deps, self.scope.editor, cid, code, values), 201)
 
 
+class ConflictsApi(ConsoleApi):
+    judge_may_use: ClassVar[bool] = True
+
+    async def post(self, cid: str) -> None:
+        orgs = self.json_body().get("orgs")
+        self.write_json({"conflicts": await competitions.declare_conflicts(self.deps, self.scope.editor, cid, orgs)})
+
+
 class TasksPage(ConsolePage):
     nav: ClassVar[str] = "judging"
     judge_may_use: ClassVar[bool] = True
@@ -58,5 +66,6 @@ routes = [
     (r"/admin/judging", TasksPage),
     (rf"/admin/judging/{CID}/{CODE}", TaskPage),
     (r"/api/admin/judging", TasksApi),
+    (rf"/api/admin/judging/{CID}/conflict-orgs", ConflictsApi),
     (rf"/api/admin/judging/{CID}/{CODE}", TaskApi),
 ]

@@ -17,6 +17,7 @@ from services.competitions.access import loaded
 from services.competitions.model import STATUSES, Competition
 from services.competitions.scoring import judge_total
 from services.editors import Editor
+from storage import orgs
 
 
 def require_judge(editor: Editor) -> None:
@@ -106,6 +107,28 @@ async def submit(deps: Any, editor: Editor, cid: str, code: str, values: Any) ->
         raise Conflict("您已提交过该作品的评分，提交后不能修改", code="already_scored")
     await results.refresh_entry(deps.db, comp, entry)
     return {"code": code, "values": checked, "total": row["total"], "submitted_at": row["submitted_at"]}
+
+
+async def declare_conflicts(deps: Any, editor: Editor, cid: str, org_codes: Any) -> list[str]:
+    """A judge names units they must not judge (a former employer ...) before judges are assigned.
+
+    Declarations only add (never remove) and are kept on the judge's panel record, which the
+    assignment reads; after assignment it is the owner's appeal/decision path that re-opens judging.
+    """
+    require_judge(editor)
+    comp = await loaded(deps.db, cid)
+    if await store.judge(deps.db, cid, editor.username) is None:
+        raise NotFound("您不是该竞赛的评委", code="not_a_judge")
+    if comp.status not in ("registration", "in_progress"):
+        raise Conflict("评委已分配，不能再申报回避；如有利益冲突请联系主办工会", code="too_late")
+    codes = org_codes if isinstance(org_codes, list) else None
+    if not codes or len(codes) > 50 or not all(isinstance(c, str) and 1 <= len(c) <= 40 for c in codes):
+        raise BadInput("请填写需要回避的单位编码（1 到 50 个）", code="invalid_field")
+    for code in codes:
+        if await orgs.get(deps.db, code) is None:
+            raise BadInput(f"单位编码「{code}」不存在", code="invalid_field")
+    saved = await store.add_conflicts(deps.db, cid, editor.username, codes)
+    return list((saved or {}).get("conflicts") or [])
 
 
 async def task_detail(deps: Any, editor: Editor, cid: str, code: str) -> dict[str, Any]:

@@ -173,6 +173,14 @@ async def upsert_judge(db: Db, doc: Doc) -> None:
     await db.comp_judges.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
 
+async def add_conflicts(db: Db, cid: str, username: str, keys: Sequence[str]) -> Doc | None:
+    return await db.comp_judges.find_one_and_update(
+        {"_id": f"{cid}:{username}"},
+        {"$addToSet": {"conflicts": {"$each": list(keys)}}},
+        return_document=ReturnDocument.AFTER,
+    )
+
+
 async def judges(db: Db, cid: str) -> list[Doc]:
     return [d async for d in db.comp_judges.find({"competition": cid}).sort("_id", ASCENDING)]
 

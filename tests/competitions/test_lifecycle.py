@@ -169,3 +169,20 @@ async def test_concurrent_double_submission_stores_one_row(deps: Deps) -> None:
     assert rows == 1
     res = await results.stored(deps.db, comp)
     assert res[a["entry"]].judges == 1 and res[a["entry"]].score is None  # below the 5-judge rule
+
+
+async def test_a_judge_declares_conflicts_before_assignment(deps: Deps) -> None:
+    comp, ids = await running(deps, 6, 8)
+    judge = await judge_account(deps, "judge1")
+    entry = await store.entry(deps.db, ids[0])
+    assert entry is not None
+    with pytest.raises(BadInput, match="不存在"):
+        await judging.declare_conflicts(deps, judge, comp.id, ["999999"])
+    assert entry["org"] in await judging.declare_conflicts(deps, judge, comp.id, [entry["org"]])
+    with pytest.raises(Forbidden):  # an editor account is not a judge
+        await judging.declare_conflicts(deps, (await scope_of(deps, CITY)).editor, comp.id, [entry["org"]])
+    await panel.start_judging(deps, await scope_of(deps, CITY), comp.id)
+    on_entry = {a["judge"] for a in await store.assignments(deps.db, comp.id, entry=ids[0])}
+    assert "judge1" not in on_entry and len(on_entry) == 5
+    with pytest.raises(Conflict, match="不能再申报回避"):
+        await judging.declare_conflicts(deps, judge, comp.id, [entry["org"]])

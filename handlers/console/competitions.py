@@ -26,7 +26,8 @@ def _flag(body: dict[str, Any], name: str) -> bool:
 
 class CompetitionsApi(ConsoleApi):
     async def get(self) -> None:
-        self.write_json({"items": await competitions.listing(self.deps, self.scope)})
+        items = await competitions.listing(self.deps, self.scope)
+        self.write_json({"items": items, "open_for_registration": await competitions.open_to_me(self.deps, self.scope)})
 
     async def post(self) -> None:
         key = self.request.headers.get("Idempotency-Key", "")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import BadInput
-from services.competitions.admin import approve, create, listing, post_news, start_stages
+from services.competitions.admin import approve, create, listing, open_to_me, post_news, start_stages
 from services.competitions.appeals import appeal, decide
 from services.competitions.closing import finalize, publish
 from services.competitions.entries import register, review_registration, review_report, submit_report
@@ -42,6 +42,7 @@ __all__ = [
     "list_for",
     "listing",
     "my_tasks",
+    "open_to_me",
     "overview",
     "post_news",
     "ranking",

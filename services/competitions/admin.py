@@ -91,9 +91,17 @@ async def move(deps: Any, scope: Scope, cid: str, src: str, dst: str, summary: s
 
 
 async def listing(deps: Any, scope: Scope) -> list[dict[str, Any]]:
-    """Competitions of the working org's subtree, and those waiting for this editor's 立项."""
+    """Competitions of the working org's subtree (with those waiting for 立项 from this level)."""
     rows = await store.competitions_under(deps.db, scope.org)
     return [{**r, "status_name": STATUSES[r["status"]], "kind_name": KINDS[r["kind"]]} for r in rows]
+
+
+async def open_to_me(deps: Any, scope: Scope) -> list[dict[str, Any]]:
+    """Competitions of the unions above the working org that take registrations now (for entrants)."""
+    here = await scope.owner(deps.db)
+    rows = await store.open_for_registration(deps.db, here.path)
+    keep = ("_id", "title", "kind", "org", "registration_deadline", "stages")
+    return [{**{k: r[k] for k in keep}, "kind_name": KINDS[r["kind"]]} for r in rows]
 
 
 async def post_news(deps: Any, scope: Scope, cid: str, stage: str, title: Any, text: Any) -> dict[str, Any]:

@@ -36,7 +36,7 @@ async def my_tasks(deps: Any, editor: Editor) -> list[dict[str, Any]]:
     for cid in await store.judged_competitions(deps.db, editor.username):
         comp = await loaded(deps.db, cid)
         mine = await store.assignments(deps.db, cid, judge=editor.username)
-        scored = {s["entry"]: s for s in await store.scores(deps.db, cid) if s["judge"] == editor.username}
+        scored = {s["entry"]: s for s in await store.scores(deps.db, cid, judge=editor.username)}
         tasks = [
             {
                 "code": a["blind_code"],
@@ -139,7 +139,7 @@ async def task_detail(deps: Any, editor: Editor, cid: str, code: str) -> dict[st
     if entry is None or await store.assignment(deps.db, cid, entry["_id"], editor.username) is None:
         raise NotFound("该参赛编号不在您的评审任务中", code="not_assigned")
     reports = [r for r in await store.reports(deps.db, cid) if r["entry"] == entry["_id"]]
-    mine = [s for s in await store.scores(deps.db, cid, entry["_id"]) if s["judge"] == editor.username]
+    mine = await store.scores(deps.db, cid, entry["_id"], editor.username)
     return {
         "competition": {"id": cid, "title": comp.title, "criteria": _criteria(comp)},
         "code": code,

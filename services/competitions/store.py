@@ -64,6 +64,12 @@ async def competitions_under(db: Db, org: str, limit: int = 200) -> list[Doc]:
     return [d async for d in db.competitions.find({"org_path": org}).sort("_id", DESCENDING).limit(limit)]
 
 
+async def open_for_registration(db: Db, org_path: Sequence[str]) -> list[Doc]:
+    """Competitions owned above an org (on its path, not itself) that take registrations now."""
+    query = {"org": {"$in": list(org_path[:-1])}, "status": "registration"}
+    return [d async for d in db.competitions.find(query).sort("_id", DESCENDING).limit(100)]
+
+
 async def move_competition(db: Db, cid: str, from_status: str, changes: Doc) -> Doc | None:
     """Guarded status change: only when the competition is still in `from_status` (one winner)."""
     return await db.competitions.find_one_and_update(
@@ -226,10 +232,12 @@ async def insert_score(db: Db, doc: Doc) -> bool:
     return True
 
 
-async def scores(db: Db, cid: str, entry: str | None = None) -> list[Doc]:
+async def scores(db: Db, cid: str, entry: str | None = None, judge: str | None = None) -> list[Doc]:
     query: Doc = {"competition": cid}
     if entry:
         query["entry"] = entry
+    if judge:
+        query["judge"] = judge
     return [d async for d in db.comp_scores.find(query).sort("_id", ASCENDING)]
 
 

@@ -50,7 +50,10 @@ async def test_registration_rules(deps: Deps) -> None:
     county = await scope_of(deps, "370102")
     with pytest.raises(Conflict, match="报名中"):  # not yet approved
         await entries.register(deps, county, comp.id, "370102", "历下区队")
+    assert await admin.open_to_me(deps, county) == []  # not approved yet
     await admin.approve(deps, await scope_of(deps, PROVINCE), comp.id)
+    assert [c["_id"] for c in await admin.open_to_me(deps, county)] == [comp.id]
+    assert await admin.open_to_me(deps, await scope_of(deps, "370202")) == []
     with pytest.raises(NotFound):  # 青岛 is outside the owner's subtree
         await entries.register(deps, await scope_of(deps, "370202"), comp.id, "370202", "市南区队")
     entry = await entries.register(deps, county, comp.id, "370102", "历下区队")

@@ -189,3 +189,16 @@ async def test_a_judge_declares_conflicts_before_assignment(deps: Deps) -> None:
     assert "judge1" not in on_entry and len(on_entry) == 5
     with pytest.raises(Conflict, match="不能再申报回避"):
         await judging.declare_conflicts(deps, judge, comp.id, [entry["org"]])
+
+
+async def test_assignment_rerun_after_a_crash_changes_nothing(deps: Deps) -> None:
+    """start_judging writes assignments, then moves the status; a crash between the two is re-run safely."""
+    comp, _ = await running(deps, 6, 9)
+    city = await scope_of(deps, CITY)
+    await panel.start_judging(deps, city, comp.id)
+    first = await store.assignments(deps.db, comp.id)
+    await deps.db.comp_assignments.delete_many({"_id": {"$in": [a["_id"] for a in first[::2]]}})  # half written
+    await deps.db.competitions.update_one({"_id": comp.id}, {"$set": {"status": "in_progress"}})  # not moved
+    again = await panel.start_judging(deps, city, comp.id)
+    assert again.status == "judging"
+    assert [a["_id"] for a in await store.assignments(deps.db, comp.id)] == [a["_id"] for a in first]

@@ -12,12 +12,27 @@ from typing import Any
 
 from core.clock import now
 from core.errors import BadInput, Conflict, Forbidden, NotFound
+from services import audit
 from services.competitions import results, store
 from services.competitions.access import loaded
 from services.competitions.model import STATUSES, Competition
 from services.competitions.scoring import judge_total
 from services.editors import Editor
 from storage import orgs
+
+
+async def _audit(deps: Any, editor: Editor, comp: Competition, summary: str, after: Any) -> None:
+    """Judges' actions go to the audit log like editors' (the blind code, never the entrant's name)."""
+    await audit.record(
+        deps.db,
+        editor,
+        "create",
+        "competition",
+        comp.id,
+        comp.org_path,
+        summary=f"{comp.title}：{summary}",
+        after=after,
+    )
 
 
 def require_judge(editor: Editor) -> None:
@@ -106,6 +121,7 @@ async def submit(deps: Any, editor: Editor, cid: str, code: str, values: Any) ->
     if not await store.insert_score(deps.db, row):
         raise Conflict("您已提交过该作品的评分，提交后不能修改", code="already_scored")
     await results.refresh_entry(deps.db, comp, entry)
+    await _audit(deps, editor, comp, f"评委 {editor.username} 提交 {code} 的评分", row)
     return {"code": code, "values": checked, "total": row["total"], "submitted_at": row["submitted_at"]}
 
 
@@ -128,6 +144,7 @@ async def declare_conflicts(deps: Any, editor: Editor, cid: str, org_codes: Any)
         if await orgs.get(deps.db, code) is None:
             raise BadInput(f"单位编码「{code}」不存在", code="invalid_field")
     saved = await store.add_conflicts(deps.db, cid, editor.username, codes)
+    await _audit(deps, editor, comp, f"评委 {editor.username} 申报回避 {len(codes)} 个单位", {"conflicts": codes})
     return list((saved or {}).get("conflicts") or [])
 
 

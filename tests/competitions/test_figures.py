@@ -19,7 +19,7 @@ from services.editors import Editor
 from tests.competitions.helpers import CITY, COUNTIES, scope_of
 
 N_ENTRIES, N_JUDGES, QUOTA = 1000, 30, 5
-SERVICE_ENTRIES = 60
+SERVICE_ENTRIES = 40
 
 
 async def scene(deps: Deps, rng: random.Random) -> str:

@@ -60,6 +60,20 @@ def test_scores_trimmed_weighted_and_ranked() -> None:
     assert ranks({"a": 9.0, "b": 9.5, "c": 9.0, "d": None, "e": 8.0}) == {"b": 1, "a": 2, "c": 2, "e": 4}
 
 
+def test_a_judge_who_scores_everyone_higher_stands_out() -> None:
+    from services.competitions.matrix import deviations, outliers
+
+    rng = random.Random(5)
+    rows = []
+    for e in range(40):
+        base = rng.uniform(5, 8)
+        for j in range(8):
+            bias = 2.5 if j == 3 else 0.0
+            rows.append({"entry": f"e{e}", "judge": f"j{j}", "total": base + bias + rng.uniform(-0.3, 0.3)})
+    devs = deviations(rows)
+    assert max(devs, key=lambda j: devs[j]) == "j3" and outliers(devs) == {"j3"}
+
+
 def test_working_days_skip_weekends() -> None:
     from datetime import datetime
 

@@ -108,3 +108,34 @@ async def test_workers_see_their_competition_and_the_published_ranking(
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == ("名次", "参赛单位", "单位编码", "得分", "有效评分数") and len(rows) == 1 + len(ids)
     assert await deps.db.audit_log.count_documents({"target_id": comp.id, "action": "export"}) == 1
+
+
+async def test_console_pages_render_and_a_judge_scores_by_form(deps: Deps, client: Client) -> None:
+    comp, ids = await running(deps, 3, 7)
+    city = await scope_of(deps, CITY)
+    entry = await store.entry(deps.db, ids[0])
+    assert entry is not None
+    from services.competitions import entries
+
+    await entries.submit_report(
+        deps, await scope_of(deps, entry["org"]), ids[0], "s1", "排查总结", {"隐患排查数": 3, "整改率": 1}, []
+    )
+    await panel.start_judging(deps, city, comp.id)
+    admin = await client("pages_admin", org=CITY)
+    listing = await admin.get("/admin/competitions")
+    assert listing.status == 200 and comp.title in listing.text
+    page = await admin.get(f"/admin/competitions/{comp.id}")
+    assert page.status == 200 and "评审进度" in page.text and "隐患排查数" in page.text
+    stepped = await admin.post(f"/admin/competitions/{comp.id}", {"action": "publish"})
+    assert stepped.status == 409 and "评分未提交" in stepped.text
+
+    task = next(a for a in await store.assignments(deps.db, comp.id) if a["entry"] == ids[0])
+    jc = await client()
+    assert (await jc.login(task["judge"])).status == 303
+    form = await jc.get(f"/admin/judging/{comp.id}/{task['blind_code']}")
+    assert form.status == 200 and "排查总结" in form.text and entry["name"] not in form.text
+    sent = await jc.post(f"/admin/judging/{comp.id}/{task['blind_code']}", {"c1": "7.5", "c2": "8"})
+    assert sent.status == 303
+    row = await deps.db.comp_scores.find_one({"entry": ids[0], "judge": task["judge"]})
+    assert row is not None and row["values"] == {"c1": 7.5, "c2": 8.0}
+    assert "已提交" in (await jc.get("/admin/judging")).text

@@ -13,8 +13,9 @@ from typing import Any
 from core.clock import now
 from core.errors import Conflict
 from services.competitions import results, store
-from services.competitions.access import loaded, owned, require_status
+from services.competitions.access import loaded, owned, record, require_status
 from services.competitions.model import Competition
+from services.competitions.publicity import draft_push
 from services.competitions.scoring import ranks
 from services.competitions.workdays import add_working_days
 from services.console_scope import Scope
@@ -57,7 +58,11 @@ async def publish(deps: Any, scope: Scope, cid: str) -> Competition:
         raise Conflict(f"还有 {missing} 份评分未提交，不能公示", code="judging_incomplete")
     ends = add_working_days(now(), comp.rules.publicity_days)
     summary = f"评审结束，结果公示至 {ends:%Y-%m-%d %H:%M}（{comp.rules.publicity_days} 个工作日）"
-    return await move(deps, scope, cid, "judging", "publicity", summary, publicity_ends_at=ends)
+    published = await move(deps, scope, cid, "judging", "publicity", summary, publicity_ends_at=ends)
+    push_id, why = await draft_push(deps, scope, published)
+    note = f"已生成公示推送草稿 {push_id}，请在消息推送中核对后发送" if push_id else f"公示推送草稿未能生成：{why}"
+    await record(deps.db, scope, "create", published, note, after={"publicity_push": push_id})
+    return await loaded(deps.db, cid)
 
 
 async def finalize(deps: Any, scope: Scope, cid: str) -> Competition:

@@ -70,6 +70,10 @@ async def open_for_registration(db: Db, org_path: Sequence[str]) -> list[Doc]:
     return [d async for d in db.competitions.find(query).sort("_id", DESCENDING).limit(100)]
 
 
+async def set_fields(db: Db, cid: str, fields: Doc) -> None:
+    await db.competitions.update_one({"_id": cid}, {"$set": fields})
+
+
 async def move_competition(db: Db, cid: str, from_status: str, changes: Doc) -> Doc | None:
     """Guarded status change: only when the competition is still in `from_status` (one winner)."""
     return await db.competitions.find_one_and_update(

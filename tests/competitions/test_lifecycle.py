@@ -122,6 +122,9 @@ async def test_judging_scoring_publicity_appeal_and_commendation(deps: Deps) -> 
     comp = await closing.publish(deps, city, comp.id)
     assert comp.status == "publicity" and comp.publicity_ends_at is not None
     assert working_days_between(now(), comp.publicity_ends_at) == 5
+    push = await deps.db.pushes.find_one({"_id": (await store.competition(deps.db, comp.id) or {})["publicity_push"]})
+    assert push is not None and push["status"] == "draft" and push["channel"] == "custom"
+    assert push["audience"]["orgs"] == sorted(e["org"] for e in await store.entries(deps.db, comp.id))
 
     entrant = await scope_of(deps, (await store.entry(deps.db, ids[0]) or {})["org"])
     await appeals.appeal(deps, entrant, ids[0], "评分与阶段报告不符，请复核")

@@ -74,6 +74,16 @@ def test_a_judge_who_scores_everyone_higher_stands_out() -> None:
     assert max(devs, key=lambda j: devs[j]) == "j3" and outliers(devs) == {"j3"}
 
 
+def test_publicity_audience_climbs_towards_the_owner_when_too_many() -> None:
+    from services.competitions.publicity import audience_orgs
+
+    paths = [[P, CITY, C1, f"{C1}{i:04d}"] for i in range(150)] + [[P, CITY, C2, f"{C2}{i:04d}"] for i in range(100)]
+    assert audience_orgs(paths, CITY, limit=250) == sorted(p[-1] for p in paths)  # fits: the entrants themselves
+    assert audience_orgs(paths, CITY) == [C1, C2]  # 250 > 200: grouped by county
+    assert audience_orgs(paths, CITY, limit=1) == [CITY]  # never above the owner
+    assert audience_orgs(paths[:3], CITY) == sorted(p[-1] for p in paths[:3])
+
+
 def test_working_days_skip_weekends() -> None:
     from datetime import datetime
 

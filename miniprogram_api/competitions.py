@@ -77,6 +77,7 @@ class CompetitionRankingHandler(MpHandler):
 _TIME = {"type": "string", "format": "date-time"}
 _NTIME = {"type": "string", "format": "date-time", "nullable": True}
 _STR = {"type": "string"}
+_QUIZ = {"type": "string", "description": "安全知识竞答问卷编号（空为无），用问卷接口作答"}
 _SUMMARY: dict[str, Any] = {
     "id": _STR,
     "title": _STR,
@@ -106,7 +107,16 @@ schemas: dict[str, dict[str, Any]] = {
             **_SUMMARY,
             "description": _STR,
             "registration_deadline": _TIME,
-            "stages": {"type": "array", "items": _obj({"id": _STR, "name": _STR})},
+            "stages": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "id": _STR,
+                        "name": _STR,
+                        "quiz_survey": {**_STR, "description": "安全知识竞答问卷编号（空为无），用问卷接口作答"},
+                    }
+                ),
+            },
             "my_entries": {"type": "array", "items": _obj({"name": _STR, "org": _STR})},
             "news": {"type": "array", "items": _obj({"stage": _STR, "title": _STR, "text": _STR, "at": _TIME})},
         }

@@ -15,6 +15,7 @@ from services.competitions import store
 from services.competitions.access import loaded, new_id, owned, record, require_status
 from services.competitions.model import KINDS, MAX_TEXT, STATUSES, Competition, parse_new
 from services.console_scope import Scope
+from storage import surveys as survey_store
 
 OWNER_LEVELS = ("province", "city", "county")
 
@@ -37,6 +38,8 @@ async def _create(deps: Any, scope: Scope, data: dict[str, Any]) -> Competition:
     owner = await scope.owner(deps.db, data.get("org"))
     if owner.level not in OWNER_LEVELS:
         raise BadInput("竞赛只能由省、市、县（区）总工会立项", code="invalid_org")
+    for stage in fields["stages"]:
+        await _check_quiz(deps, owner.code, owner.path, stage["quiz_survey"])
     doc = {
         "_id": new_id(),
         **fields,
@@ -50,6 +53,15 @@ async def _create(deps: Any, scope: Scope, data: dict[str, Any]) -> Competition:
     comp = await loaded(deps.db, doc["_id"])
     await record(deps.db, scope, "create", comp, f"新建{KINDS[comp.kind]}，待上级工会立项", after=doc)
     return comp
+
+
+async def _check_quiz(deps: Any, owner: str, owner_path: tuple[str, ...], survey_id: str) -> None:
+    """A stage's safety quiz is a survey the participants can see: owned on the owner's path or below it."""
+    if not survey_id:
+        return
+    survey = await survey_store.get(deps.db, survey_id)
+    if survey is None or not (survey.get("org") in owner_path or owner in (survey.get("org_path") or ())):
+        raise BadInput(f"知识竞答问卷「{survey_id}」不存在或参赛职工看不到", code="invalid_field")
 
 
 async def approve(deps: Any, scope: Scope, cid: str) -> Competition:

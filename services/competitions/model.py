@@ -41,6 +41,7 @@ class Stage:
     id: str
     name: str
     indicators: tuple[str, ...] = ()  # figures each stage report gives, e.g. 隐患排查数
+    quiz_survey: str = ""  # a survey workers answer in this stage (安康杯 safety quiz), checked by admin.create
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,10 @@ def parse_stages(value: Any) -> tuple[Stage, ...]:
     for i, raw in enumerate(_list(value, "竞赛阶段", 1, 12), 1):
         s = _dict(raw, f"第 {i} 个阶段")
         indicators = [_text(x, f"第 {i} 个阶段的指标", 30) for x in _list(s.get("indicators", []), "阶段指标", 0, 20)]
-        out.append(Stage(f"s{i}", _text(s.get("name"), f"第 {i} 个阶段名称"), tuple(indicators)))
+        quiz = s.get("quiz_survey", "")
+        if not isinstance(quiz, str) or len(quiz) > 40:
+            raise BadInput(f"第 {i} 个阶段的知识竞答问卷编号不正确", code="invalid_field")
+        out.append(Stage(f"s{i}", _text(s.get("name"), f"第 {i} 个阶段名称"), tuple(indicators), quiz))
     return tuple(out)
 
 
@@ -173,7 +177,8 @@ def parse_new(data: dict[str, Any]) -> dict[str, Any]:
         "description": (data.get("description") or "")[:MAX_TEXT] if isinstance(data.get("description"), str) else "",
         "registration_deadline": parse_time(data.get("registration_deadline"), "报名截止时间"),
         "stages": [
-            {"id": s.id, "name": s.name, "indicators": list(s.indicators)} for s in parse_stages(data.get("stages"))
+            {"id": s.id, "name": s.name, "indicators": list(s.indicators), "quiz_survey": s.quiz_survey}
+            for s in parse_stages(data.get("stages"))
         ],
         "rubric": [c.__dict__ for c in parse_rubric(data.get("rubric"))],
         "rules": {
@@ -195,7 +200,9 @@ def from_doc(doc: dict[str, Any]) -> Competition:
         title=doc["title"],
         status=doc["status"],
         registration_deadline=doc["registration_deadline"],
-        stages=tuple(Stage(s["id"], s["name"], tuple(s.get("indicators", []))) for s in doc["stages"]),
+        stages=tuple(
+            Stage(s["id"], s["name"], tuple(s.get("indicators", [])), s.get("quiz_survey", "")) for s in doc["stages"]
+        ),
         rubric=tuple(Criterion(c["id"], c["name"], c["weight"], c["min"], c["max"]) for c in doc["rubric"]),
         rules=Rules(
             r.get("judges_per_entry", MIN_JUDGES),

@@ -68,7 +68,7 @@ async def detail(deps: Any, user: CurrentUser, cid: str) -> dict[str, Any]:
         **_summary(doc),
         "description": doc.get("description", ""),
         "registration_deadline": _iso(doc["registration_deadline"]),
-        "stages": [{"id": s["id"], "name": s["name"]} for s in doc["stages"]],
+        "stages": [{"id": s["id"], "name": s["name"], "quiz_survey": s.get("quiz_survey", "")} for s in doc["stages"]],
         "my_entries": [{"name": e["name"], "org": e["org"]} for e in mine],
         "news": [{"stage": n["stage"], "title": n["title"], "text": n["text"], "at": _iso(n["at"])} for n in news],
     }

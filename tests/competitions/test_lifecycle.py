@@ -205,3 +205,31 @@ async def test_assignment_rerun_after_a_crash_changes_nothing(deps: Deps) -> Non
     again = await panel.start_judging(deps, city, comp.id)
     assert again.status == "judging"
     assert [a["_id"] for a in await store.assignments(deps.db, comp.id)] == [a["_id"] for a in first]
+
+
+async def test_an_ankang_stage_links_a_safety_quiz_survey_workers_can_see(deps: Deps) -> None:
+    from services import survey_admin
+
+    def quiz(org: str) -> dict[str, object]:
+        return {
+            "org": org,
+            "title": "安全知识竞答",
+            "opens_at": now(),
+            "closes_at": now() + timedelta(days=20),
+            "questions": [
+                {
+                    "id": "q1",
+                    "type": "single",
+                    "title": "灭火器",
+                    "options": [{"id": "a", "label": "干粉"}, {"id": "b", "label": "水"}],
+                }
+            ],
+        }
+
+    mine = await survey_admin.create_survey(deps, quiz("370102"), editor_org=None)
+    other = await survey_admin.create_survey(deps, quiz("370200"), editor_org=None)
+    city = await scope_of(deps, CITY)
+    with pytest.raises(BadInput, match="参赛职工看不到"):
+        await admin.create(deps, city, new_data(stages=[{"name": "竞答", "quiz_survey": other["_id"]}]))
+    comp = await admin.create(deps, city, new_data(stages=[{"name": "竞答", "quiz_survey": mine["_id"]}]))
+    assert comp.stages[0].quiz_survey == mine["_id"]

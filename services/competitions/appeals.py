@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.clock import now
-from core.errors import BadInput, Conflict, NotFound
+from core.errors import BadInput, Conflict, Forbidden, NotFound
 from services.competitions import results, store
 from services.competitions.access import entry_in_scope, loaded, owned, record, require_status
 from services.competitions.panel import add_judge_to_entry, pick_fresh_judge
@@ -23,6 +23,8 @@ async def appeal(deps: Any, scope: Scope, entry_id: str, reasons: Any) -> dict[s
     scope.require_write()
     entry = await entry_in_scope(deps.db, scope, entry_id)
     comp = await loaded(deps.db, entry["competition"])
+    if scope.editor.org in comp.org_path:
+        raise Forbidden("申诉由参赛单位或其所在工会提出，主办工会不能代为申诉", code="entrant_only")
     ended = comp.status == "final" or (comp.publicity_ends_at is not None and now() >= comp.publicity_ends_at)
     if ended:
         raise Conflict("公示期已结束，不能再申诉", code="publicity_over")

@@ -127,6 +127,8 @@ async def test_judging_scoring_publicity_appeal_and_commendation(deps: Deps) -> 
     assert push["audience"]["orgs"] == sorted(e["org"] for e in await store.entries(deps.db, comp.id))
 
     entrant = await scope_of(deps, (await store.entry(deps.db, ids[0]) or {})["org"])
+    with pytest.raises(Forbidden, match="主办工会不能代为申诉"):
+        await appeals.appeal(deps, city, ids[0], "主办方替参赛单位申诉")
     await appeals.appeal(deps, entrant, ids[0], "评分与阶段报告不符，请复核")
     with pytest.raises(Conflict, match="只能申诉一次"):
         await appeals.appeal(deps, entrant, ids[0], "再申诉一次看看")

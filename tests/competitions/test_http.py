@@ -139,3 +139,39 @@ async def test_console_pages_render_and_a_judge_scores_by_form(deps: Deps, clien
     row = await deps.db.comp_scores.find_one({"entry": ids[0], "judge": task["judge"]})
     assert row is not None and row["values"] == {"c1": 7.5, "c2": 8.0}
     assert "已提交" in (await jc.get("/admin/judging")).text
+
+
+async def test_entrants_register_report_and_appeal_over_the_api(deps: Deps, client: Client) -> None:
+    from core.clock import now
+    from tests.competitions.helpers import PROVINCE, new_data
+
+    city = await client("reg_city", org=CITY)
+    cid = (await city.api("POST", "/api/admin/competitions", new_data())).json["id"]
+    await (await client("reg_prov", org=PROVINCE)).api("POST", f"/api/admin/competitions/{cid}/actions/approve")
+    county = await client("reg_county", org="370102", role="editor")
+    opened = await county.api("GET", "/api/admin/competitions")
+    assert [c["_id"] for c in opened.json["open_for_registration"]] == [cid]
+    reg = await county.api("POST", f"/api/admin/competitions/{cid}/entries", {"org": "370102001001", "name": "一班"})
+    assert reg.status == 201
+    eid = reg.json["id"]
+    own = await county.api("POST", f"/api/admin/competition-entries/{eid}/review", {"approve": True})
+    assert own.status == 200  # the county is above the enterprise: its own union level approves
+    await deps.db.competitions.update_one({"_id": cid}, {"$set": {"registration_deadline": now()}})
+    late = await county.api("POST", f"/api/admin/competitions/{cid}/entries", {"org": "370102", "name": "区队"})
+    assert late.status == 409 and late.json == {"code": "registration_closed", "message": "报名已截止，不能再报名"}
+
+    assert (await city.api("POST", f"/api/admin/competitions/{cid}/actions/start_stages")).status == 200
+    body = {"text": "总结", "figures": {"隐患排查数": 4, "整改率": 2}, "media_ids": ["bad id!"]}
+    bad = await county.api("POST", f"/api/admin/competition-entries/{eid}/reports/s1", body)
+    assert bad.status == 400 and "素材编号" in bad.json["message"]
+    body["media_ids"] = ["MEDIA_1"]
+    assert (await county.api("POST", f"/api/admin/competition-entries/{eid}/reports/s1", body)).status == 201
+    review = await city.api("POST", f"/api/admin/competition-entries/{eid}/reports/s1/review", {"accept": True})
+    assert review.status == 200 and review.json["status"] == "accepted"
+
+    # straight to 公示 that has already ended: the appeal is refused with the rule's words
+    await deps.db.competitions.update_one({"_id": cid}, {"$set": {"status": "publicity", "publicity_ends_at": now()}})
+    appeal = await county.api("POST", f"/api/admin/competition-entries/{eid}/appeal", {"reasons": "评分有误请复核"})
+    assert appeal.status == 409 and appeal.json["message"] == "公示期已结束，不能再申诉"
+    garbage = await city.api("POST", f"/api/admin/competition-entries/{eid}/appeal/decision", {"upheld": "yes"})
+    assert garbage.status == 400 and "upheld" in garbage.json["message"]

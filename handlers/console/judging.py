@@ -29,6 +29,14 @@ class TaskApi(ConsoleApi):
         self.write_json(await competitions.submit_score(self.deps, self.scope.editor, cid, code, values), 201)
 
 
+class RecusalApi(ConsoleApi):
+    judge_may_use: ClassVar[bool] = True
+
+    async def post(self, cid: str, code: str) -> None:
+        reason = self.json_body().get("reason")
+        self.write_json(await competitions.recuse(self.deps, self.scope.editor, cid, code, reason))
+
+
 class ConflictsApi(ConsoleApi):
     judge_may_use: ClassVar[bool] = True
 
@@ -56,6 +64,11 @@ class TaskPage(ConsolePage):
 
     async def post(self, cid: str, code: str) -> None:
         form = self.form()
+        if form.get("action") == "recuse":
+            await competitions.recuse(self.deps, self.scope.editor, cid, code, form.get("reason", ""))
+            self.flash(f"已回避 {code}，系统已另行安排评委")
+            self.redirect("/admin/judging", status=303)
+            return
         values = {k: v for k, v in form.items() if k.startswith("c")}
         await competitions.submit_score(self.deps, self.scope.editor, cid, code, values)
         self.flash(f"已提交 {code} 的评分")
@@ -68,4 +81,5 @@ routes = [
     (r"/api/admin/judging", TasksApi),
     (rf"/api/admin/judging/{CID}/conflict-orgs", ConflictsApi),
     (rf"/api/admin/judging/{CID}/{CODE}", TaskApi),
+    (rf"/api/admin/judging/{CID}/{CODE}/recusal", RecusalApi),
 ]

@@ -17,7 +17,7 @@ from services.competitions.admin import approve, create, listing, open_to_me, po
 from services.competitions.appeals import appeal, decide
 from services.competitions.closing import finalize, publish
 from services.competitions.entries import register, review_registration, review_report, submit_report
-from services.competitions.judging import declare_conflicts, my_tasks, task_detail
+from services.competitions.judging import declare_conflicts, my_tasks, recuse, task_detail
 from services.competitions.judging import submit as submit_score
 from services.competitions.matrix import export_sheets, judging_matrix, overview
 from services.competitions.model import KINDS, STATUSES, Competition
@@ -46,6 +46,7 @@ __all__ = [
     "overview",
     "post_news",
     "ranking",
+    "recuse",
     "register",
     "review_registration",
     "review_report",

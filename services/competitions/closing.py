@@ -43,7 +43,8 @@ async def ranking(db: Any, comp: Competition) -> list[dict[str, Any]]:
 async def unscored(db: Any, cid: str) -> int:
     """Assignments still waiting for their judge's score."""
     done = {s["_id"] for s in await store.scores(db, cid)}
-    return sum(a["_id"] not in done for a in await store.assignments(db, cid))
+    out = {f"{cid}:{e['_id']}:{j}" for e in await store.entries(db, cid, "approved") for j in e.get("recused") or ()}
+    return sum(a["_id"] not in done and a["_id"] not in out for a in await store.assignments(db, cid))
 
 
 async def publish(deps: Any, scope: Scope, cid: str) -> Competition:

@@ -13,7 +13,7 @@ from typing import Any
 from core.clock import now
 from core.errors import BadInput, Conflict, Forbidden, NotFound
 from services import audit
-from services.competitions import results, store
+from services.competitions import panel, results, store
 from services.competitions.access import loaded
 from services.competitions.model import STATUSES, Competition
 from services.competitions.scoring import judge_total
@@ -52,9 +52,11 @@ async def my_tasks(deps: Any, editor: Editor) -> list[dict[str, Any]]:
         comp = await loaded(deps.db, cid)
         mine = await store.assignments(deps.db, cid, judge=editor.username)
         scored = {s["entry"]: s for s in await store.scores(deps.db, cid, judge=editor.username)}
+        recused = await store.entries_recused_by(deps.db, cid, editor.username)
         tasks = [
             {
                 "code": a["blind_code"],
+                "recused": a["entry"] in recused,
                 "scored": a["entry"] in scored,
                 "submitted_at": scored[a["entry"]]["submitted_at"] if a["entry"] in scored else None,
                 "total": scored[a["entry"]].get("total") if a["entry"] in scored else None,
@@ -104,6 +106,8 @@ async def submit(deps: Any, editor: Editor, cid: str, code: str, values: Any) ->
     task = await store.assignment(deps.db, cid, entry["_id"], editor.username) if entry else None
     if entry is None or task is None:
         raise Forbidden("该参赛编号不在您的评审任务中", code="not_assigned")
+    if editor.username in (entry.get("recused") or ()):
+        raise Conflict("您已申请回避该作品，不能再评分", code="recused")
     reopened = comp.status == "publicity" and task["round"] > 1
     if comp.status != "judging" and not reopened:
         raise Conflict(f"竞赛当前为「{STATUSES[comp.status]}」，不在评审阶段", code="not_judging")
@@ -123,6 +127,40 @@ async def submit(deps: Any, editor: Editor, cid: str, code: str, values: Any) ->
     await results.refresh_entry(deps.db, comp, entry)
     await _audit(deps, editor, comp, f"评委 {editor.username} 提交 {code} 的评分", row)
     return {"code": code, "values": checked, "total": row["total"], "submitted_at": row["submitted_at"]}
+
+
+async def recuse(deps: Any, editor: Editor, cid: str, code: Any, reason: Any) -> dict[str, Any]:
+    """A judge steps back from an assigned entry before scoring it (they recognise the unit in its reports).
+
+    The recusal is listed on the entry (permanent, audited) and a replacement judge — eligible, never on
+    the entry, least loaded — takes the place; a re-run after a crash only adds the missing replacement.
+    A score that raced in from the same judge is not counted (results exclude recused judges' rows).
+    """
+    require_judge(editor)
+    comp = await loaded(deps.db, cid)
+    if comp.status != "judging":
+        raise Conflict(f"竞赛当前为「{STATUSES[comp.status]}」，不在评审阶段", code="not_judging")
+    entry = await store.entry_by_code(deps.db, cid, code) if isinstance(code, str) else None
+    task = await store.assignment(deps.db, cid, entry["_id"], editor.username) if entry else None
+    if entry is None or task is None:
+        raise Forbidden("该参赛编号不在您的评审任务中", code="not_assigned")
+    if not isinstance(reason, str) or not 2 <= len(reason.strip()) <= 200:
+        raise BadInput("请说明回避理由（2 到 200 字）", code="invalid_field")
+    already = editor.username in (entry.get("recused") or ())
+    if not already and await store.scores(deps.db, cid, entry["_id"], editor.username):
+        raise Conflict("您已提交该作品的评分，不能再申请回避", code="already_scored")
+    entry = await store.move_entry(deps.db, entry["_id"], {}, {"$addToSet": {"recused": editor.username}}) or entry
+    recused = set(entry.get("recused") or ())
+    active = [a for a in await store.assignments(deps.db, cid, entry=entry["_id"]) if a["judge"] not in recused]
+    replacement = ""
+    if len(active) < comp.rules.judges_per_entry:
+        replacement = await panel.pick_fresh_judge(deps, comp, entry)
+        await panel.add_judge_to_entry(deps, comp, entry, replacement, task["round"])
+    await results.refresh_entry(deps.db, comp, entry)
+    if not already:
+        after = {"code": code, "reason": reason.strip(), "replacement": replacement}
+        await _audit(deps, editor, comp, f"评委 {editor.username} 申请回避 {code}", after)
+    return {"code": code, "recused": True}
 
 
 async def declare_conflicts(deps: Any, editor: Editor, cid: str, org_codes: Any) -> list[str]:

@@ -56,7 +56,8 @@ async def overview(deps: Any, scope: Scope, cid: str) -> dict[str, Any]:
 
 async def judging_matrix(deps: Any, scope: Scope, cid: str) -> dict[str, Any]:
     await owned(deps.db, scope, cid)
-    tasks = await store.assignments(deps.db, cid)
+    recused = {f"{cid}:{e['_id']}:{j}" for e in await store.entries(deps.db, cid) for j in e.get("recused") or ()}
+    tasks = [a for a in await store.assignments(deps.db, cid) if a["_id"] not in recused]
     rows = [r for r in await store.scores(deps.db, cid) if "total" in r]
     done = {r["_id"] for r in await store.scores(deps.db, cid)}
     devs = deviations(rows)

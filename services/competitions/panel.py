@@ -120,8 +120,11 @@ async def pick_fresh_judge(deps: Any, comp: Competition, entry: dict[str, Any]) 
     return str(min(fresh, key=lambda j: (loads[j["username"]], j["username"]))["username"])
 
 
-async def add_judge_to_entry(deps: Any, comp: Competition, entry: dict[str, Any], judge: str) -> None:
-    await store.insert_assignments(deps.db, [_assignment(comp.id, entry, judge, 2)])
+async def add_judge_to_entry(
+    deps: Any, comp: Competition, entry: dict[str, Any], judge: str, round_no: int = 2
+) -> None:
+    """Round 2 is an appeal's re-opening (scored during 公示); round 1 replaces a recused judge."""
+    await store.insert_assignments(deps.db, [_assignment(comp.id, entry, judge, round_no)])
 
 
 async def judges_of(deps: Any, scope: Scope, cid: str) -> list[dict[str, Any]]:

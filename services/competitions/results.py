@@ -1,8 +1,9 @@
 """Results derived from the raw score rows, never edited by hand.
 
-An entry's counted rows are its score rows minus the judges an appeal decision voided (the rows stay;
-the decision is audited). `version` = rows + voids, both append-only, so a stored result computed from
-more information is never overwritten by one computed from less (concurrent submissions).
+An entry's counted rows are its score rows minus those of judges an appeal decision voided or who recused
+themselves (the rows stay; both are audited and listed on the entry). `version` = rows + voids +
+recusals, all append-only, so a stored result computed from more information is never overwritten by
+one computed from less (concurrent submissions).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from services.competitions.scoring import EntryResult, entry_result
 
 
 def _result(comp: Competition, entry: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[EntryResult, int]:
-    voided = set(entry.get("voided") or ())
+    voided = set(entry.get("voided") or ()) | set(entry.get("recused") or ())
     counted = [r["values"] for r in rows if r["judge"] not in voided]
     res = entry_result(entry["_id"], comp.rubric, counted, min_judges=comp.rules.judges_per_entry, trim=comp.rules.trim)
-    return res, len(rows) + len(voided)
+    return res, len(rows) + len(entry.get("voided") or ()) + len(entry.get("recused") or ())
 
 
 def _doc(comp: Competition, res: EntryResult, version: int) -> dict[str, Any]:

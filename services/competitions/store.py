@@ -125,6 +125,10 @@ async def entry_exists_with_org(db: Db, cid: str, org: str) -> bool:
     return await db.comp_entries.find_one({"competition": cid, "org": org}, {"_id": 1}) is not None
 
 
+async def entries_recused_by(db: Db, cid: str, judge: str) -> set[str]:
+    return {d["_id"] async for d in db.comp_entries.find({"competition": cid, "recused": judge}, {"_id": 1})}
+
+
 async def move_entry(db: Db, entry_id: str, guard: Doc, changes: Doc) -> Doc | None:
     return await db.comp_entries.find_one_and_update(
         {"_id": entry_id, **guard}, changes, return_document=ReturnDocument.AFTER

@@ -87,7 +87,10 @@ async def test_stage_reports_are_checked_and_locked_once_accepted(deps: Deps) ->
 
 
 async def score_all(deps: Deps, cid: str, value: float = 8) -> None:
-    rows = await store.assignments(deps.db, cid)
+    """Every assignment not yet scored (nor recused) gets its judge's score."""
+    done = {s["_id"] for s in await store.scores(deps.db, cid)}
+    out = {f"{cid}:{e['_id']}:{j}" for e in await store.entries(deps.db, cid) for j in e.get("recused") or ()}
+    rows = [a for a in await store.assignments(deps.db, cid) if a["_id"] not in done | out]
     for i, a in enumerate(rows):
         judge = await judge_account(deps, a["judge"])
         v = value + (i % 3) - 1
@@ -235,3 +238,39 @@ async def test_an_ankang_stage_links_a_safety_quiz_survey_workers_can_see(deps: 
         await admin.create(deps, city, new_data(stages=[{"name": "竞答", "quiz_survey": other["_id"]}]))
     comp = await admin.create(deps, city, new_data(stages=[{"name": "竞答", "quiz_survey": mine["_id"]}]))
     assert comp.stages[0].quiz_survey == mine["_id"]
+
+
+async def test_a_judge_recuses_after_reading_an_entry_and_is_replaced(deps: Deps) -> None:
+    comp, ids = await running(deps, 4, 9)
+    await panel.start_judging(deps, await scope_of(deps, CITY), comp.id)
+    task = (await store.assignments(deps.db, comp.id, entry=ids[0]))[0]
+    judge = await judge_account(deps, task["judge"])
+    with pytest.raises(BadInput, match="回避理由"):
+        await judging.recuse(deps, judge, comp.id, task["blind_code"], "")
+    await judging.recuse(deps, judge, comp.id, task["blind_code"], "曾在该企业任职")
+    again = await judging.recuse(deps, judge, comp.id, task["blind_code"], "曾在该企业任职")  # a retry: no-op
+    assert again["recused"] is True
+    on_entry = await store.assignments(deps.db, comp.id, entry=ids[0])
+    assert len(on_entry) == 6 and len({a["judge"] for a in on_entry}) == 6  # five active + the recused one
+    with pytest.raises(Conflict, match="已申请回避"):
+        await judging.submit(deps, judge, comp.id, task["blind_code"], {"c1": 9, "c2": 9})
+    tasks = await judging.my_tasks(deps, judge)
+    assert [t["recused"] for t in tasks[0]["tasks"] if t["code"] == task["blind_code"]] == [True]
+
+    # a score of the recused judge that raced in is kept as a row but never counted
+    await deps.db.comp_scores.insert_one(
+        {
+            "_id": task["_id"],
+            "competition": comp.id,
+            "entry": ids[0],
+            "judge": task["judge"],
+            "values": {"c1": 0, "c2": 0},
+        }
+    )
+    await score_all(deps, comp.id)
+    c = await closing.publish(deps, await scope_of(deps, CITY), comp.id)
+    assert c.status == "publicity"
+    res = await results.stored(deps.db, c)
+    assert res[ids[0]].judges == 5 and await closing.rebuild_equals_stored(deps, comp.id)
+    summaries = [d["summary"] async for d in deps.db.audit_log.find({"target_id": comp.id})]
+    assert sum("申请回避" in s for s in summaries) == 1

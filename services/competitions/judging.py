@@ -149,12 +149,12 @@ async def recuse(deps: Any, editor: Editor, cid: str, code: Any, reason: Any) ->
     already = editor.username in (entry.get("recused") or ())
     if not already and await store.scores(deps.db, cid, entry["_id"], editor.username):
         raise Conflict("您已提交该作品的评分，不能再申请回避", code="already_scored")
-    entry = await store.move_entry(deps.db, entry["_id"], {}, {"$addToSet": {"recused": editor.username}}) or entry
-    recused = set(entry.get("recused") or ())
+    recused = {*(entry.get("recused") or ()), editor.username}
     active = [a for a in await store.assignments(deps.db, cid, entry=entry["_id"]) if a["judge"] not in recused]
-    replacement = ""
-    if len(active) < comp.rules.judges_per_entry:
-        replacement = await panel.pick_fresh_judge(deps, comp, entry)
+    # the replacement is found before anything changes: no replacement, no recusal (ask the owner for judges)
+    replacement = await panel.pick_fresh_judge(deps, comp, entry) if len(active) < comp.rules.judges_per_entry else ""
+    entry = await store.move_entry(deps.db, entry["_id"], {}, {"$addToSet": {"recused": editor.username}}) or entry
+    if replacement:
         await panel.add_judge_to_entry(deps, comp, entry, replacement, task["round"])
     await results.refresh_entry(deps.db, comp, entry)
     if not already:

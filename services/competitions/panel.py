@@ -35,7 +35,7 @@ async def add_judge(
 ) -> dict[str, Any]:
     _, comp = await owned(deps.db, scope, cid)
     scope.require_write()
-    require_status(comp, "registration", "in_progress")
+    require_status(comp, "registration", "in_progress", "judging", "publicity")  # later: replacements only
     account = await editor_store.get(deps.db, username) if isinstance(username, str) else None
     if account is None or account.get("role") != "judge" or account.get("disabled"):
         raise BadInput("评委账号不存在或不是评委角色（请先在账号管理中创建“评委”账号）", code="invalid_judge")

@@ -274,3 +274,17 @@ async def test_a_judge_recuses_after_reading_an_entry_and_is_replaced(deps: Deps
     assert res[ids[0]].judges == 5 and await closing.rebuild_equals_stored(deps, comp.id)
     summaries = [d["summary"] async for d in deps.db.audit_log.find({"target_id": comp.id})]
     assert sum("申请回避" in s for s in summaries) == 1
+
+
+async def test_recusal_without_a_replacement_changes_nothing(deps: Deps) -> None:
+    comp, ids = await running(deps, 1, 7)  # the entry's county recuses two of seven judges: five remain, all needed
+    await panel.start_judging(deps, await scope_of(deps, CITY), comp.id)
+    task = (await store.assignments(deps.db, comp.id, entry=ids[0]))[0]
+    with pytest.raises(Conflict, match="请先增加评委"):
+        await judging.recuse(deps, await judge_account(deps, task["judge"]), comp.id, task["blind_code"], "认识该班组")
+    entry = await store.entry(deps.db, ids[0])
+    assert entry is not None and not entry.get("recused")
+    await judge_account(deps, "late_judge", "370103")
+    await panel.add_judge(deps, await scope_of(deps, CITY), comp.id, "late_judge")
+    await judging.recuse(deps, await judge_account(deps, task["judge"]), comp.id, task["blind_code"], "认识该班组")
+    assert "late_judge" in {a["judge"] for a in await store.assignments(deps.db, comp.id, entry=ids[0])}

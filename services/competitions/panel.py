@@ -39,6 +39,9 @@ async def add_judge(
     account = await editor_store.get(deps.db, username) if isinstance(username, str) else None
     if account is None or account.get("role") != "judge" or account.get("disabled"):
         raise BadInput("评委账号不存在或不是评委角色（请先在账号管理中创建“评委”账号）", code="invalid_judge")
+    if comp.status in ("judging", "publicity") and await store.judge(deps.db, cid, account["_id"]):
+        # changing affiliations under existing assignments could hide a recusal violation
+        raise Conflict("评审开始后不能修改已有评委的单位和回避信息", code="panel_locked")
     codes = [account["org"], *(affiliations if isinstance(affiliations, list | tuple) else [None])]
     paths = []
     for code in codes:

@@ -286,5 +286,7 @@ async def test_recusal_without_a_replacement_changes_nothing(deps: Deps) -> None
     assert entry is not None and not entry.get("recused")
     await judge_account(deps, "late_judge", "370103")
     await panel.add_judge(deps, await scope_of(deps, CITY), comp.id, "late_judge")
+    with pytest.raises(Conflict, match="不能修改已有评委"):
+        await panel.add_judge(deps, await scope_of(deps, CITY), comp.id, task["judge"], ["370102"])
     await judging.recuse(deps, await judge_account(deps, task["judge"]), comp.id, task["blind_code"], "认识该班组")
     assert "late_judge" in {a["judge"] for a in await store.assignments(deps.db, comp.id, entry=ids[0])}

@@ -23,7 +23,7 @@ from services.competitions.matrix import export_sheets, judging_matrix, overview
 from services.competitions.model import KINDS, STATUSES, Competition
 from services.competitions.panel import add_judge, judges_of, start_judging
 from services.competitions.participation import detail, list_for, ranking
-from services.console_scope import Scope
+from services.editors.scope import Scope
 
 __all__ = [
     "KINDS",

@@ -6,10 +6,10 @@ import secrets
 from typing import Any
 
 from core.errors import Conflict, NotFound
-from services import audit
 from services.competitions import store
 from services.competitions.model import STATUSES, Competition, from_doc
-from services.console_scope import Scope
+from services.editors import audit
+from services.editors.scope import Scope
 
 WHAT = "竞赛"
 

@@ -10,12 +10,12 @@ from typing import Any
 
 from core.clock import now
 from core.errors import BadInput, Conflict, Forbidden
-from services import console_once
 from services.competitions import store
 from services.competitions.access import loaded, new_id, owned, record, require_status
 from services.competitions.model import KINDS, MAX_TEXT, STATUSES, Competition, parse_new
-from services.console_scope import Scope
-from storage import surveys as survey_store
+from services.editors import once as console_once
+from services.editors.scope import Scope
+from services.surveys import store as survey_store
 
 OWNER_LEVELS = ("province", "city", "county")
 

@@ -16,7 +16,7 @@ from core.errors import BadInput, Conflict, Forbidden, NotFound
 from services.competitions import results, store
 from services.competitions.access import entry_in_scope, loaded, owned, record, require_status
 from services.competitions.panel import add_judge_to_entry, pick_fresh_judge
-from services.console_scope import Scope
+from services.editors.scope import Scope
 
 
 async def appeal(deps: Any, scope: Scope, entry_id: str, reasons: Any) -> dict[str, Any]:

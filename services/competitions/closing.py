@@ -18,7 +18,7 @@ from services.competitions.model import Competition
 from services.competitions.publicity import draft_push
 from services.competitions.scoring import ranks
 from services.competitions.workdays import add_working_days
-from services.console_scope import Scope
+from services.editors.scope import Scope
 
 
 async def ranking(db: Any, comp: Competition) -> list[dict[str, Any]]:

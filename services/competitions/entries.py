@@ -20,7 +20,7 @@ from core.errors import BadInput, Conflict, Forbidden, NotFound
 from services.competitions import store
 from services.competitions.access import entry_in_scope, loaded, new_id, owned, record, require_status
 from services.competitions.model import MAX_TEXT
-from services.console_scope import Scope
+from services.editors.scope import Scope
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by judges
 MEDIA_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")

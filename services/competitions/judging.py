@@ -12,13 +12,13 @@ from typing import Any
 
 from core.clock import now
 from core.errors import BadInput, Conflict, Forbidden, NotFound
-from services import audit
 from services.competitions import panel, results, store
 from services.competitions.access import loaded
 from services.competitions.model import STATUSES, Competition
 from services.competitions.scoring import judge_total
-from services.editors import Editor
-from storage import orgs
+from services.editors import audit
+from services.editors.accounts import Editor
+from services.orgs import store as orgs
 
 
 async def _audit(deps: Any, editor: Editor, comp: Competition, summary: str, after: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from services.competitions import closing, store
 from services.competitions.access import owned, record
 from services.competitions.model import KINDS, STATUSES
-from services.console_scope import Scope
+from services.editors.scope import Scope
 
 MIN_SCORED = 5
 

@@ -18,9 +18,9 @@ from services.competitions.access import loaded, owned, record, require_status
 from services.competitions.assignment import NotEnoughJudgesError, assign
 from services.competitions.model import Competition
 from services.competitions.recusal import may_judge
-from services.console_scope import Scope
-from storage import editors as editor_store
-from storage import orgs
+from services.editors import store as editor_store
+from services.editors.scope import Scope
+from services.orgs import store as orgs
 
 
 def eligible(comp: Competition, entry: dict[str, Any], judge: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from core.clock import localize
 from core.errors import BadInput, NotFound
 from services.competitions import closing, store
 from services.competitions.model import KINDS, STATUSES, from_doc
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 
 CURSOR = re.compile(r"^[0-9a-f]{12}$")
 PUBLIC = ("publicity", "final")

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.errors import ServiceError
-from services import pushes
 from services.competitions import store
 from services.competitions.model import Competition
-from services.console_scope import Scope
+from services.editors.scope import Scope
+from services.pushes import compose as pushes
 
 log = logging.getLogger(__name__)
 MAX_ORGS = 200

@@ -7,11 +7,11 @@ from typing import Any
 
 from core.clock import now
 from core.deps import Deps
-from services import editors
 from services.competitions import admin, entries, panel
 from services.competitions.model import Competition
-from services.console_scope import Scope
-from storage import orgs
+from services.editors import accounts as editors
+from services.editors.scope import Scope
+from services.orgs import store as orgs
 from tests.console.conftest import PASSWORD
 
 CITY, PROVINCE = "370100", "370000"

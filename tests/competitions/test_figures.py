@@ -15,7 +15,7 @@ from typing import Any
 from core.deps import Deps
 from services.competitions import closing, judging, panel, results, store
 from services.competitions.recusal import intersects
-from services.editors import Editor
+from services.editors.accounts import Editor
 from tests.competitions.helpers import CITY, COUNTIES, scope_of
 
 N_ENTRIES, N_JUDGES, QUOTA = 1000, 30, 5

@@ -9,7 +9,7 @@ import openpyxl
 
 from core.deps import Deps
 from services.competitions import closing, judging, panel, store
-from services.roster import import_roster
+from services.members.roster import import_roster
 from tests.competitions.helpers import CITY, judge_account, running, scope_of
 from tests.console.conftest import Client
 from tests.mp.conftest import MpClient

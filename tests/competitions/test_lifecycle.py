@@ -213,7 +213,7 @@ async def test_assignment_rerun_after_a_crash_changes_nothing(deps: Deps) -> Non
 
 
 async def test_an_ankang_stage_links_a_safety_quiz_survey_workers_can_see(deps: Deps) -> None:
-    from services import survey_admin
+    from services.surveys import definitions as survey_admin
 
     def quiz(org: str) -> dict[str, object]:
         return {

@@ -31,6 +31,7 @@ from handlers.console.base import cookie_flags as console_cookie_flags
 from handlers.lean import Application, LeanRoute
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
+from miniprogram_api import competitions as mp_competitions
 from miniprogram_api import home as mp_home
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
@@ -62,6 +63,7 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
         *mp_polls.routes,  # /api/mp/polls, /{poll_id}, /ballots, /ballots/mine
         *mp_surveys.routes,  # /api/mp/surveys, /{survey_id}, /draft, /responses
         *mp_activities.routes,  # /api/mp/activities, /{id}, /signups, /checkin; /api/mp/signups, /{id}/cancel
+        *mp_competitions.routes,  # /api/mp/competitions, /{id}, /{id}/ranking
         *console.routes,  # /admin/ (editors' console pages), /api/admin/ (their JSON), /static/console/
     ]
 

@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.activities import signups_store as activity_signups
 from services.activities import store as activities
+from services.competitions import store as competitions
 from services.editors import audit_store
 from services.editors import store as editors
 from services.followers import centres_store
@@ -50,6 +51,7 @@ SETUPS: list[IndexSetup] = [
     menus.ensure_indexes,
     qrcodes_store.ensure_indexes,
     org_settings.ensure_indexes,
+    competitions.ensure_indexes,
     push_runs.ensure_indexes,
 ]
 

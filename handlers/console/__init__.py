@@ -6,8 +6,10 @@ from handlers.console import (
     activities,
     audit,
     auth,
+    competitions,
     editors,
     home,
+    judging,
     menu,
     polls,
     pushes,
@@ -32,4 +34,6 @@ routes = [
     *qrcodes.routes,
     *pushes.routes,
     *settings.routes,
+    *competitions.routes,
+    *judging.routes,
 ]

@@ -88,6 +88,8 @@ class PasswordPage(ConsolePage):
 
 
 class MeApi(ConsoleApi):
+    judge_may_use: ClassVar[bool] = True
+
     async def get(self) -> None:
         e = self.scope.editor
         self.write_json(

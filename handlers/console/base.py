@@ -55,6 +55,7 @@ class ConsoleMixin(BaseHandler):
     public: ClassVar[bool] = False  # the login page
     admin_only: ClassVar[bool] = False
     viewer_may_post: ClassVar[bool] = False  # logout, switching org, one's own password
+    judge_may_use: ClassVar[bool] = False  # `judge` accounts reach only these (and viewer_may_post ones)
     streams_body: ClassVar[bool] = False  # uploads: CSRF is checked after the body arrived
     session: Session | None = None
     scope: Scope
@@ -72,10 +73,16 @@ class ConsoleMixin(BaseHandler):
         elif not self.public:
             self.not_logged_in()
             return
+        judge = self.session is not None and self.session.editor.role == "judge"
+        if judge and not (self.judge_may_use or self.viewer_may_post):
+            if isinstance(self, ConsolePage) and self.request.method in ("GET", "HEAD"):
+                self.redirect("/admin/judging")
+                return
+            raise Forbidden("评委账号只能查看和提交自己的评审任务", code="judge_only")
         if self.request.method not in SAFE_METHODS:
             if not self.streams_body:
                 self.check_csrf()
-            if self.session is not None and not self.viewer_may_post:
+            if self.session is not None and not self.viewer_may_post and not (judge and self.judge_may_use):
                 self.scope.require_write()
         if self.admin_only and self.session is not None:
             self.scope.require_admin()

@@ -23,7 +23,7 @@ from core.errors import BadInput, Conflict, Forbidden, NotFound
 from services.editors import password_policy, store
 from services.orgs import store as orgs
 
-ROLES = {"admin": "管理员", "editor": "编辑", "viewer": "只读"}
+ROLES = {"admin": "管理员", "editor": "编辑", "viewer": "只读", "judge": "评委"}  # judge: only the judging pages
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD, MAX_PASSWORD = 10, 128
 PUBLIC_FIELDS = ("name", "role", "org", "org_path", "disabled", "created_at", "created_by", "last_login_at")
@@ -101,7 +101,7 @@ def check_password(password: Any, username: str = "", org_names: Sequence[str] =
 
 def check_role(value: Any) -> str:
     if not isinstance(value, str) or value not in ROLES:
-        raise BadInput("角色应为 管理员、编辑 或 只读", code="role")
+        raise BadInput("角色应为 管理员、编辑、只读 或 评委", code="role")
     return str(value)
 
 

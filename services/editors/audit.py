@@ -43,6 +43,7 @@ ACTIONS = {
     "export": "导出",
     "preview": "预览",
     "schedule": "安排发送",
+    "approve": "审批",
 }
 TARGETS = {
     "editor": "账号",
@@ -55,6 +56,7 @@ TARGETS = {
     "roster": "会员名册",
     "qrcode": "二维码",
     "push": "推送",
+    "competition": "竞赛",
 }
 
 

@@ -29,6 +29,7 @@ from handlers.base import NotFoundHandler
 from handlers.lean import Application, LeanRoute
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
+from miniprogram_api import consultation as mp_consultation
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
 from miniprogram_api import orgs as mp_orgs
@@ -37,6 +38,7 @@ from miniprogram_api import surveys as mp_surveys
 from seed import seed_all
 from services import console_auth, signup_workers
 from services import polls as polls_service
+from services.consultation import jobs as consultation_jobs
 from storage import meta
 from storage.indexes import ensure_indexes
 from wechat_bot import setup as wechat_bot_setup
@@ -57,6 +59,7 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
         *mp_polls.routes,  # /api/mp/polls, /{poll_id}, /ballots, /ballots/mine
         *mp_surveys.routes,  # /api/mp/surveys, /{survey_id}, /draft, /responses
         *mp_activities.routes,  # /api/mp/activities, /{id}, /signups, /checkin; /api/mp/signups, /{id}/cancel
+        *mp_consultation.routes,  # /api/mp/cases, /{case_id}, /messages, /reopen (惠工咨询 / 法律援助)
         *console.routes,  # /admin/ (editors' console pages), /api/admin/ (their JSON), /static/console/
     ]
 
@@ -109,6 +112,7 @@ def start_hooks() -> list[StartHook]:
         signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
         console_auth.start,  # editors' console: a hint on how to create the first admin when none exists
+        consultation_jobs.start,  # consultation: escalate SLA breaches, close resolved cases after 7 days
         wechat_bot_setup.freeze_gc,  # keep last: parks start-up objects outside the cyclic GC (p99)
     ]
 

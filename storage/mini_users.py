@@ -123,3 +123,9 @@ async def follower_by_unionid(db: Db, unionid: str) -> dict[str, Any] | None:
 async def share_org_with_follower(db: Db, follower_openid: str, org: str, org_path: list[str]) -> None:
     """A bound member's org also targets the official-account pushes to the same person."""
     await db.followers.update_one({"_id": follower_openid}, {"$set": {"org": org, "org_path": org_path}})
+
+
+async def by_unionid(db: Db, unionid: str) -> MiniUser | None:
+    """The mini-program user with this unionid (a follower writing to the account is the same person)."""
+    doc = await db.mini_users.find_one({"unionid": unionid})
+    return _from_doc(doc) if doc else None

@@ -43,6 +43,15 @@ ACTIONS = {
     "export": "导出",
     "preview": "预览",
     "schedule": "安排发送",
+    **{
+        "claim": "认领",
+        "reply": "答复",
+        "ask": "答复并请补充",
+        "wait": "暂停计时",
+        "resolved": "办结",
+        "referred": "转办",
+        "review": "审核通过",
+    },  # consultation cases
 }
 TARGETS = {
     "editor": "账号",
@@ -55,6 +64,7 @@ TARGETS = {
     "roster": "会员名册",
     "qrcode": "二维码",
     "push": "推送",
+    **{"consult_case": "咨询", "consult_desk": "咨询台", "consult_calendar": "工作日历"},
 }
 
 

@@ -44,7 +44,7 @@ async def ensure_indexes(db: Db) -> None:
         c, [("open_slot", ASCENDING)], unique=True, partialFilterExpression={"open_slot": {"$exists": True}}
     )
     await ensure_index(c, [("idem", ASCENDING)], unique=True, partialFilterExpression={"idem": {"$exists": True}})
-    await ensure_index(c, [("requester", ASCENDING), ("opened_at", DESCENDING)])
+    await ensure_index(c, [("person", ASCENDING), ("opened_at", DESCENDING)])
     await ensure_index(c, [("desk", ASCENDING), ("state", ASCENDING), ("opened_at", ASCENDING)])
     await ensure_index(c, [("escalated_desk", ASCENDING), ("state", ASCENDING)])
     await ensure_index(c, [("due_at", ASCENDING)])
@@ -119,8 +119,8 @@ async def set_fields(db: Db, case_id: str, fields: Doc, guard: Doc | None = None
     )
 
 
-async def mine(db: Db, requester: str, limit: int, before: datetime | None) -> list[Doc]:
-    flt: Doc = {"requester": requester}
+async def mine(db: Db, person: str, limit: int, before: datetime | None) -> list[Doc]:
+    flt: Doc = {"person": person}
     if before is not None:
         flt["opened_at"] = {"$lt": before}
     cur = cases(db).find(flt, {"events": 0}).sort("opened_at", DESCENDING).limit(limit)

@@ -1,0 +1,73 @@
+"""Escalating breached cases to the parent org's desk, closing resolved cases after 7 days, calendars per org."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+
+from core.clock import TZ
+from core.deps import Deps
+from services.consultation import asking, desks, jobs, store
+from services.consultation.calendar import BusinessCalendar
+from services.consultation.people import Requester
+from tests.consultation.conftest import JINAN_COUNTY, JINAN_FIRM
+
+MONDAY_9 = datetime(2026, 11, 2, 9, 0, tzinfo=TZ)
+
+
+async def _desks(deps: Deps) -> None:
+    await store.put_desk(deps.db, {"_id": "370102-legal", "org": "370102", "org_path": JINAN_COUNTY,
+                                   "name": "历下区法律援助站", "categories": []})  # fmt: skip
+    await store.put_desk(deps.db, {"_id": "370100-legal", "org": "370100", "org_path": ["370000", "370100"],
+                                   "name": "济南市职工法律援助中心", "categories": []})  # fmt: skip
+
+
+def who(name: str) -> Requester:
+    return Requester(f"m:{name}", "", "", name, tuple(JINAN_FIRM))
+
+
+async def test_a_breach_escalates_once_to_the_parent_desk(deps: Deps) -> None:
+    await _desks(deps)
+    case, _ = await asking.open_case(deps, who("x1"), asking.NewCase("wage", "拖欠工资两个月"), channel="mp",
+                                     at=MONDAY_9)  # fmt: skip
+    calm, _ = await asking.open_case(deps, who("x2"), asking.NewCase("other", "想咨询一下年假"), channel="mp",
+                                     at=MONDAY_9)  # fmt: skip
+    assert case["desk"] == "370102-legal" and case["due_at"] == MONDAY_9 + timedelta(hours=2)
+    assert await jobs.escalate_breaches(deps, MONDAY_9 + timedelta(hours=1, minutes=59)) == 0
+    at = MONDAY_9 + timedelta(hours=2, minutes=1)
+    moved = await asyncio.gather(*[jobs.escalate_breaches(deps, at) for _ in range(4)])
+    assert sum(moved) == 1  # the 欠薪 case only (2 working hours); the other has a working day
+    doc = await store.get_case(deps.db, case["_id"])
+    assert doc is not None and doc["escalated_desk"] == "370100-legal"
+    assert [e["kind"] for e in doc["events"]].count("escalated") == 1
+    city_queue = await store.queue(deps.db, ["370100-legal"], ["queued"])
+    assert {d["_id"] for d in city_queue} == {case["_id"]}
+    assert (await store.get_case(deps.db, calm["_id"]) or {}).get("escalated_desk") is None
+
+
+async def test_resolved_cases_close_after_seven_days_once(deps: Deps) -> None:
+    case, _ = await asking.open_case(deps, who("y1"), asking.NewCase("other", "咨询加班费计算"), channel="mp",
+                                     at=MONDAY_9)  # fmt: skip
+    await deps.db.consult_cases.update_one(
+        {"_id": case["_id"]}, {"$set": {"state": "resolved", "resolved_at": MONDAY_9}, "$unset": {"open_slot": ""}}
+    )
+    assert await jobs.close_resolved(deps, MONDAY_9 + timedelta(days=6)) == 0
+    closed = await asyncio.gather(
+        *[jobs.close_resolved(deps, MONDAY_9 + timedelta(days=7, minutes=1)) for _ in range(3)]
+    )
+    assert sum(closed) == 1
+    doc = await store.get_case(deps.db, case["_id"])
+    assert doc is not None and doc["state"] == "closed"
+
+
+async def test_calendars_are_inherited_and_overridable_per_org(deps: Deps) -> None:
+    province = BusinessCalendar(org="370000", holidays=frozenset({date(2026, 11, 3)}))
+    await store.put_calendar(deps.db, desks.calendar_to_doc(province, ["370000"]))
+    inherited = await desks.calendar_for(deps.db, JINAN_COUNTY)
+    assert inherited.org == "370000" and date(2026, 11, 3) in inherited.holidays
+    city = BusinessCalendar(org="370100", hours=((540, 720), (780, 1080)))  # 09:00-12:00, 13:00-18:00
+    await store.put_calendar(deps.db, desks.calendar_to_doc(city, ["370000", "370100"]))
+    own = await desks.calendar_for(deps.db, JINAN_COUNTY)
+    assert own.org == "370100" and own.day_seconds == 8 * 3600 and not own.holidays
+    qingdao = await desks.calendar_for(deps.db, ["370000", "370200"])
+    assert qingdao.org == "370000"

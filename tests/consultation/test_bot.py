@@ -1,4 +1,4 @@
-"""Opening a case by writing to the official account, and 人工 outside office hours (signed callbacks via the simulator)."""
+"""Opening a case by writing to the official account, and 人工 outside office hours (signed callbacks)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 from core.deps import Deps
 from services.consultation import desks, store
 from services.consultation.calendar import BusinessCalendar
-from tests.consultation.conftest import JINAN_FIRM
 from tests.conftest import AES_KEY, OA_APP_ID, TOKEN
+from tests.consultation.conftest import JINAN_FIRM
 from tools.fake_wechat import WeChatSimulator
 
 NEVER_OPEN = BusinessCalendar(hours=((0, 1),), weekdays=frozenset(), extra_workdays=frozenset())

@@ -41,6 +41,7 @@ from services import polls as polls_service
 from services.consultation import jobs as consultation_jobs
 from storage import meta
 from storage.indexes import ensure_indexes
+from wechat_bot import consultation as consultation_bot
 from wechat_bot import setup as wechat_bot_setup
 
 VERSION = "0.1.0"
@@ -113,6 +114,7 @@ def start_hooks() -> list[StartHook]:
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
         console_auth.start,  # editors' console: a hint on how to create the first admin when none exists
         consultation_jobs.start,  # consultation: escalate SLA breaches, close resolved cases after 7 days
+        consultation_bot.start,  # consultation: unfollowing drops drafts and the openid on cases
         wechat_bot_setup.freeze_gc,  # keep last: parks start-up objects outside the cyclic GC (p99)
     ]
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from core.clock import now
 from core.deps import Deps
 from core.errors import ServiceError
-from services.consultation import asking, desks, live, people
+from services.consultation import asking, desks, live, people, store
 from services.consultation.calendar import describe_hours
 from services.consultation.model import CATEGORIES
 
@@ -93,3 +93,9 @@ async def _confirm(deps: Deps, oa_openid: str, org_path: tuple[str, ...], at: da
     page = asking.page_of(doc["_id"])
     return (f"已登记您的{CATEGORIES[doc['category']]}咨询，编号 {doc['_id']}。工会工作人员将在工作时间内答复，"
             f"答复会通过公众号消息通知您，全文可在{link(deps, page, '咨询页面')}查看。")  # fmt: skip
+
+
+async def forget_follower(deps: Deps, oa_openid: str) -> None:
+    """Unfollow hook: no draft and no official-account openid kept for someone who left."""
+    await live.drop_draft(deps.redis, oa_openid)
+    await store.forget_follower(deps.db, oa_openid)

@@ -76,3 +76,7 @@ async def last_seen(r: aioredis.Redis, openid: str) -> float | None:
     """The follower's last message time as the bot recorded it (`msg:seen`, owned by followers)."""
     raw = await r.hget(SEEN_KEY, openid)
     return float(raw) if raw else None
+
+
+async def drop_draft(r: aioredis.Redis, openid: str) -> None:
+    await r.delete(f"consult:draft:{openid}")

@@ -181,3 +181,9 @@ async def put_calendar(db: Db, doc: Doc) -> Doc | None:
 
 async def delete_calendar(db: Db, org: str) -> Doc | None:
     return await calendars(db).find_one_and_delete({"_id": org})
+
+
+async def forget_follower(db: Db, oa_openid: str) -> int:
+    """The worker left the official account: their cases stay (legal-aid records), its openid goes."""
+    res = await cases(db).update_many({"oa_openid": oa_openid}, {"$set": {"oa_openid": ""}})
+    return int(res.modified_count)

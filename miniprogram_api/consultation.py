@@ -1,4 +1,8 @@
-"""惠工咨询 / 法律援助 in the mini-program: open a case, my cases, a case page, write again, reopen."""
+"""惠工咨询 / 法律援助 in the mini-program: open a case, my cases, a case page, write again, reopen.
+
+The mini-program's pages `pages/consult/index` (my cases; `state=open` for the home page) and
+`pages/consult/case?id=<case>` (the case page the bot and the notices link to) read these APIs.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from core.errors import BadInput
 from miniprogram_api.base import MpHandler
 from miniprogram_api.openapi import body, error, header, ok, query
 from services.consultation import asking, people, store
-from services.consultation.model import CATEGORIES
+from services.consultation.model import CATEGORIES, OPEN_STATES
 
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 CASE_ID = r"(?P<case_id>[0-9]{6}[0-9A-F]{8})"
@@ -37,7 +41,12 @@ class CaseListHandler(MpHandler):
             "tags": ["惠工咨询"],
             "summary": "我的咨询（新的在前）",
             "operationId": "listMyCases",
-            "parameters": [query("cursor", {"type": "string", "pattern": r"^([0-9]{1,13})?$"}, "上一页的 next_cursor")],
+            "parameters": [
+                query(
+                    "state", {"type": "string", "enum": ["all", "open"], "default": "all"}, "open：进行中的（首页用）"
+                ),
+                query("cursor", {"type": "string", "pattern": r"^([0-9]{1,13})?$"}, "上一页的 next_cursor"),
+            ],
             "responses": {"200": ok("CaseList")},
         },
         "post": {
@@ -58,9 +67,13 @@ class CaseListHandler(MpHandler):
         raw = self.get_query_argument("cursor", "", strip=False)
         if raw and not re.fullmatch(r"[0-9]{1,13}", raw):
             raise BadInput("cursor 不正确", code="invalid_field")
+        state = self.get_query_argument("state", "all", strip=False)
+        if state not in ("all", "open"):
+            raise BadInput("state 只能是 all 或 open", code="invalid_field")
         who = await people.from_mini_program(self.deps.db, self.user)
         before = from_timestamp(int(raw) / 1000) if raw else None
-        docs = await store.mine(self.deps.db, who.person, PAGE_SIZE + 1, before)
+        states = sorted(OPEN_STATES) if state == "open" else []
+        docs = await store.mine(self.deps.db, who.person, PAGE_SIZE + 1, before, states)
         items = [asking.summary(d) for d in docs[:PAGE_SIZE]]
         last = docs[PAGE_SIZE - 1] if len(docs) > PAGE_SIZE else None
         cursor = str(int(last["opened_at"].timestamp() * 1000)) if last else None

@@ -18,6 +18,7 @@ from services import audit
 from services.console_scope import Scope
 from services.consultation import checks, delivery, desks, store
 from services.consultation.asking import refresh_due
+from services.consultation.calendar import BusinessCalendar
 from services.consultation.model import CATEGORIES, OPEN_STATES, STATES, TRANSITIONS
 from services.consultation.timers import calendar_of, sla_of, timer
 
@@ -43,8 +44,10 @@ async def queue(deps: Deps, scope: Scope, states: tuple[str, ...] = tuple(OPEN_S
     desk_ids = [d["_id"] for d in await store.desks_in(deps.db, scope.root)]
     rows = []
     at = now()
+    cals: dict[tuple[str, ...], BusinessCalendar] = {}  # one lookup per desk, not per case
     for doc in await store.queue(deps.db, desk_ids, states):
-        cal = await calendar_of(deps.db, doc)
+        key = tuple(doc.get("desk_path") or ())
+        cal = cals.get(key) or cals.setdefault(key, await calendar_of(deps.db, doc))
         rows.append({**staff_summary(doc, scope), "timer": timer(sla_of(doc, cal, at), at)})
     rows.sort(key=lambda r: (r["timer"]["minutes_left"] is None, r["timer"]["minutes_left"] or 0))
     return rows
@@ -94,8 +97,8 @@ async def act(
     if doc["state"] not in allowed:
         raise Conflict(f"咨询当前为“{STATES.get(doc['state'])}”，不能执行此操作", code="invalid_state")
     event: dict[str, Any] = {"id": store.new_event_id(), "kind": action, "at": at, "by": scope.editor.username}
-    if text:
-        event["text"] = text
+    if text:  # a pause's text is an internal note (why we wait); everything else is said to the worker
+        event["note" if action == "wait" else "text"] = text
     fields: dict[str, Any] = {"state": target}
     unset: tuple[str, ...] = ()
     if action in ("resolved", "referred"):
@@ -108,7 +111,7 @@ async def act(
     await audit.record(deps.db, scope.editor, action, "consult_case", case_id, doc["desk_path"],
                        summary=summary, after={"text": text}, ip=scope.ip)  # fmt: skip
     sent = None
-    if text:  # stored first (journaled); now try to reach the worker
+    if event.get("text"):  # stored first (journaled); now try to reach the worker
         sent = await delivery.deliver(deps, changed, event, at.timestamp())
     if action not in ("resolved", "referred"):
         changed = await refresh_due(deps, changed, at)
@@ -154,7 +157,7 @@ async def staff_view(deps: Deps, scope: Scope, case_id: str) -> dict[str, Any]:
     state = sla_of(doc, cal, at)
     events = [
         {"kind": e["kind"], "at": localize(e["at"]), "by": e.get("by", ""),
-         "text": checks.mask_ids(str(e.get("text") or "")), "held": bool(e.get("held")),
+         "text": checks.mask_ids(str(e.get("text") or e.get("note") or "")), "held": bool(e.get("held")),
          "delivery": delivery.CHANNELS.get((e.get("delivery") or {}).get("channel", ""), "")}
         for e in doc.get("events") or ()
     ]  # fmt: skip

@@ -32,6 +32,8 @@ TEXT_MIN, TEXT_MAX = 5, 2000
 MAX_ATTACHMENTS = 9
 MEDIA_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 PAGE = "pages/consult/case?id={id}"
+STAFF_SAYS = frozenset({"reply", "ask", "resolved", "referred"})  # events whose text the worker reads
+WORKER_SAYS = frozenset({"worker", "reopened"})
 
 
 @dataclass(frozen=True)
@@ -186,9 +188,9 @@ async def refresh_due(deps: Deps, doc: dict[str, Any], at: datetime) -> dict[str
 def worker_view(doc: dict[str, Any]) -> dict[str, Any]:
     """The case page: everything the union answered, in full, and what the worker wrote."""
     messages = [
-        {"from": "staff" if e["kind"] in ("reply", "ask", "resolved", "referred") else "worker",
-         "text": e["text"], "at": localize(e["at"]), "kind": e["kind"]}
-        for e in doc.get("events") or () if e.get("text")
+        {"from": "staff" if e["kind"] in STAFF_SAYS else "worker", "text": e["text"], "at": localize(e["at"]),
+         "kind": e["kind"]}
+        for e in doc.get("events") or () if e.get("text") and e["kind"] in STAFF_SAYS | WORKER_SAYS
     ]  # fmt: skip
     return {
         **summary(doc),

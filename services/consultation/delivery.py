@@ -19,6 +19,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+from core.clock import now
 from core.deps import Deps
 from core.wechat import WeChatError, WeChatTransportError
 from services.consultation import live, store
@@ -98,7 +99,7 @@ async def _try(call: Any, channel: str, tried: list[str]) -> str:
 
 
 async def _record(deps: Deps, case_id: str, event: dict[str, Any], channel: str, tried: list[str]) -> dict[str, Any]:
-    delivery = {"channel": channel, "tried": tried, "at": datetime.now().astimezone()}
+    delivery = {"channel": channel, "tried": tried, "at": now()}
     await store.set_delivery(deps.db, case_id, event["id"], delivery)
     return delivery
 

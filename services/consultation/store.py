@@ -119,8 +119,10 @@ async def set_fields(db: Db, case_id: str, fields: Doc, guard: Doc | None = None
     )
 
 
-async def mine(db: Db, person: str, limit: int, before: datetime | None) -> list[Doc]:
+async def mine(db: Db, person: str, limit: int, before: datetime | None, states: Sequence[str] = ()) -> list[Doc]:
     flt: Doc = {"person": person}
+    if states:
+        flt["state"] = {"$in": list(states)}
     if before is not None:
         flt["opened_at"] = {"$lt": before}
     cur = cases(db).find(flt, {"events": 0}).sort("opened_at", DESCENDING).limit(limit)

@@ -125,9 +125,13 @@ async def test_waiting_resolving_reopening(deps: Deps, worker: Any, client: Any)
     w, case_id = await _case(deps, worker, "f1", "insurance", "社保断缴了怎么办")
     staff = await client("jn_f1", org="370100", role="editor")
     await staff.api("POST", f"/api/admin/consult/cases/{case_id}/claim")
-    r = await staff.api(
-        "POST", f"/api/admin/consult/cases/{case_id}/act", {"action": "ask", "text": "请上传社保缴费记录"}
-    )
+    note = {"action": "wait", "text": "已电话联系职工，等其找到缴费记录"}
+    r = await staff.api("POST", f"/api/admin/consult/cases/{case_id}/act", note)
+    assert r.json["case"]["timer"]["paused"] is True and r.json["delivery"] is None  # an internal note
+    _, page = await w.call("GET", f"/api/mp/cases/{case_id}")
+    assert page["state"] == "waiting_worker" and all("电话" not in m["text"] for m in page["messages"])
+    ask = {"action": "ask", "text": "请上传社保缴费记录"}
+    r = await staff.api("POST", f"/api/admin/consult/cases/{case_id}/act", ask)
     assert r.json["case"]["state"] == "waiting_worker" and r.json["case"]["timer"]["running"] is False
     status, page = await w.call(
         "POST", f"/api/mp/cases/{case_id}/messages", {"text": "已上传缴费记录截图", "attachments": ["m1"]}

@@ -48,7 +48,6 @@ async def ensure_indexes(db: Db) -> None:
     await ensure_index(c, [("desk", ASCENDING), ("state", ASCENDING), ("opened_at", ASCENDING)])
     await ensure_index(c, [("escalated_desk", ASCENDING), ("state", ASCENDING)])
     await ensure_index(c, [("due_at", ASCENDING)])
-    await ensure_index(c, [("desk_path", ASCENDING), ("opened_at", ASCENDING)])
     await ensure_index(c, [("state", ASCENDING), ("resolved_at", ASCENDING)])
     await ensure_index(desks(db), [("org", ASCENDING)])
     await ensure_index(desks(db), [("org_path", ASCENDING)])

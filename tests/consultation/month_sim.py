@@ -14,6 +14,7 @@ import random
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from core.clock import TZ
 
@@ -46,13 +47,15 @@ def day_kind(d: date) -> str:
     return "work" if d.weekday() < 5 else "weekend"
 
 
+@cache
 def open_table(hours: tuple[tuple[int, int], ...]) -> tuple[list[bool], list[int]]:
     """Minute m is open iff its day is a working day and its minute of day lies in `hours`."""
-    is_open = []
-    for m in range(MINUTES):
-        at = START + timedelta(minutes=m)
-        mod = at.hour * 60 + at.minute
-        is_open.append(day_kind(at.date()) == "work" and any(s <= mod < e for s, e in hours))
+    working_day = [any(s <= mod < e for s, e in hours) for mod in range(1440)]
+    closed_day = [False] * 1440
+    is_open: list[bool] = []
+    for d in range(MINUTES // 1440):
+        day = (START + timedelta(days=d)).date()
+        is_open += working_day if day_kind(day) == "work" else closed_day
     prefix = [0]
     for flag in is_open:
         prefix.append(prefix[-1] + flag)

@@ -73,7 +73,7 @@ class CaseListHandler(MpHandler):
         who = await people.from_mini_program(self.deps.db, self.user)
         before = from_timestamp(int(raw) / 1000) if raw else None
         states = sorted(OPEN_STATES) if state == "open" else []
-        docs = await store.mine(self.deps.db, who.person, PAGE_SIZE + 1, before, states)
+        docs = await store.mine(self.deps.db, who.aliases, PAGE_SIZE + 1, before, states)
         items = [asking.summary(d) for d in docs[:PAGE_SIZE]]
         last = docs[PAGE_SIZE - 1] if len(docs) > PAGE_SIZE else None
         cursor = str(int(last["opened_at"].timestamp() * 1000)) if last else None

@@ -107,8 +107,9 @@ async def open_case(
     desk = await desks.route(deps.db, path, new.category)
     case_id = store.new_id(at)
     doc: dict[str, Any] = {
-        "_id": case_id, "person": who.person, "mp_openid": who.mp_openid, "oa_openid": who.oa_openid,
-        "member_id": who.member_id, "org": who.org_path[-1] if who.org_path else "", "org_path": list(who.org_path),
+        "_id": case_id, "person": who.person, "persons": who.aliases, "mp_openid": who.mp_openid,
+        "oa_openid": who.oa_openid, "member_id": who.member_id, "org": who.org_path[-1] if who.org_path else "",
+        "org_path": list(who.org_path),
         "desk": desk.id, "desk_org": desk.org, "desk_path": list(desk.org_path), "category": new.category,
         "anonymous": new.anonymous, "text": new.text, "attachments": list(new.attachments),
         "check": verdict.as_doc(), "held": verdict.held, "state": "queued", "channel": channel,
@@ -129,7 +130,7 @@ async def open_case(
 
 async def own_case(deps: Deps, who: Requester, case_id: str) -> dict[str, Any]:
     doc = await store.get_case(deps.db, case_id) if isinstance(case_id, str) and len(case_id) < 40 else None
-    if doc is None or doc.get("person") != who.person:
+    if doc is None or not set(doc.get("persons") or [doc.get("person")]) & set(who.aliases):
         raise NotFound("咨询不存在", code="case_not_found")
     return doc
 

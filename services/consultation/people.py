@@ -17,11 +17,18 @@ from storage import followers, mini_users
 
 @dataclass(frozen=True)
 class Requester:
-    person: str
+    person: str  # the key limits count by
     mp_openid: str = ""
     oa_openid: str = ""
     member_id: str = ""
     org_path: tuple[str, ...] = ()
+    unionid: str = ""
+
+    @property
+    def aliases(self) -> list[str]:
+        """Every key this person may have opened a case under (binding later changes `person`)."""
+        parts = (("m", self.member_id), ("u", self.unionid), ("mp", self.mp_openid), ("oa", self.oa_openid))
+        return list(dict.fromkeys([self.person, *(f"{kind}:{value}" for kind, value in parts if value)]))
 
 
 def _person(member_id: str, unionid: str, fallback: str) -> str:
@@ -39,7 +46,7 @@ async def from_mini_program(db: Any, user: CurrentUser) -> Requester:
         f = await mini_users.follower_by_unionid(db, user.unionid)
         oa = str(f["_id"]) if f else ""
     person = _person(user.member_id, user.unionid, f"mp:{user.openid}")
-    return Requester(person, user.openid, oa, user.member_id, tuple(user.org_path))
+    return Requester(person, user.openid, oa, user.member_id, tuple(user.org_path), user.unionid)
 
 
 async def from_follower(db: Any, oa_openid: str, org_path: tuple[str, ...]) -> Requester:
@@ -49,4 +56,4 @@ async def from_follower(db: Any, oa_openid: str, org_path: tuple[str, ...]) -> R
     member = mu.member_id if mu else ""
     path = mu.org_path if mu and mu.org_path else tuple(doc.get("org_path") or org_path)
     person = _person(member, unionid, f"oa:{oa_openid}")
-    return Requester(person, mu.openid if mu else "", oa_openid, member, path)
+    return Requester(person, mu.openid if mu else "", oa_openid, member, path, unionid)

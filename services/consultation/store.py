@@ -44,7 +44,7 @@ async def ensure_indexes(db: Db) -> None:
         c, [("open_slot", ASCENDING)], unique=True, partialFilterExpression={"open_slot": {"$exists": True}}
     )
     await ensure_index(c, [("idem", ASCENDING)], unique=True, partialFilterExpression={"idem": {"$exists": True}})
-    await ensure_index(c, [("person", ASCENDING), ("opened_at", DESCENDING)])
+    await ensure_index(c, [("persons", ASCENDING), ("opened_at", DESCENDING)])
     await ensure_index(c, [("desk", ASCENDING), ("state", ASCENDING), ("opened_at", ASCENDING)])
     await ensure_index(c, [("escalated_desk", ASCENDING), ("state", ASCENDING)])
     await ensure_index(c, [("due_at", ASCENDING)])
@@ -118,8 +118,10 @@ async def set_fields(db: Db, case_id: str, fields: Doc, guard: Doc | None = None
     )
 
 
-async def mine(db: Db, person: str, limit: int, before: datetime | None, states: Sequence[str] = ()) -> list[Doc]:
-    flt: Doc = {"person": person}
+async def mine(
+    db: Db, persons: Sequence[str], limit: int, before: datetime | None, states: Sequence[str] = ()
+) -> list[Doc]:
+    flt: Doc = {"persons": {"$in": list(persons)}}
     if states:
         flt["state"] = {"$in": list(states)}
     if before is not None:

@@ -28,13 +28,22 @@ class Worker:
 
 
 async def make_worker(
-    deps: Deps, api: MpClient, name: str, org_path: list[str] | None = None, *, follower: bool = True
+    deps: Deps,
+    api: MpClient,
+    name: str,
+    org_path: list[str] | None = None,
+    *,
+    follower: bool = True,
+    member: bool = True,
 ) -> Worker:
     """A bound member of `org_path` with a mini-program login and (optionally) following the account."""
     path = org_path or JINAN_FIRM
     unionid, oa = f"un_{name}", f"oa_{name}"
     doc = {"_id": f"mp_{name}", "unionid": unionid, "member_id": f"M{name}", "org": path[-1], "org_path": path,
            "created_at": now()}  # fmt: skip
+    if not member:
+        for key in ("member_id", "org", "org_path"):
+            doc.pop(key)
     if follower:
         doc["follower_openid"] = oa
         api.fake.state.add_followers([oa])
@@ -51,7 +60,7 @@ def mp_client(fetch: Fetch, fake_wechat: Any) -> MpClient:
 
 @pytest.fixture
 def worker(deps: Deps, mp_client: MpClient) -> Any:
-    async def make(name: str, org_path: list[str] | None = None, follower: bool = True) -> Worker:
-        return await make_worker(deps, mp_client, name, org_path, follower=follower)
+    async def make(name: str, org_path: list[str] | None = None, follower: bool = True, member: bool = True) -> Worker:
+        return await make_worker(deps, mp_client, name, org_path, follower=follower, member=member)
 
     return make

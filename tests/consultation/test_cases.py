@@ -110,3 +110,17 @@ async def test_content_check_refuses_risky_text_and_holds_doubtful_text_for_a_pe
     assert doc is not None and doc["held"] is True and doc["check"]["suggest"] == "review"
     calls = [c for c in w.mp.fake.state.log.records if c.path == "wxa/msg_sec_check"]
     assert calls and all(c.body.get("version") == 2 and c.body.get("openid") == w.openid for c in calls)
+
+
+async def test_binding_membership_later_keeps_the_workers_cases(deps: Deps, worker: Any) -> None:
+    w = await worker("later", member=False)
+    _, case = await w.open("other", "还没绑定会员时提的问题")
+    doc = await store.get_case(deps.db, case["id"])
+    assert doc is not None and doc["person"] == "u:un_later" and doc["desk"] == "370000-legal"
+    await deps.db.mini_users.update_one({"_id": w.openid}, {"$set": {"member_id": "Mlater", "org": "370100",
+                                                                     "org_path": ["370000", "370100"]}})  # fmt: skip
+    w.token = await w.mp.login(w.openid, "un_later")  # the next login carries the binding
+    status, page = await w.call("GET", f"/api/mp/cases/{case['id']}")
+    assert status == 200 and page["text"] == "还没绑定会员时提的问题"
+    _, mine = await w.call("GET", "/api/mp/cases")
+    assert [c["id"] for c in mine["items"]] == [case["id"]]

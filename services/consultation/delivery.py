@@ -9,7 +9,9 @@ worker can read it on the case page. Then, in order:
    `client_msg_id` = the answer's id);
 3. otherwise a subscribe message of the mini-program (needs the worker's one-time consent);
 4. otherwise nothing is sent and the outcome says so: the answer waits on the case page.
-Each answer's outcome is written on its event (`delivery`): the console shows it.
+Each answer's outcome is written on its event (`delivery`): the console shows it. An answer whose
+sending was interrupted stays listed in the case's `undelivered` and `jobs.recover_deliveries`
+sends it as a notice (never a second customer-service message).
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ def _short(text: str, n: int) -> str:
 
 
 async def deliver(
-    deps: Deps, doc: dict[str, Any], event: dict[str, Any], now_ts: float | None = None
+    deps: Deps, doc: dict[str, Any], event: dict[str, Any], now_ts: float | None = None, *, allow_cs: bool = True
 ) -> dict[str, Any]:
+    """`allow_cs=False` after an interruption: a customer-service message may already have gone out
+    (it has no idempotency key), so only the idempotent or harmless notices are tried (at most once)."""
     now_ts = time.time() if now_ts is None else now_ts
     case_id, text = doc["_id"], str(event.get("text") or "")
     category = CATEGORIES.get(doc["category"], doc["category"])
@@ -63,7 +67,7 @@ async def deliver(
     tried: list[str] = []
     if oa:
         start = await window_start(deps, oa)
-        if start is not None and now_ts - start < WINDOW_SECONDS:
+        if allow_cs and start is not None and now_ts - start < WINDOW_SECONDS:
             if await live.take_cs_send(deps.redis, oa, int(start)):
                 body = f"【{category}咨询答复】{_short(text, CS_TEXT_MAX)}\n{_link(deps, case_id, '查看咨询详情')}"
                 outcome = await _try(deps.oa.send_custom_text(oa, body), "cs", tried)

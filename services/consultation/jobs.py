@@ -1,4 +1,4 @@
-"""Background work of consultation: escalate breached cases, close resolved ones after 7 days.
+"""Background work of consultation: resend interrupted answers, escalate breaches, close resolved cases.
 
 Both are guarded updates keyed on the case's state, so every instance may run them at once and a
 restart mid-run repeats nothing: an escalation happens once (`escalated_desk` must not exist yet),
@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from core.clock import now
+from core.clock import localize, now
 from core.deps import Deps
-from services.consultation import desks, store
+from services.consultation import delivery, desks, store
 from services.consultation.model import CLOSE_AFTER_DAYS
 from services.consultation.timers import calendar_of, due_at, sla_of
 from services.signup_flush import pause, stop_requested
@@ -20,6 +20,7 @@ from services.signup_flush import pause, stop_requested
 log = logging.getLogger(__name__)
 
 EVERY_SECONDS = 30.0
+RECOVER_AFTER = 120  # seconds: far beyond one delivery's WeChat calls (timeouts and retries included)
 
 
 async def escalate_breaches(deps: Deps, at: datetime | None = None) -> int:
@@ -57,9 +58,25 @@ async def close_resolved(deps: Deps, at: datetime | None = None) -> int:
     return closed
 
 
+async def recover_deliveries(deps: Deps, at: datetime | None = None) -> int:
+    """Answers stored but never recorded as delivered (the process died while sending) go out as notices."""
+    at = at or now()
+    sent = 0
+    for doc in await store.with_undelivered(deps.db):
+        pending = set(doc.get("undelivered") or ())
+        for event in doc.get("events") or ():
+            if event.get("id") not in pending or localize(event["at"]) > at - timedelta(seconds=RECOVER_AFTER):
+                continue
+            if await store.claim_undelivered(deps.db, doc["_id"], event["id"]):
+                await delivery.deliver(deps, doc, event, at.timestamp(), allow_cs=False)
+                sent += 1
+    return sent
+
+
 async def run_consultation_jobs(deps: Deps) -> None:
     while not stop_requested():
         try:
+            await recover_deliveries(deps)
             await escalate_breaches(deps)
             await close_resolved(deps)
         except Exception:  # noqa: BLE001 - try again next turn; nothing is lost (guarded updates)

@@ -49,6 +49,7 @@ async def ensure_indexes(db: Db) -> None:
     await ensure_index(c, [("escalated_desk", ASCENDING), ("state", ASCENDING)])
     await ensure_index(c, [("due_at", ASCENDING)])
     await ensure_index(c, [("state", ASCENDING), ("resolved_at", ASCENDING)])
+    await ensure_index(c, [("undelivered", ASCENDING)], sparse=True)
     await ensure_index(desks(db), [("org", ASCENDING)])
     await ensure_index(desks(db), [("org_path", ASCENDING)])
 
@@ -97,10 +98,16 @@ async def transition(
     unset: Sequence[str] = (),
     extra_filter: Doc | None = None,
 ) -> Doc | None:
-    """Append `event` and apply the change iff the case is still in one of `from_states`."""
+    """Append `event` and apply the change iff the case is still in one of `from_states`.
+
+    An event with text for the worker is also listed in `undelivered` until its delivery is
+    recorded, so an answer whose sending was interrupted (a crash) is found and sent again.
+    """
     update: Doc = {"$push": {"events": event}, "$set": {**set_fields, "updated_at": event["at"]}}
     if unset:
         update["$unset"] = dict.fromkeys(unset, "")
+    if event.get("text") and event.get("by") not in ("worker", "system"):
+        update["$addToSet"] = {"undelivered": event["id"]}
     flt: Doc = {"_id": case_id, "state": {"$in": list(from_states)}, **(extra_filter or {})}
     try:
         return await cases(db).find_one_and_update(flt, update, return_document=ReturnDocument.AFTER)
@@ -109,7 +116,20 @@ async def transition(
 
 
 async def set_delivery(db: Db, case_id: str, event_id: str, delivery: Doc) -> None:
-    await cases(db).update_one({"_id": case_id, "events.id": event_id}, {"$set": {"events.$.delivery": delivery}})
+    await cases(db).update_one(
+        {"_id": case_id, "events.id": event_id},
+        {"$set": {"events.$.delivery": delivery}, "$pull": {"undelivered": event_id}},
+    )
+
+
+async def with_undelivered(db: Db, limit: int = 200) -> list[Doc]:
+    return [d async for d in cases(db).find({"undelivered.0": {"$exists": True}}).limit(limit)]
+
+
+async def claim_undelivered(db: Db, case_id: str, event_id: str) -> bool:
+    """One recoverer takes an interrupted answer (guarded: it must still be listed)."""
+    res = await cases(db).update_one({"_id": case_id, "undelivered": event_id}, {"$pull": {"undelivered": event_id}})
+    return res.modified_count == 1
 
 
 async def set_fields(db: Db, case_id: str, fields: Doc, guard: Doc | None = None) -> Doc | None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from core.clock import TZ
+from core.clock import TZ, now
 from core.deps import Deps
 from services.consultation import asking, desks, jobs, store
 from services.consultation.calendar import BusinessCalendar
@@ -71,3 +73,24 @@ async def test_calendars_are_inherited_and_overridable_per_org(deps: Deps) -> No
     assert own.org == "370100" and own.day_seconds == 8 * 3600 and not own.holidays
     qingdao = await desks.calendar_for(deps.db, ["370000", "370200"])
     assert qingdao.org == "370000"
+
+
+async def test_an_answer_interrupted_while_sending_goes_out_once_as_a_notice(deps: Deps, fake_wechat: Any) -> None:
+    oa = "oa_crash"
+    fake_wechat.state.add_followers([oa])
+    fake_wechat.state.touch(oa)  # inside the window: a customer-service message might have gone out already
+    await deps.redis.hset("msg:seen", oa, str(time.time()))
+    person = Requester("m:crash", "", oa, "crash", tuple(JINAN_FIRM))
+    case, _ = await asking.open_case(deps, person, asking.NewCase("wage", "拖欠工资两个月"), channel="mp")
+    at = now()
+    reply = {"id": store.new_event_id(), "kind": "reply", "at": at, "by": "staff1", "text": "请带上工资条来"}
+    # The answer was stored, then the process died before any delivery was recorded.
+    assert await store.transition(deps.db, case["_id"], ["queued"], reply, {"state": "replied"}) is not None
+    assert await jobs.recover_deliveries(deps, at + timedelta(seconds=30)) == 0  # maybe still being sent
+    later = at + timedelta(minutes=3)
+    assert sum(await asyncio.gather(*[jobs.recover_deliveries(deps, later) for _ in range(3)])) == 1
+    doc = await store.get_case(deps.db, case["_id"])
+    assert doc is not None and not doc.get("undelivered")
+    assert doc["events"][-1]["delivery"]["channel"] == "template"  # never a second customer-service message
+    assert len(fake_wechat.state.log.calls("cgi-bin/message/template/send")) == 1
+    assert not fake_wechat.state.log.calls("cgi-bin/message/custom/send")

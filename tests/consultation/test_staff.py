@@ -85,6 +85,7 @@ async def test_answers_outside_the_window_or_past_five_go_out_as_notices(deps: D
     doc = await store.get_case(deps.db, case_id)
     assert doc is not None
     assert all(e.get("delivery", {}).get("channel") for e in doc["events"] if e["kind"] == "reply")
+    assert not doc.get("undelivered")  # every answer's outcome recorded: nothing left for the recovery job
 
 
 async def test_without_any_channel_the_answer_waits_on_the_case_page(deps: Deps, worker: Any, client: Any) -> None:

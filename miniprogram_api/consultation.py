@@ -35,6 +35,20 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+_IDEM_MSG = header(
+    "Idempotency-Key",
+    {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+    "本条补充的唯一编号：网络超时后用同一编号重试，只会记录一次",
+)
+
+
+def _idem(handler: MpHandler) -> str:
+    key = handler.request.headers.get("Idempotency-Key", "")
+    if key and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise BadInput("Idempotency-Key 应为 8 到 64 位字母、数字、- 或 _", code="invalid_idempotency_key")
+    return key
+
+
 class CaseListHandler(MpHandler):
     openapi: ClassVar[dict[str, Any]] = {
         "get": {
@@ -80,9 +94,7 @@ class CaseListHandler(MpHandler):
         self.write_json(_iso({"items": items, "next_cursor": cursor}))
 
     async def post(self) -> None:
-        key = self.request.headers.get("Idempotency-Key", "")
-        if key and not IDEMPOTENCY_KEY.fullmatch(key):
-            raise BadInput("Idempotency-Key 应为 8 到 64 位字母、数字、- 或 _", code="invalid_idempotency_key")
+        key = _idem(self)
         new = asking.parse_new(self.body("NewCase"))
         await self.rate_limit("consult.open", per_user=20, per_ip=600, window=3600)
         who = await people.from_mini_program(self.deps.db, self.user)
@@ -113,6 +125,7 @@ class CaseMessageHandler(MpHandler):
             "tags": ["惠工咨询"],
             "summary": "补充说明（咨询回到工作人员面前，计时继续）",
             "operationId": "writeToCase",
+            "parameters": [_IDEM_MSG],
             "requestBody": body("CaseMessage"),
             "responses": {"200": ok("CaseDetail"), "409": error("咨询已结束")},
         }
@@ -123,7 +136,7 @@ class CaseMessageHandler(MpHandler):
         await self.rate_limit("consult.write", per_user=60, per_ip=1200, window=3600)
         who = await people.from_mini_program(self.deps.db, self.user)
         atts = asking.parse_attachments(data.get("attachments"))
-        doc = await asking.write_again(self.deps, who, case_id, data["text"], atts)
+        doc = await asking.write_again(self.deps, who, case_id, data["text"], atts, idem=_idem(self))
         self.write_json(_iso(asking.worker_view(doc)))
 
 

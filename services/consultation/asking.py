@@ -136,21 +136,39 @@ async def own_case(deps: Deps, who: Requester, case_id: str) -> dict[str, Any]:
 
 
 async def write_again(
-    deps: Deps, who: Requester, case_id: str, text: str, attachments: tuple[str, ...] = (), at: datetime | None = None
+    deps: Deps,
+    who: Requester,
+    case_id: str,
+    text: str,
+    attachments: tuple[str, ...] = (),
+    at: datetime | None = None,
+    idem: str = "",
 ) -> dict[str, Any]:
-    """The worker adds to an open case: the case returns to the union and its clock runs again."""
+    """The worker adds to an open case: the case returns to the union and its clock runs again.
+
+    A retry with the same Idempotency-Key adds nothing (the key is kept on the event and the
+    update is guarded on its absence)."""
     at = at or now()
     text = _text(text)
     doc = await own_case(deps, who, case_id)
+    if idem and any(e.get("idem") == idem for e in doc.get("events") or ()):
+        return doc
     if doc["state"] not in TRANSITIONS["worker"][0]:
         raise Conflict("该咨询已结束，如问题仍未解决，可在 30 天内重新打开", code="case_finished")
     verdict = await checks.check(deps.mp, who.mp_openid, text)
     checks.refuse_if_risky(verdict)
     event = {"id": store.new_event_id(), "kind": "worker", "at": at, "by": "worker", "text": text,
              "attachments": list(attachments), "check": verdict.as_doc(), "held": verdict.held}  # fmt: skip
+    guard = None
+    if idem:
+        event["idem"] = idem
+        guard = {"events.idem": {"$ne": idem}}
     new_state = after_worker(doc["state"], bool(doc.get("assignee")))
-    changed = await store.transition(deps.db, case_id, [doc["state"]], event, {"state": new_state})
+    changed = await store.transition(deps.db, case_id, [doc["state"]], event, {"state": new_state}, extra_filter=guard)
     if changed is None:
+        again = await own_case(deps, who, case_id)
+        if idem and any(e.get("idem") == idem for e in again.get("events") or ()):
+            return again  # a concurrent retry of the same message won
         raise Conflict("咨询状态刚刚发生变化，请刷新后重试", code="case_changed")
     return await refresh_due(deps, changed, at)
 

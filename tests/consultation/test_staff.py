@@ -109,10 +109,19 @@ async def test_only_the_assignee_answers_and_id_numbers_are_masked(deps: Deps, w
     w, case_id = await _case(deps, worker, "e1", "injury", "我的身份证号 370102199001011234，工伤认定被拒")
     owner = await client("jn_e1", org="370100", role="editor")
     other = await client("jn_e2", org="370100", role="editor")
-    await owner.api("POST", f"/api/admin/consult/cases/{case_id}/claim")
+    queue = await owner.get("/admin/consult")
+    assert queue.status == 200 and case_id in queue.text and "剩余" in queue.text
+    assert "370102199001011234" not in queue.text
+    claimed = await owner.post(f"/admin/consult/cases/{case_id}", {"action": "claim"})  # the page's form
+    assert claimed.status == 303
+    again = await other.post(f"/admin/consult/cases/{case_id}", {"action": "claim"})
+    assert again.status == 409 and "已由 jn_e1 认领" in again.text
     r = await other.api("POST", f"/api/admin/consult/cases/{case_id}/act", {"action": "reply", "text": "我来答"})
     assert r.status == 403 and r.json["code"] == "not_assignee"
+    answered = await owner.post(f"/admin/consult/cases/{case_id}", {"action": "reply", "text": "请先申请工伤认定复议"})
+    assert answered.status == 303
     view = await owner.api("GET", f"/api/admin/consult/cases/{case_id}")
+    assert [e["kind"] for e in view.json["events"]] == ["opened", "claimed", "reply"]
     assert "370102199001011234" not in view.text and "370102***********4" in view.json["text"]
     page = await owner.get(f"/admin/consult/cases/{case_id}")
     assert page.status == 200 and "370102199001011234" not in page.text and "认领人" in page.text
@@ -132,10 +141,11 @@ async def test_waiting_resolving_reopening(deps: Deps, worker: Any, client: Any)
     ask = {"action": "ask", "text": "请上传社保缴费记录"}
     r = await staff.api("POST", f"/api/admin/consult/cases/{case_id}/act", ask)
     assert r.json["case"]["state"] == "waiting_worker" and r.json["case"]["timer"]["running"] is False
-    status, page = await w.call(
-        "POST", f"/api/mp/cases/{case_id}/messages", {"text": "已上传缴费记录截图", "attachments": ["m1"]}
-    )
-    assert status == 200 and page["state"] == "assigned"
+    more = {"text": "已上传缴费记录截图", "attachments": ["m1"]}
+    for _ in range(2):  # a retry after a timeout, same key: recorded once
+        status, page = await w.call("POST", f"/api/mp/cases/{case_id}/messages", more, {"Idempotency-Key": "msg-0001"})
+        assert status == 200 and page["state"] == "assigned"
+    assert [m["text"] for m in page["messages"]].count("已上传缴费记录截图") == 1
     r = await staff.api("POST", f"/api/admin/consult/cases/{case_id}/act", {"action": "resolved", "text": "已协调补缴"})
     assert r.json["case"]["state"] == "resolved"
     status, err = await w.call("POST", f"/api/mp/cases/{case_id}/messages", {"text": "谢谢，还有问题"})

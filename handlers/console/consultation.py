@@ -38,8 +38,10 @@ class QueuePage(ConsolePage):
     nav: ClassVar[str] = "consult"
 
     async def get(self) -> None:
-        rows = await answering.queue(self.deps, self.scope)
-        await self.render_page("console/consult_queue.html", cases=rows, states=STATES)
+        desk = self.get_query_argument("desk", "")
+        rows = await answering.queue(self.deps, self.scope, desk)
+        desk_list = await admin.list_desks(self.deps, self.scope)
+        await self.render_page("console/consult_queue.html", cases=rows, states=STATES, desks=desk_list, desk=desk)
 
 
 class CasePage(ConsolePage):
@@ -116,7 +118,7 @@ class ReportPage(ConsolePage):
 # --- JSON ----------------------------------------------------------------------------------------
 class QueueApi(ConsoleApi):
     async def get(self) -> None:
-        self.write_json({"items": await answering.queue(self.deps, self.scope)})
+        self.write_json({"items": await answering.queue(self.deps, self.scope, self.get_query_argument("desk", ""))})
 
 
 class CaseApi(ConsoleApi):

@@ -39,9 +39,13 @@ async def case_for_staff(deps: Deps, scope: Scope, case_id: str) -> dict[str, An
     return doc
 
 
-async def queue(deps: Deps, scope: Scope, states: tuple[str, ...] = tuple(OPEN_STATES)) -> list[dict[str, Any]]:
-    """The open cases of every desk in the editor's subtree and of desks escalated to, with timers."""
+async def queue(
+    deps: Deps, scope: Scope, desk: str = "", states: tuple[str, ...] = tuple(OPEN_STATES)
+) -> list[dict[str, Any]]:
+    """The open cases of every desk in the editor's subtree (or of one of them), escalations included, with timers."""
     desk_ids = [d["_id"] for d in await store.desks_in(deps.db, scope.root)]
+    if desk:
+        desk_ids = [d for d in desk_ids if d == desk]
     rows = []
     at = now()
     cals: dict[tuple[str, ...], BusinessCalendar] = {}  # one lookup per desk, not per case

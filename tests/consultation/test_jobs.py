@@ -9,9 +9,11 @@ from typing import Any
 
 from core.clock import TZ, now
 from core.deps import Deps
-from services.consultation import asking, desks, jobs, store
+from services.console_scope import Scope
+from services.consultation import answering, asking, desks, jobs, store
 from services.consultation.calendar import BusinessCalendar
 from services.consultation.people import Requester
+from services.editors import Editor
 from tests.consultation.conftest import JINAN_COUNTY, JINAN_FIRM
 
 MONDAY_9 = datetime(2026, 11, 2, 9, 0, tzinfo=TZ)
@@ -42,8 +44,10 @@ async def test_a_breach_escalates_once_to_the_parent_desk(deps: Deps) -> None:
     doc = await store.get_case(deps.db, case["_id"])
     assert doc is not None and doc["escalated_desk"] == "370100-legal"
     assert [e["kind"] for e in doc["events"]].count("escalated") == 1
-    city_queue = await store.queue(deps.db, ["370100-legal"], ["queued"])
-    assert {d["_id"] for d in city_queue} == {case["_id"]}
+    city = Scope(Editor("jn", "济南", "editor", "370100", ("370000", "370100")), "370100")
+    rows = await answering.queue(deps, city, desk="370100-legal")  # the city desk's own queue
+    assert [r["id"] for r in rows] == [case["_id"]] and rows[0]["escalated_desk"] == "370100-legal"
+    assert rows[0]["timer"]["breached"] is True
     assert (await store.get_case(deps.db, calm["_id"]) or {}).get("escalated_desk") is None
 
 

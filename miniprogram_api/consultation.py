@@ -43,8 +43,10 @@ _IDEM_MSG = header(
 
 
 def _idem(handler: MpHandler) -> str:
-    key = handler.request.headers.get("Idempotency-Key", "")
-    if key and not IDEMPOTENCY_KEY.fullmatch(key):
+    if "Idempotency-Key" not in handler.request.headers:
+        return ""
+    key = handler.request.headers["Idempotency-Key"]
+    if not IDEMPOTENCY_KEY.fullmatch(key):
         raise BadInput("Idempotency-Key 应为 8 到 64 位字母、数字、- 或 _", code="invalid_idempotency_key")
     return key
 

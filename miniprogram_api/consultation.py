@@ -1,7 +1,7 @@
 """惠工咨询 / 法律援助 in the mini-program: open a case, my cases, a case page, write again, reopen.
 
-The mini-program's pages `pages/consult/index` (my cases; `state=open` for the home page) and
-`pages/consult/case?id=<case>` (the case page the bot and the notices link to) read these APIs.
+The mini-program's pages `pages/cases/index` (my cases; `state=open` for the home page) and
+`pages/cases/detail?id=<case>` (the case page the bot and the notices link to) read these APIs.
 """
 
 from __future__ import annotations

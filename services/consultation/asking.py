@@ -31,7 +31,7 @@ from services.consultation.timers import calendar_of, due_at, sla_of
 TEXT_MIN, TEXT_MAX = 5, 2000
 MAX_ATTACHMENTS = 9
 MEDIA_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-PAGE = "pages/consult/case?id={id}"
+PAGE = "pages/cases/detail?id={id}"
 STAFF_SAYS = frozenset({"reply", "ask", "resolved", "referred"})  # events whose text the worker reads
 WORKER_SAYS = frozenset({"worker", "reopened"})
 

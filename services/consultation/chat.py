@@ -21,7 +21,7 @@ from services.consultation.model import CATEGORIES
 PREFIX = re.compile(r"^\s*(?:我要)?(?:惠工咨询|法律咨询|法律援助|咨询)[\s:：,，。]*(?P<body>.{5,})$", re.S)
 CONFIRM = frozenset({"确认", "确认咨询", "确认提交"})
 HANDOFF = frozenset({"人工", "客服", "转人工", "人工客服", "在线客服"})
-LIST_PAGE = "pages/consult/index"
+LIST_PAGE = "pages/cases/index"
 _GUESS = (
     ("wage", ("欠薪", "工资", "拖欠", "欠钱", "加班费", "薪水", "工钱")),
     ("injury", ("工伤", "受伤", "伤残", "职业病", "事故")),

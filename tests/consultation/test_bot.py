@@ -28,10 +28,10 @@ async def test_consult_text_then_confirm_opens_one_case(app_server: str, fake_we
     fake_wechat.state.add_followers([oa])
     await deps.db.followers.insert_one({"_id": oa, "subscribed": True, "org_path": JINAN_FIRM, "org": JINAN_FIRM[-1]})
     draft = content(await sim.send(sim.text(oa, "咨询 公司拖欠我三个月工资，老板不接电话")))
-    assert "（欠薪）" in draft and "回复【确认】" in draft and 'data-miniprogram-path="pages/consult/index"' in draft
+    assert "（欠薪）" in draft and "回复【确认】" in draft and 'data-miniprogram-path="pages/cases/index"' in draft
     assert await deps.db.consult_cases.count_documents({}) == 0  # nothing opened before the worker confirms
     done = content(await sim.send(sim.text(oa, "确认")))
-    assert "已登记您的欠薪咨询" in done and "pages/consult/case?id=" in done
+    assert "已登记您的欠薪咨询" in done and "pages/cases/detail?id=" in done
     again = await sim.send(sim.text(oa, "确认"))  # no draft any more: the ordinary answers take over
     assert "已登记" not in content(again)
     doc = await deps.db.consult_cases.find_one({})
@@ -42,7 +42,7 @@ async def test_consult_text_then_confirm_opens_one_case(app_server: str, fake_we
     content(await sim.send(sim.text(oa, "咨询 还有一个月的工资也没发")))
     assert "已有一个正在处理的“欠薪”咨询" in content(await sim.send(sim.text(oa, "确认")))
     # The legal answer links to the consultation pages.
-    assert 'data-miniprogram-path="pages/consult/index"' in content(await sim.send(sim.text(oa, "法律")))
+    assert 'data-miniprogram-path="pages/cases/index"' in content(await sim.send(sim.text(oa, "法律")))
     sim.close()
 
 

@@ -15,7 +15,7 @@ async def test_a_case_is_registered_routed_and_listed(deps: Deps, worker: Any) -
     status, case = await w.open("wage", "公司已经三个月没有发工资了，怎么办？", attachments=["media_contract_1"])
     assert status == 201, case
     assert case["state"] == "queued" and case["category_name"] == "欠薪" and case["attachments"] == ["media_contract_1"]
-    assert case["page"] == f"pages/consult/case?id={case['id']}"
+    assert case["page"] == f"pages/cases/detail?id={case['id']}"
     status, mine = await w.call("GET", "/api/mp/cases")
     assert status == 200 and [c["id"] for c in mine["items"]] == [case["id"]] and mine["next_cursor"] is None
     status, page = await w.call("GET", f"/api/mp/cases/{case['id']}")

@@ -54,7 +54,7 @@ async def test_answer_inside_the_window_is_a_customer_service_message(deps: Deps
     assert resp.json["delivery"]["channel"] == "cs"
     sent = [c for c in w.mp.fake.state.log.calls("cgi-bin/message/custom/send") if c.body["touser"] == w.oa_openid]
     assert len(sent) == 1 and "查看咨询详情" in sent[0].body["text"]["content"]
-    assert f"pages/consult/case?id={case_id}" in sent[0].body["text"]["content"]
+    assert f"pages/cases/detail?id={case_id}" in sent[0].body["text"]["content"]
     status, page = await w.call("GET", f"/api/mp/cases/{case_id}")
     assert page["state"] == "replied" and page["messages"][-1]["text"] == answer  # the full answer
 
@@ -68,7 +68,7 @@ async def test_answers_outside_the_window_or_past_five_go_out_as_notices(deps: D
     )
     assert resp.json["delivery"]["channel"] == "template"  # never wrote to the account: no window
     tpl = w.mp.fake.state.log.calls("cgi-bin/message/template/send")
-    assert tpl[-1].body["miniprogram"]["pagepath"] == f"pages/consult/case?id={case_id}"
+    assert tpl[-1].body["miniprogram"]["pagepath"] == f"pages/cases/detail?id={case_id}"
     # Now inside a window: five customer-service messages, then notices again.
     await deps.redis.hset("msg:seen", w.oa_openid, str(time.time() - 60))
     w.mp.fake.state.touch(w.oa_openid, time.time() - 60)

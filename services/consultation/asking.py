@@ -118,9 +118,14 @@ async def open_case(
     }  # fmt: skip
     if idem_key:
         doc["idem"] = idem_key
-    cal = await desks.calendar_for(deps.db, desk.org_path)
-    doc["due_at"] = due_at(sla_of(doc, cal, at))
-    if await store.insert_case(deps.db, doc) is None:
+    try:
+        cal = await desks.calendar_for(deps.db, desk.org_path)
+        doc["due_at"] = due_at(sla_of(doc, cal, at))
+        inserted = await store.insert_case(deps.db, doc)
+    except Exception:  # MongoDB away: nothing was opened, so today's slot goes back
+        await live.give_back_daily(deps.redis, who.person, day)
+        raise
+    if inserted is None:
         await live.give_back_daily(deps.redis, who.person, day)
         if idem_key and (found := await store.by_idem(deps.db, idem_key)) is not None:
             return found, True

@@ -90,6 +90,9 @@ async def _confirm(deps: Deps, oa_openid: str, org_path: tuple[str, ...], at: da
         if exc.status >= 500:
             await live.put_back_draft(deps.redis, oa_openid, draft)
         return exc.message
+    except Exception:  # the database was away: keep the draft so the next 确认 can still open the case
+        await live.put_back_draft(deps.redis, oa_openid, draft)
+        raise
     page = asking.page_of(doc["_id"])
     return (f"已登记您的{CATEGORIES[doc['category']]}咨询，编号 {doc['_id']}。工会工作人员将在工作时间内答复，"
             f"答复会通过公众号消息通知您，全文可在{link(deps, page, '咨询页面')}查看。")  # fmt: skip

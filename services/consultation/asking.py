@@ -97,14 +97,15 @@ async def open_case(
         raise await _conflict(deps, who.person, new.category)
     verdict = await checks.check(deps.mp, who.mp_openid, new.text)
     checks.refuse_if_risky(verdict)
-    day = at.strftime("%Y%m%d")
-    if not await live.take_daily(deps.redis, who.person, day):
-        raise TooMany(f"每天最多提交 {live.DAILY_LIMIT} 个咨询，请明天再提交，紧急情况请拨打职工服务热线 12351",
-                      code="daily_limit")  # fmt: skip
     path = list(who.org_path)
     if new.anonymous and len(path) > 1:
         path = path[:-1]  # anonymous: never the worker's own (enterprise) union's desk
     desk = await desks.route(deps.db, path, new.category)
+    cal = await desks.calendar_for(deps.db, desk.org_path)
+    day = at.strftime("%Y%m%d")
+    if not await live.take_daily(deps.redis, who.person, day):
+        raise TooMany(f"每天最多提交 {live.DAILY_LIMIT} 个咨询，请明天再提交，紧急情况请拨打职工服务热线 12351",
+                      code="daily_limit")  # fmt: skip
     case_id = store.new_id(at)
     doc: dict[str, Any] = {
         "_id": case_id, "person": who.person, "persons": who.aliases, "mp_openid": who.mp_openid,
@@ -118,9 +119,8 @@ async def open_case(
     }  # fmt: skip
     if idem_key:
         doc["idem"] = idem_key
+    doc["due_at"] = due_at(sla_of(doc, cal, at))
     try:
-        cal = await desks.calendar_for(deps.db, desk.org_path)
-        doc["due_at"] = due_at(sla_of(doc, cal, at))
         inserted = await store.insert_case(deps.db, doc)
     except Exception:  # MongoDB away: nothing was opened, so today's slot goes back
         await live.give_back_daily(deps.redis, who.person, day)

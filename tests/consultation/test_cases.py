@@ -26,6 +26,12 @@ async def test_a_case_is_registered_routed_and_listed(deps: Deps, worker: Any) -
     other = await worker("li")
     status, _ = await other.call("GET", f"/api/mp/cases/{case['id']}")
     assert status == 404
+    # Bad input: a clear Chinese 400, nothing registered.
+    status, body = await other.open("lottery")
+    assert status == 400 and "咨询类别" in body["message"]
+    assert (await other.open("wage", "短"))[0] == 400
+    assert (await other.open("wage", attachments=["../etc/passwd"]))[0] == 400
+    assert await deps.db.consult_cases.count_documents({}) == 1
 
 
 async def test_routing_picks_the_nearest_desk_taking_the_category(deps: Deps, worker: Any) -> None:
@@ -90,16 +96,6 @@ async def test_concurrent_opens_make_one_case(deps: Deps, worker: Any) -> None:
         assert (await w.open(category, "另一个问题的描述"))[0] == 201
 
 
-async def test_bad_input_is_a_chinese_400(worker: Any) -> None:
-    w = await worker("wu")
-    status, body = await w.open("lottery")
-    assert status == 400 and "咨询类别" in body["message"]
-    status, body = await w.open("wage", "短")
-    assert status == 400
-    status, body = await w.open("wage", attachments=["../etc/passwd"])
-    assert status == 400
-
-
 async def test_content_check_refuses_risky_text_and_holds_doubtful_text_for_a_person(deps: Deps, worker: Any) -> None:
     w = await worker("zheng")
     status, body = await w.open("other", "有人找我参与赌博讨薪")
@@ -108,6 +104,8 @@ async def test_content_check_refuses_risky_text_and_holds_doubtful_text_for_a_pe
     assert status == 201  # "review": kept, never dropped
     doc = await store.get_case(deps.db, case["id"])
     assert doc is not None and doc["held"] is True and doc["check"]["suggest"] == "review"
+    status, body = await w.call("POST", f"/api/mp/cases/{case['id']}/messages", {"text": "还有人让我去赌博"})
+    assert status == 400 and body["code"] == "content_risky"
     calls = [c for c in w.mp.fake.state.log.records if c.path == "wxa/msg_sec_check"]
     assert calls and all(c.body.get("version") == 2 and c.body.get("openid") == w.openid for c in calls)
 

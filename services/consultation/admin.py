@@ -14,13 +14,13 @@ from typing import Any
 from core.clock import TZ, now
 from core.deps import Deps
 from core.errors import BadInput
-from services import audit
-from services.console_scope import Scope
 from services.consultation import desks, store
 from services.consultation.calendar import BusinessCalendar
 from services.consultation.model import CATEGORIES
 from services.consultation.sla import CaseFacts, ReportRow, report
 from services.consultation.timers import events_of
+from services.editors import audit
+from services.editors.scope import Scope
 
 DESK_ID = re.compile(r"^[a-z0-9-]{3,40}$")
 HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")

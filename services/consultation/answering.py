@@ -14,13 +14,13 @@ from typing import Any
 from core.clock import localize, now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, Forbidden, NotFound
-from services import audit
-from services.console_scope import Scope
 from services.consultation import checks, delivery, desks, store
 from services.consultation.asking import refresh_due
 from services.consultation.calendar import BusinessCalendar
 from services.consultation.model import CATEGORIES, OPEN_STATES, STATES, TRANSITIONS
 from services.consultation.timers import calendar_of, sla_of, timer
+from services.editors import audit
+from services.editors.scope import Scope
 
 ANSWER_MAX = 4000
 

@@ -27,7 +27,7 @@ from core.wechat import WeChatError, WeChatTransportError
 from services.consultation import live, store
 from services.consultation.asking import page_of
 from services.consultation.model import CATEGORIES
-from storage import followers
+from services.followers import store as followers
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from services.consultation import store
 from services.consultation.calendar import BusinessCalendar
-from storage.orgs import PROVINCE_CODE
+from services.orgs.store import PROVINCE_CODE
 
 Db = Any
 PROVINCE_DESK = f"{PROVINCE_CODE}-legal"

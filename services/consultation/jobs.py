@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 from core.clock import localize, now
 from core.deps import Deps
+from services.activities.flusher import pause, stop_requested
 from services.consultation import delivery, desks, store
 from services.consultation.model import CLOSE_AFTER_DAYS
 from services.consultation.timers import calendar_of, due_at, sla_of
-from services.signup_flush import pause, stop_requested
 
 log = logging.getLogger(__name__)
 

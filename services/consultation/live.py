@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-from services.followers import SEEN_KEY
+from services.followers.following import SEEN_KEY
 
 DAILY_LIMIT = 5
 CS_PER_WINDOW = 5

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.sessions import CurrentUser
-from storage import followers, mini_users
+from services.followers import store as followers
+from services.members import users_store as mini_users
+from services.members.sessions import CurrentUser
 
 
 @dataclass(frozen=True)

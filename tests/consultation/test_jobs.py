@@ -9,11 +9,11 @@ from typing import Any
 
 from core.clock import TZ, now
 from core.deps import Deps
-from services.console_scope import Scope
 from services.consultation import answering, asking, desks, jobs, store
 from services.consultation.calendar import BusinessCalendar
 from services.consultation.people import Requester
-from services.editors import Editor
+from services.editors.accounts import Editor
+from services.editors.scope import Scope
 from tests.consultation.conftest import JINAN_COUNTY, JINAN_FIRM
 
 MONDAY_9 = datetime(2026, 11, 2, 9, 0, tzinfo=TZ)

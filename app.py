@@ -32,6 +32,7 @@ from handlers.lean import Application, LeanRoute
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
 from miniprogram_api import competitions as mp_competitions
+from miniprogram_api import consultation as mp_consultation
 from miniprogram_api import home as mp_home
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
@@ -40,10 +41,12 @@ from miniprogram_api import polls as mp_polls
 from miniprogram_api import surveys as mp_surveys
 from seed import seed_all
 from services.activities import jobs as signup_workers
+from services.consultation import jobs as consultation_jobs
 from services.editors import auth as console_auth
 from services.indexes import ensure_indexes
 from services.polls import definitions as polls_service
 from storage import meta
+from wechat_bot import consultation as consultation_bot
 from wechat_bot import setup as wechat_bot_setup
 
 VERSION = "0.1.0"
@@ -64,6 +67,7 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
         *mp_surveys.routes,  # /api/mp/surveys, /{survey_id}, /draft, /responses
         *mp_activities.routes,  # /api/mp/activities, /{id}, /signups, /checkin; /api/mp/signups, /{id}/cancel
         *mp_competitions.routes,  # /api/mp/competitions, /{id}, /{id}/ranking
+        *mp_consultation.routes,  # /api/mp/cases, /{case_id}, /messages, /reopen (惠工咨询 / 法律援助)
         *console.routes,  # /admin/ (editors' console pages), /api/admin/ (their JSON), /static/console/
     ]
 
@@ -119,6 +123,8 @@ def start_hooks() -> list[StartHook]:
         signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
         console_auth.start,  # editors' console: a hint on how to create the first admin when none exists
+        consultation_jobs.start,  # consultation: escalate SLA breaches, close resolved cases after 7 days
+        consultation_bot.start,  # consultation: unfollowing drops drafts and the openid on cases
         wechat_bot_setup.freeze_gc,  # keep last: parks start-up objects outside the cyclic GC (p99)
     ]
 

@@ -47,6 +47,7 @@ class WeChatSettings:
     api_base: str = "https://api.weixin.qq.com"
     timeout_seconds: float = 5.0
     max_concurrency: int = 200  # simultaneous outbound calls per process
+    case_reply_template_id: str = "TPL_CASE_REPLY"  # template message: a consultation was answered
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class MiniProgramSettings:
     # Subscribe-message template (from the mini-program's library) for sign-up confirmations,
     # waitlist promotions and reminders.
     activity_notice_template_id: str = "TPL_ACTIVITY_NOTICE"
+    case_notice_template_id: str = "TPL_CASE_NOTICE"  # subscribe message: a consultation was answered
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.activities import signups_store as activity_signups
 from services.activities import store as activities
 from services.competitions import store as competitions
+from services.consultation import store as consultation
 from services.editors import audit_store
 from services.editors import store as editors
 from services.followers import centres_store
@@ -52,6 +53,7 @@ SETUPS: list[IndexSetup] = [
     qrcodes_store.ensure_indexes,
     org_settings.ensure_indexes,
     competitions.ensure_indexes,
+    consultation.ensure_indexes,
     push_runs.ensure_indexes,
 ]
 

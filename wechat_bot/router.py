@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from wechat_bot.context import Ctx
 
 BotHandler = Callable[[Message, "Ctx"], "Reply | None | Awaitable[Reply | None]"]
+Guard = Callable[[Message, "Ctx"], bool]  # a cheap in-memory test: may this route answer at all?
 
 MESSAGE_TYPES = ("text", "image", "voice", "video", "shortvideo", "location", "link")
 
@@ -32,18 +33,19 @@ class Route:
     kinds: tuple[tuple[str, str], ...]  # (MsgType, lower-case Event or "")
     handler: BotHandler
     is_async: bool
+    when: Guard | None = None  # lets a coroutine handler stay off the fast path of messages it never answers
 
     @property
     def name(self) -> str:
         return getattr(self.handler, "__qualname__", repr(self.handler))
 
 
-def _route(kinds: Iterable[tuple[str, str]], handler: BotHandler) -> Route:
-    return Route(tuple(kinds), handler, inspect.iscoroutinefunction(handler))
+def _route(kinds: Iterable[tuple[str, str]], handler: BotHandler, when: Guard | None = None) -> Route:
+    return Route(tuple(kinds), handler, inspect.iscoroutinefunction(handler), when)
 
 
-def text(handler: BotHandler) -> Route:
-    return _route([("text", "")], handler)
+def text(handler: BotHandler, when: Guard | None = None) -> Route:
+    return _route([("text", "")], handler, when)
 
 
 def message(*msg_types: str, handler: BotHandler) -> Route:
@@ -85,6 +87,8 @@ class Router:
         if chain is None:
             return ACK  # unknown kinds: the callback logs them and answers success
         for i, route in enumerate(chain):
+            if route.when is not None and not route.when(msg, ctx):
+                continue
             if route.is_async:
                 return self._finish(chain, i, msg, ctx)
             reply = route.handler(msg, ctx)
@@ -94,6 +98,8 @@ class Router:
 
     async def _finish(self, chain: tuple[Route, ...], start: int, msg: Message, ctx: Ctx) -> Reply:
         for route in chain[start:]:
+            if route.when is not None and not route.when(msg, ctx):
+                continue
             result: Any = route.handler(msg, ctx)
             reply = await result if route.is_async else result
             if reply is not None:

@@ -6,12 +6,14 @@ handler returning None passes to the next line and finally to the default.
 
 from __future__ import annotations
 
-from wechat_bot import content, following, location, menu, platform
+from wechat_bot import consultation, content, following, location, menu, platform
 from wechat_bot.router import Router, default, event, message, text
 
 
 def build_router() -> Router:
     return Router([
+        # A worker asks for consultation ("咨询 <问题>", then 确认) or for 人工 outside office hours
+        text(consultation.consult_text, when=consultation.wants),
         # A worker writes: editors' keyword rules per org (投票, 报名, 问卷, 心理, 法律, 人工 → agent ...)
         text(content.keyword_reply),
         # A worker speaks: WeChat's speech recognition goes through the same keyword rules

@@ -7,6 +7,7 @@ from handlers.console import (
     audit,
     auth,
     competitions,
+    consultation,
     editors,
     home,
     judging,
@@ -36,4 +37,5 @@ routes = [
     *settings.routes,
     *competitions.routes,
     *judging.routes,
+    *consultation.routes,
 ]

@@ -44,6 +44,15 @@ ACTIONS = {
     "preview": "预览",
     "schedule": "安排发送",
     "approve": "审批",
+    **{
+        "claim": "认领",
+        "reply": "答复",
+        "ask": "答复并请补充",
+        "wait": "暂停计时",
+        "resolved": "办结",
+        "referred": "转办",
+        "review": "审核通过",
+    },  # consultation cases
 }
 TARGETS = {
     "editor": "账号",
@@ -57,6 +66,7 @@ TARGETS = {
     "qrcode": "二维码",
     "push": "推送",
     "competition": "竞赛",
+    **{"consult_case": "咨询", "consult_desk": "咨询台", "consult_calendar": "工作日历"},
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -162,3 +163,13 @@ async def openid_of_unionid(db: Db, unionid: str) -> str:
 async def unionid_of(db: Db, openid: str) -> str:
     doc = await store.get(db, openid)
     return str((doc or {}).get("unionid") or "")
+
+
+async def last_interaction(db: Db, redis: aioredis.Redis, openid: str) -> float | None:
+    """When the follower last interacted with the account (unix time): Redis holds the newest,
+    MongoDB what was moved there; None when never."""
+    fresh = (await recent_interactions(redis, [openid])).get(openid)
+    doc = await store.get(db, openid)
+    stored = doc.get("last_interaction_at") if doc else None
+    times = [t for t in (fresh, stored.timestamp() if isinstance(stored, datetime) else None) if t is not None]
+    return max(times) if times else None

@@ -130,3 +130,9 @@ async def of_follower(db: Db, follower_openid: str, unionid: str = "") -> str | 
         ors.insert(0, {"unionid": unionid})
     doc = await db.mini_users.find_one({"$or": ors}, {"_id": 1})
     return doc["_id"] if doc else None
+
+
+async def by_unionid(db: Db, unionid: str) -> MiniUser | None:
+    """The mini-program user with this unionid (a follower writing to the account is the same person)."""
+    doc = await db.mini_users.find_one({"unionid": unionid})
+    return _from_doc(doc) if doc else None

@@ -13,6 +13,10 @@ from typing import Any
 
 import pytest
 
+from core.deps import Deps
+from services.consultation import desks as consult_desks
+from services.consultation import store as consult_store
+from services.consultation.calendar import BusinessCalendar
 from tests.wechat_bot.conftest import FORMATS, MODES, SimFactory
 from tools.fake_wechat import SimResult, WeChatSimulator
 
@@ -42,8 +46,11 @@ def acked(r: SimResult) -> bool:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("mode", MODES)
-async def test_every_kind_gets_the_right_answer(make_sim: SimFactory, mode: str, fmt: str) -> None:
+async def test_every_kind_gets_the_right_answer(make_sim: SimFactory, deps: Deps, mode: str, fmt: str) -> None:
     sim = make_sim(mode, fmt)
+    # 人工 transfers to an agent during office hours (outside them: tests/consultation/test_bot.py): always open here.
+    always = BusinessCalendar(hours=((0, 1440),), weekdays=frozenset(range(7)))
+    await consult_store.put_calendar(deps.db, consult_desks.calendar_to_doc(always, ["370000"]))
 
     async def send(msg: dict[str, Any]) -> SimResult:
         r = await sim.send(msg)

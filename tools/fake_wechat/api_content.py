@@ -87,6 +87,13 @@ def msg_sec_check(call: Call) -> dict[str, Any]:
     call.openid(body["openid"])
     hits = [(w, label) for w, label in call.state.banned_words.items() if w in content]
     trace_id = _rand_id(24)
+    doubtful = [(w, label) for w, label in call.state.review_words.items() if w in content]
+    if not hits and doubtful:
+        # Like WeChat: a doubtful text is "review" (a person should look), not "risky".
+        label = doubtful[0][1]
+        detail = [{"strategy": "keyword", "errcode": 0, "suggest": "review", "label": lb, "level": 10, "keyword": w}
+                  for w, lb in doubtful]  # fmt: skip
+        return ok(result={"suggest": "review", "label": label}, detail=detail, trace_id=trace_id)
     if not hits:
         detail = [{"strategy": "content_model", "errcode": 0, "suggest": "pass", "label": 100, "prob": 90}]
         return ok(result={"suggest": "pass", "label": 100}, detail=detail, trace_id=trace_id)

@@ -29,6 +29,7 @@ from handlers.base import NotFoundHandler
 from handlers.lean import Application, LeanRoute
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
+from miniprogram_api import counselling as mp_counselling
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
 from miniprogram_api import orgs as mp_orgs
@@ -37,6 +38,7 @@ from miniprogram_api import surveys as mp_surveys
 from seed import seed_all
 from services import console_auth, signup_workers
 from services import polls as polls_service
+from services.counselling import jobs as counselling_jobs
 from storage import meta
 from storage.indexes import ensure_indexes
 from wechat_bot import setup as wechat_bot_setup
@@ -57,6 +59,7 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
         *mp_polls.routes,  # /api/mp/polls, /{poll_id}, /ballots, /ballots/mine
         *mp_surveys.routes,  # /api/mp/surveys, /{survey_id}, /draft, /responses
         *mp_activities.routes,  # /api/mp/activities, /{id}, /signups, /checkin; /api/mp/signups, /{id}/cancel
+        *mp_counselling.routes,  # /api/mp/counselling/counsellors, /slots, /slots/{id}/hold, /bookings/{id}/...
         *console.routes,  # /admin/ (editors' console pages), /api/admin/ (their JSON), /static/console/
     ]
 
@@ -108,6 +111,7 @@ def start_hooks() -> list[StartHook]:
         polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
         signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
+        counselling_jobs.start,  # 心理咨询: hold sweeper, booking notices, slot horizon, 180-day purge
         console_auth.start,  # editors' console: a hint on how to create the first admin when none exists
         wechat_bot_setup.freeze_gc,  # keep last: parks start-up objects outside the cyclic GC (p99)
     ]

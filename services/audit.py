@@ -43,6 +43,9 @@ ACTIONS = {
     "export": "导出",
     "preview": "预览",
     "schedule": "安排发送",
+    "mark": "标记",
+    "approve": "确认",
+    "reject": "驳回",
 }
 TARGETS = {
     "editor": "账号",
@@ -55,6 +58,7 @@ TARGETS = {
     "roster": "会员名册",
     "qrcode": "二维码",
     "push": "推送",
+    "counselling": "心理咨询",
 }
 
 

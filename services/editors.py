@@ -1,10 +1,12 @@
 """Editors' accounts: roles over an org subtree, argon2 passwords, and the rules for managing them.
 
 Roles: `admin` (everything in the subtree, including other editors' accounts), `editor` (content and
-pushes), `viewer` (reads only). An admin manages accounts inside their own subtree only, and never
-their own role or status (so nobody locks the last door from inside). Disabling an account or
-resetting its password ends its sessions at once. Every change is audited by the caller's service
-(services.console_auth), with the password hash never in the log.
+pushes), `viewer` (reads only), `counsellor` (心理咨询师: only their own counselling desk,
+services/counselling/desk.py; handlers.console.base keeps them out of everything else). An admin
+manages accounts inside their own subtree only, and never their own role or status (so nobody locks
+the last door from inside). Disabling an account or resetting its password ends its sessions at once.
+Every change is audited by the caller's service (services.console_auth), with the password hash
+never in the log.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from core.errors import BadInput, Conflict, Forbidden, NotFound
 from storage import editors as store
 from storage import orgs
 
-ROLES = {"admin": "管理员", "editor": "编辑", "viewer": "只读"}
+ROLES = {"admin": "管理员", "editor": "编辑", "viewer": "只读", "counsellor": "心理咨询师"}
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD, MAX_PASSWORD = 10, 128
 PUBLIC_FIELDS = ("name", "role", "org", "org_path", "disabled", "created_at", "created_by", "last_login_at")
@@ -99,7 +101,7 @@ def check_password(password: Any, username: str = "") -> str:
 
 def check_role(value: Any) -> str:
     if value not in ROLES:
-        raise BadInput("角色应为 管理员、编辑 或 只读", code="role")
+        raise BadInput("角色应为 管理员、编辑、只读 或 心理咨询师", code="role")
     return str(value)
 
 

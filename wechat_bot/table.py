@@ -6,12 +6,15 @@ handler returning None passes to the next line and finally to the default.
 
 from __future__ import annotations
 
-from wechat_bot import content, following, location, menu, platform
+from wechat_bot import content, crisis, following, location, menu, platform
 from wechat_bot.router import Router, default, event, message, text
 
 
 def build_router() -> Router:
     return Router([
+        # Crisis words first (自杀, 不想活了 ...): hotlines 110/120/12356 at once, the on-duty counsellor alerted
+        text(crisis.crisis_text),
+        message("voice", handler=crisis.crisis_voice),
         # A worker writes: editors' keyword rules per org (投票, 报名, 问卷, 心理, 法律, 人工 → agent ...)
         text(content.keyword_reply),
         # A worker speaks: WeChat's speech recognition goes through the same keyword rules

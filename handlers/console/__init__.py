@@ -6,6 +6,7 @@ from handlers.console import (
     activities,
     audit,
     auth,
+    counselling,
     editors,
     home,
     menu,
@@ -30,4 +31,5 @@ routes = [
     *roster.routes,
     *qrcodes.routes,
     *pushes.routes,
+    *counselling.routes,
 ]

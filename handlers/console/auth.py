@@ -88,6 +88,8 @@ class PasswordPage(ConsolePage):
 
 
 class MeApi(ConsoleApi):
+    counsellor_may_use: ClassVar[bool] = True  # who am I: every role
+
     async def get(self) -> None:
         e = self.scope.editor
         self.write_json(

@@ -7,7 +7,9 @@
   `X-XSRFToken`); the login form, before any session exists, uses Tornado's double-submit cookie.
   The application has `xsrf_cookies` off because WeChat and the mini-program cannot send tokens.
 - Roles: `viewer` accounts cannot use unsafe methods (except where a handler says `viewer_may_post`,
-  e.g. logout or their own password); `admin_only` handlers need an admin.
+  e.g. logout or their own password); `admin_only` handlers need an admin; `counsellor` accounts reach
+  only handlers with `counsellor_may_use` (their counselling desk) and the `viewer_may_post` ones
+  (other pages redirect to the desk, other JSON answers 403 `counsellor_only`).
 - `self.scope` (services.console_scope.Scope) carries the org rule into every service call.
 """
 
@@ -46,6 +48,8 @@ class ConsoleMixin(BaseHandler):
     admin_only: ClassVar[bool] = False
     viewer_may_post: ClassVar[bool] = False  # logout, switching org, one's own password
     streams_body: ClassVar[bool] = False  # uploads: CSRF is checked after the body arrived
+    # 心理咨询师 accounts reach only handlers that say so (their desk) and the viewer_may_post ones.
+    counsellor_may_use: ClassVar[bool] = False
     session: Session | None = None
     scope: Scope
 
@@ -62,16 +66,23 @@ class ConsoleMixin(BaseHandler):
         elif not self.public:
             self.not_logged_in()
             return
+        counsellor = self.session is not None and self.session.editor.role == "counsellor"
+        if counsellor and not (self.counsellor_may_use or self.viewer_may_post):
+            self.counsellor_elsewhere()
+            return
         if self.request.method not in SAFE_METHODS:
             if not self.streams_body:
                 self.check_csrf()
-            if self.session is not None and not self.viewer_may_post:
+            if self.session is not None and not self.viewer_may_post and not (counsellor and self.counsellor_may_use):
                 self.scope.require_write()
         if self.admin_only and self.session is not None:
             self.scope.require_admin()
 
     def not_logged_in(self) -> None:
         raise Unauthorized("请先登录", code="login_required")
+
+    def counsellor_elsewhere(self) -> None:
+        raise Forbidden("心理咨询师账号只能使用心理咨询工作台", code="counsellor_only")
 
     def check_csrf(self, submitted: str | None = None) -> None:
         """The session's token must come back with every change; without a session, Tornado's cookie check."""
@@ -120,6 +131,12 @@ class ConsolePage(ConsoleMixin):
         if self.request.method in ("GET", "HEAD") and self.request.uri and self.request.uri != "/admin/":
             url += "?" + urlencode({"next": self.request.uri})
         self.redirect(url, status=302 if self.request.method in ("GET", "HEAD") else 303)
+
+    def counsellor_elsewhere(self) -> None:
+        """A counsellor opening any other page (the front page after login, say) lands on their desk."""
+        if self.request.method not in ("GET", "HEAD"):
+            raise Forbidden("心理咨询师账号只能使用心理咨询工作台", code="counsellor_only")
+        self.redirect("/admin/counselling")
 
     def form(self) -> dict[str, str]:
         """Submitted form fields (single values, trimmed), without the CSRF token."""

@@ -1,0 +1,83 @@
+"""Crisis alerts for the on-duty counsellors: recorded at once, shown on their console page.
+
+One alert per person, source and 10 minutes (`_id` is deterministic, so WeChat's retries and a worker
+writing several crisis messages in a row raise one alert whose `count` grows). It goes to the
+counsellors on duty at the org nearest the worker (their own org first, then up to the province);
+when nobody is on duty it is open to every counsellor above the worker. What the worker wrote and
+how to reach them are sealed (privacy.py) and shown only to those counsellors.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from core.clock import now
+from core.deps import Deps
+from core.errors import NotFound
+from services.counselling import store
+from services.counselling.common import iso, keys
+from services.editors import Editor
+
+log = logging.getLogger(__name__)
+BUCKET_SECONDS = 600
+SOURCES = {"bot": "公众号消息", "intake": "预约登记", "case": "咨询留言"}
+
+
+async def alert_on_duty(deps: Deps, *, source: str, text: str, org_path: tuple[str, ...], reach: str) -> str:
+    """Record (or bump) the alert for this person; returns its id. `reach` is the openid that wrote."""
+    at = now()
+    k = keys(deps)
+    alert_id = f"{source}:{k.pseudonym('reach', reach)[:20]}:{int(at.timestamp()) // BUCKET_SECONDS}"
+    duty = await store.on_duty(deps.db, org_path)
+    depth = {code: i for i, code in enumerate(org_path)}
+    nearest = max((depth.get(d["org"], -1) for d in duty), default=-1)
+    to = sorted(d["_id"] for d in duty if depth.get(d["org"], -1) == nearest)
+    path = list(org_path) or ["370000"]
+    await store.alerts(deps.db).find_one_and_update(
+        {"_id": alert_id},
+        {
+            "$setOnInsert": {
+                "at": at, "source": source, "org": path[-1], "org_path": path, "to": to,
+                "text_sealed": k.seal(text[:500], alert_id), "reach_sealed": k.seal(reach, alert_id),
+            },
+            "$set": {"last_at": at},
+            "$inc": {"count": 1},
+        },
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )  # fmt: skip
+    log.warning("crisis alert %s (%s) for %s", alert_id, source, ",".join(to) or "any counsellor above " + path[-1])
+    return alert_id
+
+
+def _visible(editor: Editor) -> dict[str, Any]:
+    return {"$or": [{"to": editor.username}, {"to": [], "org_path": editor.org}]}
+
+
+async def for_counsellor(deps: Deps, editor: Editor, limit: int = 50) -> list[dict[str, Any]]:
+    k = keys(deps)
+    cursor = store.alerts(deps.db).find(_visible(editor)).sort("at", -1).limit(limit)
+    rows = []
+    async for d in cursor:
+        rows.append({
+            "id": d["_id"], "at": iso(d["at"]), "last_at": iso(d.get("last_at")), "count": d.get("count", 1),
+            "source": SOURCES.get(d["source"], d["source"]), "org": d["org"],
+            "text": k.open_text(d.get("text_sealed", ""), d["_id"]) or "", "acknowledged_by": d.get("acknowledged_by"),
+        })  # fmt: skip
+    return rows
+
+
+async def acknowledge(deps: Deps, editor: Editor, alert_id: str) -> dict[str, Any]:
+    coll = store.alerts(deps.db)
+    doc = await coll.find_one({"_id": alert_id, **_visible(editor)})
+    if doc is None:
+        raise NotFound("提醒不存在", code="alert_not_found")
+    if not doc.get("acknowledged_by"):
+        await coll.update_one(
+            {"_id": alert_id, "acknowledged_by": None},
+            {"$set": {"acknowledged_by": editor.username, "acknowledged_at": now()}},
+        )
+    return doc

@@ -1,0 +1,30 @@
+"""The crisis fast path in the conversation: before any keyword rule, crisis words get the hotlines.
+
+A plain function (no await on the hot path): the reply comes from services.counselling.crisis_reply
+and the on-duty counsellor's alert is recorded by a background task right after, so the worker's
+answer never waits for the database. The bot only refers (110 / 120 / 12356); it never counsels.
+"""
+
+from __future__ import annotations
+
+from services import counselling
+from wechat_bot.context import Ctx
+from wechat_bot.message import Message, Reply, Text
+
+
+def _answer(text: str, msg: Message, ctx: Ctx) -> Reply | None:
+    reply = counselling.crisis_reply(text)
+    if reply is None:
+        return None
+    alert = counselling.alert_on_duty(ctx.deps, source="bot", text=text, org_path=ctx.org_path, reach=msg.openid)
+    ctx.deps.spawn(alert, "counselling.crisis_alert")
+    return Text(reply)
+
+
+def crisis_text(msg: Message, ctx: Ctx) -> Reply | None:
+    return _answer(msg.content, msg, ctx)
+
+
+def crisis_voice(msg: Message, ctx: Ctx) -> Reply | None:
+    recognition = msg.get("Recognition")
+    return _answer(recognition, msg, ctx) if recognition else None

@@ -147,12 +147,14 @@ async def save_availability(deps: Deps, scope: Scope, data: dict[str, Any]) -> d
 
 
 async def regenerate(deps: Deps, counsellor: dict[str, Any]) -> int:
+    """The horizon's slots match the availability: new ones open, dropped open ones close."""
     at = now()
     docs = availability.slot_docs(counsellor, at)
-    ids = [d["_id"] for d in docs]
-    created = await store.upsert_slots(deps.db, docs)
-    await store.reopen_closed(deps.db, ids)
-    await store.close_open_slots(deps.db, counsellor["_id"], at, ids)
+    wanted = {d["_id"] for d in docs}
+    states = await store.slot_states(deps.db, counsellor["_id"], at)
+    created = await store.insert_slots(deps.db, [d for d in docs if d["_id"] not in states])
+    await store.move_slots(deps.db, [i for i in wanted if states.get(i) == "closed"], "closed", "open")
+    await store.move_slots(deps.db, [i for i, s in states.items() if s == "open" and i not in wanted], "open", "closed")
     return created
 
 

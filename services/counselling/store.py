@@ -26,7 +26,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 from pymongo.write_concern import WriteConcern
 
 Db = AsyncDatabase[dict[str, Any]]
@@ -79,23 +79,29 @@ async def on_duty(db: Db, org_path: tuple[str, ...]) -> list[Doc]:
 
 
 # --- slots ------------------------------------------------------------------------------------
-async def upsert_slots(db: Db, docs: list[Doc]) -> int:
-    """New slots are inserted open; existing ones keep their state (held and booked slots are never reset)."""
+async def slot_states(db: Db, counsellor: str, after: datetime) -> dict[str, str]:
+    flt = {"counsellor": counsellor, "starts_at": {"$gt": after}}
+    return {d["_id"]: d["state"] async for d in _c(db, "slots").find(flt, {"state": 1})}
+
+
+async def insert_slots(db: Db, docs: list[Doc]) -> int:
+    """New slots, inserted open; one already there (another instance was quicker) is left as it is."""
     if not docs:
         return 0
-    ops = [UpdateOne({"_id": d["_id"]}, {"$setOnInsert": d}, upsert=True) for d in docs]
-    result = await _c(db, "slots").bulk_write(ops, ordered=False)
-    return result.upserted_count
+    try:
+        return len((await _c(db, "slots").insert_many(docs, ordered=False)).inserted_ids)
+    except BulkWriteError as exc:
+        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+            raise
+        return int(exc.details.get("nInserted", 0))
 
 
-async def reopen_closed(db: Db, ids: list[str]) -> None:
-    await _c(db, "slots").update_many({"_id": {"$in": ids}, "state": "closed"}, {"$set": {"state": "open"}})
-
-
-async def close_open_slots(db: Db, counsellor: str, after: datetime, keep: list[str]) -> int:
-    """Slots no longer in the availability close, but only while open (a held or booked one stays)."""
-    flt = {"counsellor": counsellor, "starts_at": {"$gt": after}, "state": "open", "_id": {"$nin": keep}}
-    return (await _c(db, "slots").update_many(flt, {"$set": {"state": "closed"}})).modified_count
+async def move_slots(db: Db, ids: list[str], from_state: str, to_state: str) -> int:
+    """Availability changes: open <-> closed, guarded, so a slot held or booked meanwhile stays so."""
+    if not ids:
+        return 0
+    flt = {"_id": {"$in": ids}, "state": from_state}
+    return (await _c(db, "slots").update_many(flt, {"$set": {"state": to_state}})).modified_count
 
 
 def _free(at: datetime) -> Doc:

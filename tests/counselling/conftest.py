@@ -42,14 +42,16 @@ async def token_for(deps: Deps, user: CurrentUser) -> str:
 
 
 async def open_slots(deps: Deps, counsellor: str, n: int) -> list[str]:
-    rows = await deps.db.counselling_slots.find({"counsellor": counsellor, "state": "open"}).sort("starts_at", 1).to_list(n)
+    flt = {"counsellor": counsellor, "state": "open"}
+    rows = await deps.db.counselling_slots.find(flt).sort("starts_at", 1).to_list(n)
     assert len(rows) == n, f"only {len(rows)} open slots"
     return [r["_id"] for r in rows]
 
 
 async def late_slots(deps: Deps, counsellor: str, n: int) -> list[str]:
     """Open slots at least a day away (so cancelling them is never late)."""
-    rows = await deps.db.counselling_slots.find({"counsellor": counsellor, "state": "open"}).sort("starts_at", -1).to_list(n)
+    flt = {"counsellor": counsellor, "state": "open"}
+    rows = await deps.db.counselling_slots.find(flt).sort("starts_at", -1).to_list(n)
     return [r["_id"] for r in rows]
 
 

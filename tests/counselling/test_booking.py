@@ -34,7 +34,8 @@ async def test_200_concurrent_holds_on_20_slots_make_exactly_20_bookings(deps: D
     )
     assert [c for c, _ in confirms] == [200] * 20 and {b["status"] for _, b in confirms} == {"confirmed"}
     booked = await deps.db.counselling_bookings.find({"status": "confirmed"}).to_list(None)
-    assert len(booked) == 20 and len({b["member"] for b in booked}) == 20 and {b["slot_id"] for b in booked} == set(slots)
+    assert len(booked) == 20 and len({b["member"] for b in booked}) == 20
+    assert {b["slot_id"] for b in booked} == set(slots)
     slot_docs = await deps.db.counselling_slots.find({"_id": {"$in": slots}}).to_list(None)
     assert {s["state"] for s in slot_docs} == {"booked"}
     assert {s["booking_id"] for s in slot_docs} == {b["_id"] for b in booked}
@@ -78,7 +79,8 @@ async def test_hold_confirm_cancel_and_privacy_at_rest(deps: Deps) -> None:
     assert keys(deps).open_text(raw["contact_sealed"], held["id"]) == "13800138000"
     assert keys(deps).open_text(raw["contact_sealed"], "another-booking") is None  # bound to its booking
     notices = await deps.db.counselling_notices.find({"booking_id": held["id"]}).to_list(None)
-    assert {n["kind"] for n in notices} == {"confirmed", "reminder"} and "o_walice" not in json.dumps(notices, default=str)
+    assert {n["kind"] for n in notices} == {"confirmed", "reminder"}
+    assert "o_walice" not in json.dumps(notices, default=str)
     other = (await late_slots(deps, "wang_xl", 2))[1]
     with pytest.raises(Conflict) as second:
         await booking.hold(deps, alice, other)

@@ -1,4 +1,4 @@
-"""The crisis fast path: crisis words in a worker's text get 12356 and 110/120 at once and alert the on-duty counsellor."""
+"""The crisis fast path: crisis words in a worker's text get 12356 and 110/120 at once, the on-duty counsellor alerted."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from core.deps import Deps
 from services import counselling
 from services.counselling import booking, desk
 from tests.counselling.conftest import INTAKE, late_slots, make_counsellor, member
-from tests.wechat_bot.conftest import SimFactory, make_sim  # noqa: F401 - the fixture
+from tests.wechat_bot.conftest import SimFactory
 from tools.fake_wechat import SimResult
 
 

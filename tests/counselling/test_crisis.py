@@ -1,4 +1,4 @@
-"""The crisis fast path: crisis words in a worker's text get 12356 and 110/120 at once, the on-duty counsellor alerted."""
+"""Crisis fast path: crisis words in a worker's text get 12356 and 110/120 at once; on-duty counsellor alerted."""
 
 from __future__ import annotations
 

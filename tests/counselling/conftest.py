@@ -15,6 +15,7 @@ from services.sessions import CurrentUser
 from services.sessions import store as session_store
 from storage.sessions import SessionData
 from tests.conftest import Fetch
+from tests.console.conftest import client, make_editor  # noqa: F401 - console fixtures
 from tests.wechat_bot.conftest import make_sim  # noqa: F401 - the bot's simulator fixture, for the crisis test
 
 JINAN = ("370000", "370100")

@@ -16,8 +16,8 @@ from miniprogram_api.openapi import body, error, ok, query
 from services import counselling
 
 TAG = ["心理咨询"]
-SLOT_ID = r"([a-z0-9_.-]{2,32}:\d{12})"
-BOOKING_ID = r"([a-z0-9]{16})"
+SLOT_ID = r"([^/]+)"  # any id routes here, so an unknown one is a JSON 404 (and TRACE a 405 with Allow)
+BOOKING_ID = r"([^/]+)"
 CURSOR = {"type": "string", "pattern": r"^[A-Za-z0-9_-]{0,200}$"}
 
 
@@ -63,7 +63,11 @@ class SlotsHandler(MpHandler):
                 query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 20}),
                 query("cursor", CURSOR, "上一页的 next_cursor；空为第一页"),
             ],
-            "responses": {"200": ok("CounsellingSlotList"), "403": MEMBERS_ONLY},
+            "responses": {
+                "200": ok("CounsellingSlotList"),
+                "403": MEMBERS_ONLY,
+                "404": error("咨询师不存在或不为您所在单位服务"),
+            },
         }
     }
 

@@ -73,7 +73,7 @@ class AlertAckPage(ConsolePage):
 
     async def post(self) -> None:
         counselling.desk.require_counsellor(self.scope)
-        await counselling.acknowledge(self.deps, self.scope.editor, self.get_body_argument("alert_id", ""))
+        await counselling.acknowledge(self.deps, self.scope, self.get_body_argument("alert_id", ""))
         self.flash("已确认收到提醒")
         self.redirect("/admin/counselling", status=303)
 

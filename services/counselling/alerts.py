@@ -17,6 +17,8 @@ from pymongo import ReturnDocument
 from core.clock import now
 from core.deps import Deps
 from core.errors import NotFound
+from services import audit
+from services.console_scope import Scope
 from services.counselling import store
 from services.counselling.common import iso, keys
 from services.editors import Editor
@@ -70,14 +72,21 @@ async def for_counsellor(deps: Deps, editor: Editor, limit: int = 50) -> list[di
     return rows
 
 
-async def acknowledge(deps: Deps, editor: Editor, alert_id: str) -> dict[str, Any]:
+async def acknowledge(deps: Deps, scope: Scope, alert_id: str) -> dict[str, Any]:
+    """The counsellor took the alert on (audited; the entry carries no text and no person)."""
+    editor = scope.editor
     coll = store.alerts(deps.db)
     doc = await coll.find_one({"_id": alert_id, **_visible(editor)})
     if doc is None:
         raise NotFound("提醒不存在", code="alert_not_found")
-    if not doc.get("acknowledged_by"):
-        await coll.update_one(
-            {"_id": alert_id, "acknowledged_by": None},
-            {"$set": {"acknowledged_by": editor.username, "acknowledged_at": now()}},
-        )
-    return doc
+    done = await coll.find_one_and_update(
+        {"_id": alert_id, "acknowledged_by": None},
+        {"$set": {"acknowledged_by": editor.username, "acknowledged_at": now()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if done is not None:
+        await audit.record(
+            deps.db, editor, "update", "counselling", alert_id, scope.editor.org_path,
+            summary="确认收到危机求助提醒", after={"acknowledged_by": editor.username}, ip=scope.ip,
+        )  # fmt: skip
+    return done or doc

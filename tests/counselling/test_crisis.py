@@ -49,6 +49,9 @@ async def test_a_crisis_word_in_a_bot_text_gets_the_hotlines_and_alerts_the_on_d
     assert await counselling.for_counsellor(deps, province.editor) == []  # the nearest on-duty counsellor
     raw = await deps.db.counselling_alerts.find_one({})
     assert raw["to"] == ["duty_jn"] and "不想活" not in str(raw) and "o_worry" not in str(raw)  # sealed at rest
+    taken = await counselling.acknowledge(deps, jinan, alerts[0]["id"])
+    assert taken["acknowledged_by"] == "duty_jn"
+    assert await deps.db.audit_log.count_documents({"target_id": alerts[0]["id"], "actor": "duty_jn"}) == 1
     ordinary = content_of(await sim.send_text("o_worry", "心理"))
     assert "pages/counselling/index" in ordinary and "12356" not in ordinary  # the keyword reply, unchanged
 

@@ -20,7 +20,7 @@ from core.errors import NotFound
 from services import audit
 from services.console_scope import Scope
 from services.counselling import store
-from services.counselling.common import iso, keys
+from services.counselling.common import keys
 from services.editors import Editor
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ async def for_counsellor(deps: Deps, editor: Editor, limit: int = 50) -> list[di
     rows = []
     async for d in cursor:
         rows.append({
-            "id": d["_id"], "at": iso(d["at"]), "last_at": iso(d.get("last_at")), "count": d.get("count", 1),
+            "id": d["_id"], "at": d["at"], "last_at": d.get("last_at"), "count": d.get("count", 1),
             "source": SOURCES.get(d["source"], d["source"]), "org": d["org"],
             "text": k.open_text(d.get("text_sealed", ""), d["_id"]) or "", "acknowledged_by": d.get("acknowledged_by"),
         })  # fmt: skip

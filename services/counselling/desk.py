@@ -19,7 +19,7 @@ from services import audit
 from services.console_scope import Scope
 from services.counselling import availability, store
 from services.counselling.booking import CONTACT_KINDS
-from services.counselling.common import STATUS_TEXT, iso, keys, month_key
+from services.counselling.common import STATUS_TEXT, keys, month_key
 
 CALENDAR_STATUSES = ("pending_approval", "confirmed", "attended", "no_show", "late_cancelled")
 
@@ -33,7 +33,7 @@ def require_counsellor(scope: Scope) -> str:
 def _view(deps: Deps, doc: dict[str, Any]) -> dict[str, Any]:
     contact = keys(deps).open_text(doc.get("contact_sealed") or "", doc["_id"]) if doc.get("contact_sealed") else ""
     return {
-        "id": doc["_id"], "starts_at": iso(doc["starts_at"]), "ends_at": iso(doc["ends_at"]), "status": doc["status"],
+        "id": doc["_id"], "starts_at": doc["starts_at"], "ends_at": doc["ends_at"], "status": doc["status"],
         "status_text": STATUS_TEXT.get(doc["status"], doc["status"]), "topic": doc.get("topic", ""),
         "urgent": bool(doc.get("urgent")), "contact_kind": CONTACT_KINDS.get(doc.get("contact_kind", ""), ""),
         "contact": contact or "", "member_org": doc.get("member_org", ""),
@@ -181,4 +181,4 @@ async def slots(deps: Deps, scope: Scope) -> list[dict[str, Any]]:
     rows = await store.slots_of(
         deps.db, username, at - timedelta(hours=1), at + timedelta(days=availability.HORIZON_DAYS)
     )
-    return [{"id": r["_id"], "starts_at": iso(r["starts_at"]), "state": r["state"]} for r in rows]
+    return [{"id": r["_id"], "starts_at": r["starts_at"], "state": r["state"]} for r in rows]

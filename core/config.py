@@ -90,6 +90,8 @@ class CounsellingSettings:
     # unreadable and gives every member a new pseudonym.
     secret: str = ""
     notice_template_id: str = "TPL_COUNSELLING_NOTICE"  # mini-program subscribe template: confirmation, reminder
+    # Official-account template for crisis alerts to on-duty counsellors who bound their WeChat; empty: console only.
+    alert_template_id: str = "TPL_COUNSELLING_ALERT"
 
 
 @dataclass(frozen=True)

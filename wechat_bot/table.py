@@ -15,6 +15,8 @@ def build_router() -> Router:
         # Crisis words first (自杀, 不想活了 ...): hotlines 110/120/12356 at once, the on-duty counsellor alerted
         text(crisis.crisis_text),
         message("voice", handler=crisis.crisis_voice),
+        # An on-duty counsellor binds their WeChat for crisis alerts: 值班绑定 <code from their desk>
+        text(crisis.duty_binding),
         # A worker writes: editors' keyword rules per org (投票, 报名, 问卷, 心理, 法律, 人工 → agent ...)
         text(content.keyword_reply),
         # A worker speaks: WeChat's speech recognition goes through the same keyword rules

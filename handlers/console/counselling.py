@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from services import counselling
-from services.counselling import availability
+from services.counselling import availability, duty
 
 BOOKING_ID = r"([a-z0-9]{16})"
 ACTIONS = {"no_show", "attended", "approve", "reject"}
@@ -75,6 +75,16 @@ class AlertAckPage(ConsolePage):
         counselling.desk.require_counsellor(self.scope)
         await counselling.acknowledge(self.deps, self.scope, self.get_body_argument("alert_id", ""))
         self.flash("已确认收到提醒")
+        self.redirect("/admin/counselling", status=303)
+
+
+class BindPage(ConsolePage):
+    nav: ClassVar[str] = "counselling"
+    counsellor_may_use: ClassVar[bool] = True
+
+    async def post(self) -> None:
+        code, _ = await duty.new_bind_code(self.deps, self.scope)
+        self.flash(f"请在 10 分钟内用您的微信向“山东工会”公众号发送：值班绑定 {code}")
         self.redirect("/admin/counselling", status=303)
 
 
@@ -179,6 +189,14 @@ class AlertsApi(ConsoleApi):
         self.write_json({"items": await counselling.for_counsellor(self.deps, self.scope.editor)})
 
 
+class BindApi(ConsoleApi):
+    counsellor_may_use: ClassVar[bool] = True
+
+    async def post(self) -> None:
+        code, expires = await duty.new_bind_code(self.deps, self.scope)
+        self.write_json({"code": code, "send": f"值班绑定 {code}", "expires_at": expires})
+
+
 class ReportsApi(ConsoleApi):
     async def get(self) -> None:
         months = availability_months(self.get_query_argument("from", ""), self.get_query_argument("to", ""))
@@ -190,6 +208,7 @@ routes = [
     (r"/admin/counselling/availability", AvailabilityPage),
     (r"/admin/counselling/duty", DutyPage),
     (r"/admin/counselling/alerts", AlertAckPage),
+    (r"/admin/counselling/bind", BindPage),
     (r"/admin/counselling/reports", ReportsPage),
     (rf"/admin/counselling/bookings/{BOOKING_ID}", BookingActionPage),
     (r"/api/admin/counselling/bookings", BookingsApi),
@@ -197,5 +216,6 @@ routes = [
     (r"/api/admin/counselling/availability", AvailabilityApi),
     (r"/api/admin/counselling/duty", DutyApi),
     (r"/api/admin/counselling/alerts", AlertsApi),
+    (r"/api/admin/counselling/bind", BindApi),
     (r"/api/admin/counselling/reports", ReportsApi),
 ]

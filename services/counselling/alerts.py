@@ -19,7 +19,7 @@ from core.deps import Deps
 from core.errors import NotFound
 from services import audit
 from services.console_scope import Scope
-from services.counselling import store
+from services.counselling import duty, store
 from services.counselling.common import keys
 from services.editors import Editor
 
@@ -33,12 +33,12 @@ async def alert_on_duty(deps: Deps, *, source: str, text: str, org_path: tuple[s
     at = now()
     k = keys(deps)
     alert_id = f"{source}:{k.pseudonym('reach', reach)[:20]}:{int(at.timestamp()) // BUCKET_SECONDS}"
-    duty = await store.on_duty(deps.db, org_path)
+    on_duty = await store.on_duty(deps.db, org_path)
     depth = {code: i for i, code in enumerate(org_path)}
-    nearest = max((depth.get(d["org"], -1) for d in duty), default=-1)
-    to = sorted(d["_id"] for d in duty if depth.get(d["org"], -1) == nearest)
+    nearest = max((depth.get(d["org"], -1) for d in on_duty), default=-1)
+    to = sorted(d["_id"] for d in on_duty if depth.get(d["org"], -1) == nearest)
     path = list(org_path) or ["370000"]
-    await store.alerts(deps.db).find_one_and_update(
+    doc = await store.alerts(deps.db).find_one_and_update(
         {"_id": alert_id},
         {
             "$setOnInsert": {
@@ -51,6 +51,8 @@ async def alert_on_duty(deps: Deps, *, source: str, text: str, org_path: tuple[s
         upsert=True,
         return_document=ReturnDocument.AFTER,
     )  # fmt: skip
+    if doc is not None and doc.get("count") == 1 and to:  # a new alert: tell them on WeChat too
+        deps.spawn(duty.notify(deps, alert_id, to, at), "counselling.alert_notice")
     log.warning("crisis alert %s (%s) for %s", alert_id, source, ",".join(to) or "any counsellor above " + path[-1])
     return alert_id
 

@@ -41,6 +41,9 @@ def _c(db: Db, name: str) -> AsyncCollection[Doc]:
 
 async def ensure_indexes(db: Db) -> None:
     await _c(db, "counsellors").create_index([("org_path", ASCENDING)])
+    await _c(db, "counsellors").create_index(
+        [("bind_code", ASCENDING)], unique=True, partialFilterExpression={"bind_code": {"$exists": True}}
+    )
     slots = _c(db, "slots")
     await slots.create_index([("counsellor", ASCENDING), ("starts_at", ASCENDING)])
     await slots.create_index([("org_path", ASCENDING), ("starts_at", ASCENDING)])
@@ -72,6 +75,30 @@ async def save_counsellor(db: Db, username: str, fields: Doc) -> Doc:
 async def counsellors_serving(db: Db, org_path: tuple[str, ...]) -> list[Doc]:
     """Counsellors of the worker's org or any org above it (a city's counsellors serve its counties)."""
     return await _c(db, "counsellors").find({"org": {"$in": list(org_path)}, "rules.0": {"$exists": True}}).to_list(200)
+
+
+async def set_bind_code(db: Db, username: str, code: str, expires: datetime, fields: Doc) -> bool:
+    """False when another counsellor holds the same code right now (the unique index says so)."""
+    try:
+        await _c(db, "counsellors").update_one(
+            {"_id": username}, {"$set": {**fields, "bind_code": code, "bind_expires": expires}}, upsert=True
+        )
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def take_bind_code(db: Db, code: str, openid: str, at: datetime) -> Doc | None:
+    """The code is spent by the first valid use: one guarded update sets the counsellor's openid."""
+    flt = {"bind_code": code, "bind_expires": {"$gt": at}}
+    update = {"$set": {"notify_openid": openid}, "$unset": {"bind_code": "", "bind_expires": ""}}
+    return await _c(db, "counsellors").find_one_and_update(flt, update, return_document=ReturnDocument.AFTER)
+
+
+async def forget_notify_openid(db: Db, username: str, openid: str) -> None:
+    await _c(db, "counsellors").update_one(
+        {"_id": username, "notify_openid": openid}, {"$unset": {"notify_openid": ""}}
+    )
 
 
 async def on_duty(db: Db, org_path: tuple[str, ...]) -> list[Doc]:

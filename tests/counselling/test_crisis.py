@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from core.deps import Deps
 from services import counselling
-from services.counselling import booking, desk
+from services.counselling import booking, desk, duty
 from tests.counselling.conftest import INTAKE, late_slots, make_counsellor, member
 from tests.wechat_bot.conftest import SimFactory
 from tools.fake_wechat import SimResult
@@ -27,7 +28,7 @@ def test_crisis_words_and_harmless_look_alikes() -> None:
 
 
 async def test_a_crisis_word_in_a_bot_text_gets_the_hotlines_and_alerts_the_on_duty_counsellor(
-    deps: Deps, make_sim: SimFactory
+    deps: Deps, make_sim: SimFactory, fake_wechat: Any
 ) -> None:
     jinan = await make_counsellor(deps, "duty_jn", org="370100")
     await make_counsellor(deps, "off_jn", org="370100")
@@ -35,6 +36,12 @@ async def test_a_crisis_word_in_a_bot_text_gets_the_hotlines_and_alerts_the_on_d
     await desk.set_on_duty(deps, jinan, True)
     await desk.set_on_duty(deps, province, True)
     sim = make_sim("safe", "xml")
+    code, _ = await duty.new_bind_code(deps, jinan)  # the Jinan counsellor binds their own WeChat
+    await sim.send_event("o_duty_phone", "subscribe")  # the counsellor follows the account
+    wrong = "000000" if code != "000000" else "111111"
+    assert "无效" in content_of(await sim.send_text("o_duty_phone", f"值班绑定 {wrong}"))
+    assert "绑定成功" in content_of(await sim.send_text("o_duty_phone", f"值班绑定 {code}"))
+    assert "无效" in content_of(await sim.send_text("o_someone", f"值班绑定 {code}"))  # spent
     await sim.send_event("o_worry", "subscribe", EventKey="qrscene_org:370100")
     reply = content_of(await sim.send_text("o_worry", "最近压力太大，我不想活了"))
     assert "12356" in reply and "110" in reply and "120" in reply
@@ -47,6 +54,14 @@ async def test_a_crisis_word_in_a_bot_text_gets_the_hotlines_and_alerts_the_on_d
         await asyncio.sleep(0.05)
     assert len(alerts) == 1 and alerts[0]["count"] == 2 and "不想活了" in alerts[0]["text"]
     assert await counselling.for_counsellor(deps, province.editor) == []  # the nearest on-duty counsellor
+    fake = fake_wechat.state
+    for _ in range(50):
+        if fake.delivered_count("template"):
+            break
+        await asyncio.sleep(0.05)
+    assert fake.delivered_count("template") == 1  # one WeChat alert for the two messages
+    notice = str(fake.last_payload("template", "o_duty_phone"))
+    assert "求助" in notice and "不想活" not in notice and "/admin/counselling" in notice
     raw = await deps.db.counselling_alerts.find_one({})
     assert raw["to"] == ["duty_jn"] and "不想活" not in str(raw) and "o_worry" not in str(raw)  # sealed at rest
     taken = await counselling.acknowledge(deps, jinan, alerts[0]["id"])

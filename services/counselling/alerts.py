@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pymongo import ReturnDocument
-
 from core.clock import now
 from core.deps import Deps
 from core.errors import NotFound
@@ -38,19 +36,11 @@ async def alert_on_duty(deps: Deps, *, source: str, text: str, org_path: tuple[s
     nearest = max((depth.get(d["org"], -1) for d in on_duty), default=-1)
     to = sorted(d["_id"] for d in on_duty if depth.get(d["org"], -1) == nearest)
     path = list(org_path) or ["370000"]
-    doc = await store.alerts(deps.db).find_one_and_update(
-        {"_id": alert_id},
-        {
-            "$setOnInsert": {
-                "at": at, "source": source, "org": path[-1], "org_path": path, "to": to,
-                "text_sealed": k.seal(text[:500], alert_id), "reach_sealed": k.seal(reach, alert_id),
-            },
-            "$set": {"last_at": at},
-            "$inc": {"count": 1},
-        },
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
-    )  # fmt: skip
+    fields = {
+        "at": at, "source": source, "org": path[-1], "org_path": path, "to": to,
+        "text_sealed": k.seal(text[:500], alert_id), "reach_sealed": k.seal(reach, alert_id),
+    }  # fmt: skip
+    doc = await store.bump_alert(deps.db, alert_id, fields, at)
     if doc is not None and doc.get("count") == 1 and to:  # a new alert: tell them on WeChat too
         deps.spawn(duty.notify(deps, alert_id, to, at), "counselling.alert_notice")
     log.warning("crisis alert %s (%s) for %s", alert_id, source, ",".join(to) or "any counsellor above " + path[-1])
@@ -63,9 +53,9 @@ def _visible(editor: Editor) -> dict[str, Any]:
 
 async def for_counsellor(deps: Deps, editor: Editor, limit: int = 50) -> list[dict[str, Any]]:
     k = keys(deps)
-    cursor = store.alerts(deps.db).find(_visible(editor)).sort("at", -1).limit(limit)
+    found = await store.alerts_where(deps.db, _visible(editor), limit)
     rows = []
-    async for d in cursor:
+    for d in found:
         rows.append({
             "id": d["_id"], "at": d["at"], "last_at": d.get("last_at"), "count": d.get("count", 1),
             "source": SOURCES.get(d["source"], d["source"]), "org": d["org"],
@@ -77,15 +67,11 @@ async def for_counsellor(deps: Deps, editor: Editor, limit: int = 50) -> list[di
 async def acknowledge(deps: Deps, scope: Scope, alert_id: str) -> dict[str, Any]:
     """The counsellor took the alert on (audited; the entry carries no text and no person)."""
     editor = scope.editor
-    coll = store.alerts(deps.db)
-    doc = await coll.find_one({"_id": alert_id, **_visible(editor)})
-    if doc is None:
+    found = await store.alerts_where(deps.db, {"_id": alert_id, **_visible(editor)}, 1)
+    if not found:
         raise NotFound("提醒不存在", code="alert_not_found")
-    done = await coll.find_one_and_update(
-        {"_id": alert_id, "acknowledged_by": None},
-        {"$set": {"acknowledged_by": editor.username, "acknowledged_at": now()}},
-        return_document=ReturnDocument.AFTER,
-    )
+    doc = found[0]
+    done = await store.ack_alert(deps.db, {"_id": alert_id}, editor.username, now())
     if done is not None:
         await audit.record(
             deps.db, editor, "update", "counselling", alert_id, scope.editor.org_path,

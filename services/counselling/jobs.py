@@ -47,7 +47,7 @@ async def sweep(deps: Deps, at: datetime | None = None) -> int:
 
 async def regenerate_all(deps: Deps) -> int:
     created = 0
-    async for doc in deps.db.get_collection("counselling_counsellors").find({"rules.0": {"$exists": True}}):
+    for doc in await store.counsellors_with_rules(deps.db):
         created += await regenerate(deps, doc)
     return created
 

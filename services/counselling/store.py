@@ -77,6 +77,10 @@ async def counsellors_serving(db: Db, org_path: tuple[str, ...]) -> list[Doc]:
     return await _c(db, "counsellors").find({"org": {"$in": list(org_path)}, "rules.0": {"$exists": True}}).to_list(200)
 
 
+async def counsellors_with_rules(db: Db) -> list[Doc]:
+    return await _c(db, "counsellors").find({"rules.0": {"$exists": True}}).to_list(None)
+
+
 async def set_bind_code(db: Db, username: str, code: str, expires: datetime, fields: Doc) -> bool:
     """False when another counsellor holds the same code right now (the unique index says so)."""
     try:
@@ -319,6 +323,27 @@ async def purge_before(db: Db, cutoff: datetime) -> dict[str, int]:
     return gone
 
 
-def alerts(db: Db) -> AsyncCollection[Doc]:
-    """The alerts collection, for alerts.py (kept here so collection names stay in this module)."""
-    return _c(db, "alerts")
+# --- crisis alerts ----------------------------------------------------------------------------
+async def bump_alert(db: Db, alert_id: str, fields: Doc, at: datetime) -> Doc | None:
+    """Insert the alert or count one more message on it (a racing insert is retried as an update)."""
+    update = {"$setOnInsert": fields, "$set": {"last_at": at}, "$inc": {"count": 1}}
+    for _ in range(2):
+        try:
+            return await _c(db, "alerts").find_one_and_update(
+                {"_id": alert_id}, update, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError:
+            continue
+    return None
+
+
+async def alerts_where(db: Db, flt: Doc, limit: int) -> list[Doc]:
+    return await _c(db, "alerts").find(flt).sort("at", DESCENDING).limit(limit).to_list(limit)
+
+
+async def ack_alert(db: Db, flt: Doc, username: str, at: datetime) -> Doc | None:
+    """The first acknowledgement wins (guarded on nobody having taken it)."""
+    update = {"$set": {"acknowledged_by": username, "acknowledged_at": at}}
+    return await _c(db, "alerts").find_one_and_update(
+        {**flt, "acknowledged_by": None}, update, return_document=ReturnDocument.AFTER
+    )

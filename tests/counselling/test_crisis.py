@@ -23,7 +23,7 @@ def test_crisis_words_and_harmless_look_alikes() -> None:
         reply = counselling.crisis_reply(text)
         assert reply is not None and "12356" in reply and "110" in reply and "120" in reply, text
         assert "诊断" in reply  # says it is not a diagnosis
-    for text in ("我不想活动了", "想死你了", "笑死我了", "心理咨询怎么预约", "工资被拖欠"):
+    for text in ("我不想活动了", "想死你了", "笑死我了", "心理咨询怎么预约", "工资被拖欠", "工会超市跳楼价"):
         assert counselling.crisis_reply(text) is None, text
 
 

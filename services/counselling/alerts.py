@@ -17,7 +17,7 @@ from core.deps import Deps
 from core.errors import NotFound
 from services import audit
 from services.console_scope import Scope
-from services.counselling import duty, store
+from services.counselling import duty, store_desk
 from services.counselling.common import keys
 from services.editors import Editor
 
@@ -31,7 +31,7 @@ async def alert_on_duty(deps: Deps, *, source: str, text: str, org_path: tuple[s
     at = now()
     k = keys(deps)
     alert_id = f"{source}:{k.pseudonym('reach', reach)[:20]}:{int(at.timestamp()) // BUCKET_SECONDS}"
-    on_duty = await store.on_duty(deps.db, org_path)
+    on_duty = await store_desk.on_duty(deps.db, org_path)
     depth = {code: i for i, code in enumerate(org_path)}
     nearest = max((depth.get(d["org"], -1) for d in on_duty), default=-1)
     to = sorted(d["_id"] for d in on_duty if depth.get(d["org"], -1) == nearest)
@@ -40,7 +40,7 @@ async def alert_on_duty(deps: Deps, *, source: str, text: str, org_path: tuple[s
         "at": at, "source": source, "org": path[-1], "org_path": path, "to": to,
         "text_sealed": k.seal(text[:500], alert_id), "reach_sealed": k.seal(reach, alert_id),
     }  # fmt: skip
-    doc = await store.bump_alert(deps.db, alert_id, fields, at)
+    doc = await store_desk.bump_alert(deps.db, alert_id, fields, at)
     if doc is not None and doc.get("count") == 1 and to:  # a new alert: tell them on WeChat too
         deps.spawn(duty.notify(deps, alert_id, to, at), "counselling.alert_notice")
     log.warning("crisis alert %s (%s) for %s", alert_id, source, ",".join(to) or "any counsellor above " + path[-1])
@@ -53,7 +53,7 @@ def _visible(editor: Editor) -> dict[str, Any]:
 
 async def for_counsellor(deps: Deps, editor: Editor, limit: int = 50) -> list[dict[str, Any]]:
     k = keys(deps)
-    found = await store.alerts_where(deps.db, _visible(editor), limit)
+    found = await store_desk.alerts_where(deps.db, _visible(editor), limit)
     rows = []
     for d in found:
         rows.append({
@@ -67,11 +67,11 @@ async def for_counsellor(deps: Deps, editor: Editor, limit: int = 50) -> list[di
 async def acknowledge(deps: Deps, scope: Scope, alert_id: str) -> dict[str, Any]:
     """The counsellor took the alert on (audited; the entry carries no text and no person)."""
     editor = scope.editor
-    found = await store.alerts_where(deps.db, {"_id": alert_id, **_visible(editor)}, 1)
+    found = await store_desk.alerts_where(deps.db, {"_id": alert_id, **_visible(editor)}, 1)
     if not found:
         raise NotFound("提醒不存在", code="alert_not_found")
     doc = found[0]
-    done = await store.ack_alert(deps.db, {"_id": alert_id}, editor.username, now())
+    done = await store_desk.ack_alert(deps.db, {"_id": alert_id}, editor.username, now())
     if done is not None:
         await audit.record(
             deps.db, editor, "update", "counselling", alert_id, scope.editor.org_path,

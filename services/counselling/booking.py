@@ -18,7 +18,7 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
-from services.counselling import alerts, notices, store
+from services.counselling import alerts, notices, store, store_desk
 from services.counselling.common import (
     CANCEL_NOTICE,
     MONTHLY_LIMIT,
@@ -59,7 +59,7 @@ def _next_cursor(rows: list[dict[str, Any]], limit: int) -> str | None:
 
 async def list_counsellors(deps: Deps, user: CurrentUser) -> dict[str, Any]:
     member_of(deps, user)
-    rows = await store.counsellors_serving(deps.db, user.org_path)
+    rows = await store_desk.counsellors_serving(deps.db, user.org_path)
     depth = {code: i for i, code in enumerate(user.org_path)}
     rows.sort(key=lambda d: (-depth.get(d["org"], 0), d.get("name", "")))  # the nearest org first
     items = [{"id": d["_id"], "name": d.get("name", ""), "org": d["org"], "intro": d.get("intro", "")} for d in rows]
@@ -68,7 +68,7 @@ async def list_counsellors(deps: Deps, user: CurrentUser) -> dict[str, Any]:
 
 async def list_slots(deps: Deps, user: CurrentUser, counsellor: str, cursor: str, limit: int) -> dict[str, Any]:
     member_of(deps, user)
-    serving = {d["_id"]: d for d in await store.counsellors_serving(deps.db, user.org_path)}
+    serving = {d["_id"]: d for d in await store_desk.counsellors_serving(deps.db, user.org_path)}
     wanted = [counsellor] if counsellor else list(serving)
     if counsellor and counsellor not in serving:
         raise NotFound("咨询师不存在或不为您所在单位服务", code="counsellor_not_found")
@@ -101,7 +101,7 @@ async def hold(deps: Deps, user: CurrentUser, slot_id: str) -> dict[str, Any]:
         raise await _why_not_free(deps, user, slot_id, at)
     if before.get("state") == "held" and before.get("booking_id"):
         await expire(deps, before["booking_id"], None, at)  # we took over an expired hold
-    counsellor = await store.get_counsellor(deps.db, before["counsellor"]) or {}
+    counsellor = await store_desk.get_counsellor(deps.db, before["counsellor"]) or {}
     doc = {
         "_id": booking_id, "slot_id": slot_id, "counsellor": before["counsellor"],
         "counsellor_name": counsellor.get("name", ""), "counsellor_org_path": before["org_path"],
@@ -243,7 +243,7 @@ async def cancel(deps: Deps, user: CurrentUser, booking_id: str) -> dict[str, An
     )
     if after is None:
         return worker_view(await _reload(deps, booking_id))
-    await store.drop_notices(deps.db, booking_id)
+    await store_desk.drop_notices(deps.db, booking_id)
     if early:
         await store.release_slot(deps.db, doc["slot_id"], booking_id, ("booked",))
         await store.quota_remove(deps.db, member, month_key(doc["starts_at"]), booking_id)

@@ -17,7 +17,7 @@ from core.deps import Deps
 from core.errors import BadInput, Conflict, Forbidden, NotFound
 from services import audit
 from services.console_scope import Scope
-from services.counselling import availability, store
+from services.counselling import availability, store, store_desk
 from services.counselling.booking import CONTACT_KINDS
 from services.counselling.common import STATUS_TEXT, keys, month_key
 
@@ -42,7 +42,7 @@ def _view(deps: Deps, doc: dict[str, Any]) -> dict[str, Any]:
 
 async def profile(deps: Deps, scope: Scope) -> dict[str, Any]:
     username = require_counsellor(scope)
-    doc = await store.get_counsellor(deps.db, username)
+    doc = await store_desk.get_counsellor(deps.db, username)
     return doc or {"_id": username, "name": scope.editor.name, "rules": [], "slot_minutes": 50, "on_duty": False}
 
 
@@ -113,7 +113,7 @@ async def decide(deps: Deps, scope: Scope, booking_id: str, approve: bool) -> di
             ("active_member",),
         )
         if after is not None:
-            await store.drop_notices(deps.db, booking_id)
+            await store_desk.drop_notices(deps.db, booking_id)
             await store.release_slot(deps.db, doc["slot_id"], booking_id, ("booked",))
             await store.quota_remove(deps.db, doc["member"], month_key(doc["starts_at"]), booking_id)
     if after is None:
@@ -131,12 +131,12 @@ async def save_availability(deps: Deps, scope: Scope, data: dict[str, Any]) -> d
     rules = availability.parse_rules(data.get("rules"))
     minutes = availability.check_minutes(data.get("slot_minutes", 50))
     intro = str(data.get("intro") or "").strip()[:300]
-    before = await store.get_counsellor(deps.db, username) or {}
+    before = await store_desk.get_counsellor(deps.db, username) or {}
     fields = {
         "name": scope.editor.name, "org": scope.editor.org, "org_path": list(scope.editor.org_path),
         "rules": [r.as_doc() for r in rules], "slot_minutes": minutes, "intro": intro, "updated_at": now(),
     }  # fmt: skip
-    after = await store.save_counsellor(deps.db, username, fields)
+    after = await store_desk.save_counsellor(deps.db, username, fields)
     created = await regenerate(deps, after)
     await audit.record(
         deps.db, scope.editor, "update", "counselling", username, scope.editor.org_path, summary="修改可预约时间",
@@ -166,7 +166,7 @@ async def set_on_duty(deps: Deps, scope: Scope, on: bool) -> dict[str, Any]:
         "org": scope.editor.org,
         "org_path": list(scope.editor.org_path),
     }
-    after = await store.save_counsellor(deps.db, username, fields)
+    after = await store_desk.save_counsellor(deps.db, username, fields)
     after.setdefault("rules", [])
     await audit.record(
         deps.db, scope.editor, "update", "counselling", username, scope.editor.org_path,

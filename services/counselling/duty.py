@@ -22,7 +22,7 @@ from core.errors import Conflict
 from core.wechat import WeChatError, WeChatTransportError
 from services import audit
 from services.console_scope import Scope
-from services.counselling import store
+from services.counselling import store_desk
 
 log = logging.getLogger(__name__)
 BIND_TEXT = re.compile(r"^\s*值班绑定\s*(\d{6})\s*$")
@@ -38,7 +38,7 @@ async def new_bind_code(deps: Deps, scope: Scope) -> tuple[str, datetime]:
     fields = {"name": scope.editor.name, "org": scope.editor.org, "org_path": list(scope.editor.org_path)}
     for _ in range(5):
         code = f"{secrets.randbelow(10**6):06d}"
-        if await store.set_bind_code(deps.db, username, code, expires, fields):
+        if await store_desk.set_bind_code(deps.db, username, code, expires, fields):
             await audit.record(
                 deps.db, scope.editor, "update", "counselling", username, scope.editor.org_path,
                 summary="获取微信提醒绑定码", ip=scope.ip,
@@ -49,7 +49,7 @@ async def new_bind_code(deps: Deps, scope: Scope) -> tuple[str, datetime]:
 
 async def bind(deps: Deps, code: str, openid: str) -> str:
     """The bot's answer to “值班绑定 <code>” from `openid`."""
-    doc = await store.take_bind_code(deps.db, code, openid, now())
+    doc = await store_desk.take_bind_code(deps.db, code, openid, now())
     if doc is None:
         return "绑定码无效或已过期，请在心理咨询工作台重新获取。"
     return f"绑定成功：{doc.get('name', '')}老师，您值班时如有职工发出求助，本公众号会提醒您。"
@@ -67,7 +67,7 @@ async def notify(deps: Deps, alert_id: str, usernames: list[str], at: datetime) 
     }
     url = deps.settings.server.public_url.rstrip("/") + "/admin/counselling"
     for username in usernames:
-        doc = await store.get_counsellor(deps.db, username)
+        doc = await store_desk.get_counsellor(deps.db, username)
         openid = (doc or {}).get("notify_openid")
         if not openid:
             continue
@@ -76,7 +76,7 @@ async def notify(deps: Deps, alert_id: str, usernames: list[str], at: datetime) 
             sent += 1
         except WeChatError as exc:
             if exc.errcode == UNFOLLOWED:
-                await store.forget_notify_openid(deps.db, username, openid)
+                await store_desk.forget_notify_openid(deps.db, username, openid)
             log.warning("crisis alert %s to counsellor %s not sent: %s", alert_id, username, exc)
         except (WeChatTransportError, TimeoutError) as exc:
             log.warning("crisis alert %s to counsellor %s not sent: %s", alert_id, username, exc)

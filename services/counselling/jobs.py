@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from core.clock import now
 from core.deps import Deps
-from services.counselling import notices, store
+from services.counselling import notices, store, store_desk
 from services.counselling.booking import expire
 from services.counselling.common import PURGE_AFTER
 from services.counselling.desk import regenerate
@@ -47,7 +47,7 @@ async def sweep(deps: Deps, at: datetime | None = None) -> int:
 
 async def regenerate_all(deps: Deps) -> int:
     created = 0
-    for doc in await store.counsellors_with_rules(deps.db):
+    for doc in await store_desk.counsellors_with_rules(deps.db):
         created += await regenerate(deps, doc)
     return created
 

@@ -17,7 +17,7 @@ from typing import Any
 from core.clock import localize, now
 from core.deps import Deps
 from core.wechat import WeChatError
-from services.counselling import store
+from services.counselling import store, store_desk
 from services.counselling.common import keys
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ async def queue_for(deps: Deps, booking: dict[str, Any], openid: str, at: dateti
         nid = f"{booking['_id']}:{kind}"
         docs.append({"_id": nid, "booking_id": booking["_id"], "kind": kind, "due": due, "state": "pending",
                      "to_sealed": k.seal(openid, nid)})  # fmt: skip
-    await store.queue_notices(deps.db, docs)
+    await store_desk.queue_notices(deps.db, docs)
 
 
 def message(booking: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -70,7 +70,7 @@ async def send_due(deps: Deps, at: datetime | None = None, limit: int = 200) -> 
     at = at or now()
     sent = 0
     for _ in range(limit):
-        notice = await store.claim_notice(deps.db, at)
+        notice = await store_desk.claim_notice(deps.db, at)
         if notice is None:
             break
         try:
@@ -80,6 +80,6 @@ async def send_due(deps: Deps, at: datetime | None = None, limit: int = 200) -> 
         except Exception:  # noqa: BLE001 - one notice must not stop the others; never resent (at most once)
             log.exception("counselling notice %s failed", notice["_id"])
             outcome = "failed"
-        await store.finish_notice(deps.db, notice["_id"], outcome, now())
+        await store_desk.finish_notice(deps.db, notice["_id"], outcome, now())
         sent += outcome == "sent"
     return sent

@@ -1,4 +1,4 @@
-"""The MongoDB side of counselling: the only module that knows its collections.
+"""The MongoDB side of counselling: with store_desk.py, the only code that knows its collections.
 
 - `counselling_counsellors` `{_id: username, name, org, org_path, intro, on_duty, rules: [{weekday,
   start, end}], slot_minutes, updated_at}`: a counsellor's profile and weekly availability.
@@ -14,6 +14,7 @@
 - `counselling_members` `{_id: member, no_shows, last_at}`: two no-shows make the next booking need approval.
 - `counselling_notices` `{_id: "<booking>:<kind>", booking_id, kind, due, state, to_sealed}`: subscribe messages.
 - `counselling_alerts`: crisis alerts for the on-duty counsellors (alerts.py).
+Counsellors, bind codes, notices and alerts are read and written in store_desk.py.
 Writes that acknowledge something to a worker are journaled (j=True).
 """
 
@@ -23,7 +24,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -58,55 +59,6 @@ async def ensure_indexes(db: Db) -> None:
     await bookings.create_index([("member_org_path", ASCENDING), ("starts_at", ASCENDING)])
     await _c(db, "notices").create_index([("state", ASCENDING), ("due", ASCENDING)])
     await _c(db, "alerts").create_index([("org_path", ASCENDING), ("at", DESCENDING)])
-
-
-# --- counsellors ------------------------------------------------------------------------------
-async def get_counsellor(db: Db, username: str) -> Doc | None:
-    return await _c(db, "counsellors").find_one({"_id": username})
-
-
-async def save_counsellor(db: Db, username: str, fields: Doc) -> Doc:
-    doc = await _c(db, "counsellors").find_one_and_update(
-        {"_id": username}, {"$set": fields}, upsert=True, return_document=ReturnDocument.AFTER
-    )
-    return doc or {}
-
-
-async def counsellors_serving(db: Db, org_path: tuple[str, ...]) -> list[Doc]:
-    """Counsellors of the worker's org or any org above it (a city's counsellors serve its counties)."""
-    return await _c(db, "counsellors").find({"org": {"$in": list(org_path)}, "rules.0": {"$exists": True}}).to_list(200)
-
-
-async def counsellors_with_rules(db: Db) -> list[Doc]:
-    return await _c(db, "counsellors").find({"rules.0": {"$exists": True}}).to_list(None)
-
-
-async def set_bind_code(db: Db, username: str, code: str, expires: datetime, fields: Doc) -> bool:
-    """False when another counsellor holds the same code right now (the unique index says so)."""
-    try:
-        await _c(db, "counsellors").update_one(
-            {"_id": username}, {"$set": {**fields, "bind_code": code, "bind_expires": expires}}, upsert=True
-        )
-    except DuplicateKeyError:
-        return False
-    return True
-
-
-async def take_bind_code(db: Db, code: str, openid: str, at: datetime) -> Doc | None:
-    """The code is spent by the first valid use: one guarded update sets the counsellor's openid."""
-    flt = {"bind_code": code, "bind_expires": {"$gt": at}}
-    update = {"$set": {"notify_openid": openid}, "$unset": {"bind_code": "", "bind_expires": ""}}
-    return await _c(db, "counsellors").find_one_and_update(flt, update, return_document=ReturnDocument.AFTER)
-
-
-async def forget_notify_openid(db: Db, username: str, openid: str) -> None:
-    await _c(db, "counsellors").update_one(
-        {"_id": username, "notify_openid": openid}, {"$unset": {"notify_openid": ""}}
-    )
-
-
-async def on_duty(db: Db, org_path: tuple[str, ...]) -> list[Doc]:
-    return await _c(db, "counsellors").find({"org": {"$in": list(org_path)}, "on_duty": True}).to_list(50)
 
 
 # --- slots ------------------------------------------------------------------------------------
@@ -287,28 +239,6 @@ async def clear_no_shows(db: Db, member: str, at: datetime) -> None:
     await _c(db, "members").update_one({"_id": member}, {"$set": {"no_shows": 0, "last_at": at}})
 
 
-# --- notices ----------------------------------------------------------------------------------
-async def queue_notices(db: Db, docs: list[Doc]) -> None:
-    ops = [UpdateOne({"_id": d["_id"]}, {"$setOnInsert": d}, upsert=True) for d in docs]
-    if ops:
-        await _c(db, "notices").bulk_write(ops, ordered=False)
-
-
-async def drop_notices(db: Db, booking_id: str) -> None:
-    await _c(db, "notices").delete_many({"booking_id": booking_id, "state": "pending"})
-
-
-async def claim_notice(db: Db, at: datetime) -> Doc | None:
-    flt = {"state": "pending", "due": {"$lte": at}}
-    return await _c(db, "notices").find_one_and_update(flt, {"$set": {"state": "sending", "claimed_at": at}})
-
-
-async def finish_notice(db: Db, notice_id: str, outcome: str, at: datetime) -> None:
-    """The sealed openid is dropped once the notice is settled: nothing left to send to."""
-    update = {"$set": {"state": outcome, "sent_at": at}, "$unset": {"to_sealed": ""}}
-    await _c(db, "notices").update_one({"_id": notice_id}, update)
-
-
 # --- purge ------------------------------------------------------------------------------------
 async def purge_before(db: Db, cutoff: datetime) -> dict[str, int]:
     """Everything about sessions that ended before `cutoff` (180 days ago): bookings, slots, notices, quotas."""
@@ -321,29 +251,3 @@ async def purge_before(db: Db, cutoff: datetime) -> dict[str, int]:
     gone["members"] = (await _c(db, "members").delete_many({"last_at": {"$lt": cutoff}})).deleted_count
     gone["alerts"] = (await _c(db, "alerts").delete_many({"at": {"$lt": cutoff}})).deleted_count
     return gone
-
-
-# --- crisis alerts ----------------------------------------------------------------------------
-async def bump_alert(db: Db, alert_id: str, fields: Doc, at: datetime) -> Doc | None:
-    """Insert the alert or count one more message on it (a racing insert is retried as an update)."""
-    update = {"$setOnInsert": fields, "$set": {"last_at": at}, "$inc": {"count": 1}}
-    for _ in range(2):
-        try:
-            return await _c(db, "alerts").find_one_and_update(
-                {"_id": alert_id}, update, upsert=True, return_document=ReturnDocument.AFTER
-            )
-        except DuplicateKeyError:
-            continue
-    return None
-
-
-async def alerts_where(db: Db, flt: Doc, limit: int) -> list[Doc]:
-    return await _c(db, "alerts").find(flt).sort("at", DESCENDING).limit(limit).to_list(limit)
-
-
-async def ack_alert(db: Db, flt: Doc, username: str, at: datetime) -> Doc | None:
-    """The first acknowledgement wins (guarded on nobody having taken it)."""
-    update = {"$set": {"acknowledged_by": username, "acknowledged_at": at}}
-    return await _c(db, "alerts").find_one_and_update(
-        {**flt, "acknowledged_by": None}, update, return_document=ReturnDocument.AFTER
-    )

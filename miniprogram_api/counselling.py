@@ -151,6 +151,20 @@ class MyBookingsHandler(MpHandler):
         self.write_json(await counselling.booking.my_bookings(self.deps, self.user, _cursor(self), _limit(self)))
 
 
+class ActiveBookingHandler(MpHandler):
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": {
+            "tags": TAG,
+            "summary": "首页用：我当前的心理咨询预约（保留中、待确认或未开始的），没有则为 null",
+            "operationId": "activeCounsellingBooking",
+            "responses": {"200": ok("ActiveCounsellingBooking")},
+        }
+    }
+
+    async def get(self) -> None:
+        self.write_json({"booking": await counselling.booking.active(self.deps, self.user)})
+
+
 _TIME = {"type": "string", "format": "date-time"}
 _BOOKING_PROPS: dict[str, Any] = {
     "id": {"type": "string"},
@@ -234,6 +248,13 @@ schemas: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "ActiveCounsellingBooking": {
+        "type": "object",
+        "required": ["booking"],
+        "properties": {
+            "booking": {"allOf": [{"$ref": "#/components/schemas/CounsellingBooking"}], "nullable": True},
+        },
+    },
     "CounsellingBookingList": {
         "type": "object",
         "required": ["items", "next_cursor"],
@@ -261,6 +282,7 @@ routes = [
     (r"/api/mp/counselling/slots", SlotsHandler),
     (rf"/api/mp/counselling/slots/{SLOT_ID}/hold", HoldHandler),
     (r"/api/mp/counselling/bookings", MyBookingsHandler),
+    (r"/api/mp/counselling/bookings/active", ActiveBookingHandler),
     (rf"/api/mp/counselling/bookings/{BOOKING_ID}/confirm", ConfirmHandler),
     (rf"/api/mp/counselling/bookings/{BOOKING_ID}/cancel", CancelHandler),
 ]

@@ -259,6 +259,16 @@ async def _reload(deps: Deps, booking_id: str) -> dict[str, Any]:
     return doc
 
 
+async def active(deps: Deps, user: CurrentUser) -> dict[str, Any] | None:
+    """The worker's one active booking (held, waiting for approval or upcoming), for their home page."""
+    if not user.is_member or not user.org_path:
+        return None  # the home page asks everyone; only members can book
+    doc = await store.active_booking(deps.db, member_of(deps, user))
+    if doc is None or (doc["status"] == "held" and doc["hold_expires"] <= now()):
+        return None
+    return worker_view(doc)
+
+
 async def my_bookings(deps: Deps, user: CurrentUser, cursor: str, limit: int) -> dict[str, Any]:
     member = member_of(deps, user)
     rows = await store.bookings_of_member(deps.db, member, _cursor(cursor), limit)

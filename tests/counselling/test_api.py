@@ -29,10 +29,13 @@ async def test_the_booking_flow_over_http(deps: Deps, api: Api) -> None:
     assert "contact" not in done  # the worker's own contact is not echoed back
     code, err = await api.call("POST", f"/api/mp/counselling/slots/{page['items'][0]['id']}/hold", token)
     assert code == 409 and err["code"] == "active_booking" and "未结束" in err["message"]
+    code, home = await api.call("GET", "/api/mp/counselling/bookings/active", token)
+    assert code == 200 and home["booking"]["id"] == held["id"] and home["booking"]["status"] == "confirmed"
     code, mine = await api.call("GET", "/api/mp/counselling/bookings", token)
     assert code == 200 and [b["id"] for b in mine["items"]] == [held["id"]] and mine["next_cursor"] is None
     code, cancelled = await api.call("POST", f"/api/mp/counselling/bookings/{held['id']}/cancel", token)
     assert code == 200 and cancelled["status"] == "cancelled"
+    assert (await api.call("GET", "/api/mp/counselling/bookings/active", token))[1] == {"booking": None}
     other = await token_for(deps, member("other"))
     code, err = await api.call("POST", f"/api/mp/counselling/bookings/{held['id']}/cancel", other)
     assert code == 404 and err["message"] == "预约不存在"
@@ -42,3 +45,4 @@ async def test_unbound_workers_are_asked_to_bind_first(deps: Deps, api: Api) -> 
     token = await token_for(deps, CurrentUser("o_guest"))
     code, err = await api.call("GET", "/api/mp/counselling/counsellors", token)
     assert code == 403 and err["code"] == "members_only" and "绑定" in err["message"]
+    assert await api.call("GET", "/api/mp/counselling/bookings/active", token) == (200, {"booking": None})

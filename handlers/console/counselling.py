@@ -88,6 +88,17 @@ class BindPage(ConsolePage):
         self.redirect("/admin/counselling", status=303)
 
 
+class SlotPage(ConsolePage):
+    nav: ClassVar[str] = "counselling"
+    counsellor_may_use: ClassVar[bool] = True
+
+    async def post(self) -> None:
+        blocked = self.get_body_argument("blocked", "") == "1"
+        await counselling.desk.block_slot(self.deps, self.scope, self.get_body_argument("slot_id", ""), blocked)
+        self.flash("该时段已停约" if blocked else "该时段已恢复可预约")
+        self.redirect("/admin/counselling", status=303)
+
+
 class AvailabilityPage(ConsolePage):
     nav: ClassVar[str] = "counselling"
     counsellor_may_use: ClassVar[bool] = True
@@ -169,6 +180,20 @@ class AvailabilityApi(ConsoleApi):
         self.write_json({"new_slots": result["new_slots"], "rules": result["counsellor"].get("rules", [])})
 
 
+class SlotsApi(ConsoleApi):
+    counsellor_may_use: ClassVar[bool] = True
+
+    async def get(self) -> None:
+        self.write_json({"items": await counselling.desk.slots(self.deps, self.scope)})
+
+    async def post(self) -> None:
+        body = self.json_body()
+        slot_id, blocked = body.get("slot_id"), body.get("blocked")
+        if not isinstance(slot_id, str) or not isinstance(blocked, bool):
+            raise BadInput("请提供 slot_id 和 blocked（true 停约，false 恢复）", code="invalid_body")
+        self.write_json(await counselling.desk.block_slot(self.deps, self.scope, slot_id, blocked))
+
+
 class DutyApi(ConsoleApi):
     counsellor_may_use: ClassVar[bool] = True
 
@@ -209,6 +234,7 @@ routes = [
     (r"/admin/counselling/duty", DutyPage),
     (r"/admin/counselling/alerts", AlertAckPage),
     (r"/admin/counselling/bind", BindPage),
+    (r"/admin/counselling/slots", SlotPage),
     (r"/admin/counselling/reports", ReportsPage),
     (rf"/admin/counselling/bookings/{BOOKING_ID}", BookingActionPage),
     (r"/api/admin/counselling/bookings", BookingsApi),
@@ -217,5 +243,6 @@ routes = [
     (r"/api/admin/counselling/duty", DutyApi),
     (r"/api/admin/counselling/alerts", AlertsApi),
     (r"/api/admin/counselling/bind", BindApi),
+    (r"/api/admin/counselling/slots", SlotsApi),
     (r"/api/admin/counselling/reports", ReportsApi),
 ]

@@ -130,6 +130,8 @@ async def _why_not_free(deps: Deps, user: CurrentUser, slot_id: str, at: Any) ->
         return NotFound("该时段不存在或不对您所在单位开放", code="slot_not_found")
     if slot["starts_at"] <= at:
         return Conflict("该时段已开始，请选择其他时段", code="slot_started")
+    if slot["state"] in ("blocked", "closed"):
+        return Conflict("咨询师该时段不接待预约，请选择其他时段", code="slot_closed")
     return Conflict("该时段刚被其他人选走，请选择其他时段", code="slot_taken")
 
 

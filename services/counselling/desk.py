@@ -182,3 +182,21 @@ async def slots(deps: Deps, scope: Scope) -> list[dict[str, Any]]:
         deps.db, username, at - timedelta(hours=1), at + timedelta(days=availability.HORIZON_DAYS)
     )
     return [{"id": r["_id"], "starts_at": r["starts_at"], "state": r["state"]} for r in rows]
+
+
+async def block_slot(deps: Deps, scope: Scope, slot_id: str, blocked: bool) -> dict[str, Any]:
+    """A day off: one open slot closed by hand (`blocked`, which slot generation never reopens), or back."""
+    username = require_counsellor(scope)
+    slot = await store.get_slot(deps.db, slot_id)
+    if slot is None or slot["counsellor"] != username or slot["starts_at"] <= now():
+        raise NotFound("时段不存在或已开始", code="slot_not_found")
+    before, after = ("open", "blocked") if blocked else ("blocked", "open")
+    if not await store.move_slots(deps.db, [slot_id], before, after):
+        raise Conflict(
+            "该时段已被预约或保留，不能停约；如需调整请联系预约人" if blocked else "该时段未停约", code="slot_busy"
+        )
+    await audit.record(
+        deps.db, scope.editor, "update", "counselling", slot_id, scope.editor.org_path,
+        summary="停约时段" if blocked else "恢复时段", before={"state": before}, after={"state": after}, ip=scope.ip,
+    )  # fmt: skip
+    return {"id": slot_id, "starts_at": slot["starts_at"], "state": after}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.deps import Deps
+from core.errors import Conflict
 from services.counselling import booking
 from tests.console.conftest import Client
 from tests.counselling.conftest import EVERY_DAY, INTAKE, late_slots, member
@@ -55,3 +58,23 @@ async def test_counsellors_land_on_their_desk_and_editors_on_reports(client: Cli
     assert (await editor.get("/admin/counselling")).location == "/admin/counselling/reports"
     page = await editor.get("/admin/counselling/reports")
     assert page.status == 200 and "少于 5 人" in page.text
+
+
+async def test_a_counsellor_blocks_one_slot_and_workers_cannot_book_it(deps: Deps, client: Client) -> None:
+    c = await client("leave_xl", org="370100", role="counsellor")
+    await c.api("PUT", "/api/admin/counselling/availability", {"rules": EVERY_DAY, "slot_minutes": 50})
+    slot = (await late_slots(deps, "leave_xl", 1))[0]
+    resp = await c.api("POST", "/api/admin/counselling/slots", {"slot_id": slot, "blocked": True})
+    assert resp.status == 200 and resp.json["state"] == "blocked"
+    page = await booking.list_slots(deps, member("leave"), "leave_xl", "", 50)
+    assert slot not in {s["id"] for s in page["items"]}
+    with pytest.raises(Conflict) as closed:
+        await booking.hold(deps, member("leave"), slot)
+    assert closed.value.code == "slot_closed"
+    other = await client("other_xl", org="370100", role="counsellor")
+    refused = await other.api("POST", "/api/admin/counselling/slots", {"slot_id": slot, "blocked": False})
+    assert refused.status == 404  # not theirs
+    assert (await c.api("POST", "/api/admin/counselling/slots", {"slot_id": slot, "blocked": False})).status == 200
+    assert (await booking.hold(deps, member("leave"), slot))["status"] == "held"
+    busy = await c.api("POST", "/api/admin/counselling/slots", {"slot_id": slot, "blocked": True})
+    assert busy.status == 409 and busy.json["code"] == "slot_busy"  # held by a worker: not taken away

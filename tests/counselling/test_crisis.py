@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from core.deps import Deps
@@ -18,8 +19,26 @@ def content_of(result: SimResult) -> str:
     return str(result.reply["Content"])
 
 
+def test_every_crisis_pattern_has_a_trigger_character() -> None:
+    """The fast pre-check skips texts without a trigger character: no pattern may lack one."""
+    from services.counselling.crisis import CRISIS_PATTERNS, TRIGGERS
+
+    for pattern in CRISIS_PATTERNS:
+        literal = re.sub(r"\(\?<?[!=][^)]*\)|[()?|]", "", pattern)
+        assert not TRIGGERS.isdisjoint(literal), pattern
+
+
 def test_crisis_words_and_harmless_look_alikes() -> None:
-    for text in ("我不想活了", "真的活不下去了", "我想自杀", "自 杀", "想 死", "我想结束自己的生命", "我要跳楼"):
+    for text in (
+        "我不想活了",
+        "真的活不下去了",
+        "我想自杀",
+        "自 杀",
+        "想 死",
+        "我想结束自己的生命",
+        "我要跳楼",
+        "想自殺",
+    ):
         reply = counselling.crisis_reply(text)
         assert reply is not None and "12356" in reply and "110" in reply and "120" in reply, text
         assert "诊断" in reply  # says it is not a diagnosis

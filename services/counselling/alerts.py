@@ -15,11 +15,11 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import NotFound
-from services import audit
-from services.console_scope import Scope
 from services.counselling import duty, store_desk
 from services.counselling.common import keys
-from services.editors import Editor
+from services.editors import audit
+from services.editors.accounts import Editor
+from services.editors.scope import Scope
 
 log = logging.getLogger(__name__)
 BUCKET_SECONDS = 600

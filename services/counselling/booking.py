@@ -31,7 +31,7 @@ from services.counselling.common import (
     worker_view,
 )
 from services.counselling.crisis import HOTLINE_REPLY, crisis_reply
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 
 CONTACT_KINDS = {"phone": "电话", "wechat": "微信语音/视频", "in_person": "到工会心理服务室面谈"}
 _PHONE = re.compile(r"^1\d{10}$|^0\d{2,3}-?\d{7,8}$")

@@ -9,7 +9,7 @@ from core.clock import TZ, localize
 from core.deps import Deps
 from core.errors import Forbidden
 from services.counselling.privacy import Keys
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 
 MONTHLY_LIMIT = 4
 CANCEL_NOTICE = timedelta(hours=4)

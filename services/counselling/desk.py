@@ -15,11 +15,11 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, Forbidden, NotFound
-from services import audit
-from services.console_scope import Scope
 from services.counselling import availability, store, store_desk
 from services.counselling.booking import CONTACT_KINDS
 from services.counselling.common import STATUS_TEXT, keys, month_key
+from services.editors import audit
+from services.editors.scope import Scope
 
 CALENDAR_STATUSES = ("pending_approval", "confirmed", "attended", "no_show", "late_cancelled")
 

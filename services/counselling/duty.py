@@ -20,9 +20,9 @@ from core.clock import localize, now
 from core.deps import Deps
 from core.errors import Conflict
 from core.wechat import WeChatError, WeChatTransportError
-from services import audit
-from services.console_scope import Scope
 from services.counselling import store_desk
+from services.editors import audit
+from services.editors.scope import Scope
 
 log = logging.getLogger(__name__)
 BIND_TEXT = re.compile(r"^\s*值班绑定\s*(\d{6})\s*$")

@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 
 from core.clock import now
 from core.deps import Deps
+from services.activities.flusher import pause, stop_requested
 from services.counselling import notices, store, store_desk
 from services.counselling.booking import expire
 from services.counselling.common import PURGE_AFTER
 from services.counselling.desk import regenerate
-from services.signup_flush import pause, stop_requested
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 1.0

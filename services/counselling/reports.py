@@ -19,8 +19,8 @@ from typing import Any
 from core.clock import TZ, localize, now
 from core.deps import Deps
 from core.errors import BadInput
-from services.console_scope import Scope, org_names
 from services.counselling import store
+from services.editors.scope import Scope, org_names
 
 K = 5
 HELD = ("confirmed", "attended", "pending_approval")

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from core.deps import Deps
-from services import editors
-from services.console_scope import Scope
 from services.counselling import desk, store
-from services.sessions import CurrentUser
-from services.sessions import store as session_store
-from storage.sessions import SessionData
+from services.editors import accounts as editors
+from services.editors.scope import Scope
+from services.members.sessions import CurrentUser
+from services.members.sessions import store as session_store
+from services.members.sessions_live import SessionData
 from tests.conftest import Fetch
 from tests.console.conftest import client, make_editor  # noqa: F401 - console fixtures
 from tests.wechat_bot.conftest import make_sim  # noqa: F401 - the bot's simulator fixture, for the crisis test

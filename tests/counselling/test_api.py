@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.deps import Deps
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 from tests.counselling.conftest import INTAKE, Api, make_counsellor, member, token_for
 
 

@@ -13,7 +13,7 @@ from core.deps import Deps
 from core.errors import Conflict, Forbidden, NotFound
 from services.counselling import booking, desk, store
 from services.counselling.common import keys, month_end, month_key
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 from tests.counselling.conftest import INTAKE, Api, late_slots, make_counsellor, member, open_slots, token_for
 
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from core.clock import now
 from core.deps import Deps
-from services import editors
-from services.console_scope import Scope
 from services.counselling import reports
 from services.counselling.reports import OWN_ROW, K, Record
+from services.editors import accounts as editors
+from services.editors.scope import Scope
 
 MONTHS = ["2026-01", "2026-02", "2026-03"]
 ORGS = [("370000",), ("370000", "370100"), ("370000", "370100", "370102"), ("370000", "370200"),

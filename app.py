@@ -33,6 +33,7 @@ from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
 from miniprogram_api import competitions as mp_competitions
 from miniprogram_api import consultation as mp_consultation
+from miniprogram_api import counselling as mp_counselling
 from miniprogram_api import home as mp_home
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
@@ -42,6 +43,7 @@ from miniprogram_api import surveys as mp_surveys
 from seed import seed_all
 from services.activities import jobs as signup_workers
 from services.consultation import jobs as consultation_jobs
+from services.counselling import jobs as counselling_jobs
 from services.editors import auth as console_auth
 from services.indexes import ensure_indexes
 from services.polls import definitions as polls_service
@@ -68,6 +70,7 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
         *mp_activities.routes,  # /api/mp/activities, /{id}, /signups, /checkin; /api/mp/signups, /{id}/cancel
         *mp_competitions.routes,  # /api/mp/competitions, /{id}, /{id}/ranking
         *mp_consultation.routes,  # /api/mp/cases, /{case_id}, /messages, /reopen (惠工咨询 / 法律援助)
+        *mp_counselling.routes,  # /api/mp/counselling/counsellors, /slots, /slots/{id}/hold, /bookings/{id}/...
         *console.routes,  # /admin/ (editors' console pages), /api/admin/ (their JSON), /static/console/
     ]
 
@@ -122,6 +125,7 @@ def start_hooks() -> list[StartHook]:
         polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
         signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
+        counselling_jobs.start,  # 心理咨询: hold sweeper, booking notices, slot horizon, 180-day purge
         console_auth.start,  # editors' console: a hint on how to create the first admin when none exists
         consultation_jobs.start,  # consultation: escalate SLA breaches, close resolved cases after 7 days
         consultation_bot.start,  # consultation: unfollowing drops drafts and the openid on cases

@@ -85,6 +85,18 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class CounsellingSettings:
+    hold_seconds: int = 300  # how long a worker holds a slot before confirming
+    # Keys the member pseudonyms (HMAC) and the contacts' encryption (AES-GCM). Empty: derived from
+    # server.cookie_secret. Set it once in production and keep it: changing it makes stored contacts
+    # unreadable and gives every member a new pseudonym.
+    secret: str = ""
+    notice_template_id: str = "TPL_COUNSELLING_NOTICE"  # mini-program subscribe template: confirmation, reminder
+    # Official-account template for crisis alerts to on-duty counsellors who bound their WeChat; empty: console only.
+    alert_template_id: str = "TPL_COUNSELLING_ALERT"
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     data_dir: str = "var"
@@ -94,6 +106,7 @@ class Settings:
     mongo: MongoSettings = field(default_factory=MongoSettings)
     log: LogSettings = field(default_factory=LogSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    counselling: CounsellingSettings = field(default_factory=CounsellingSettings)
 
     @property
     def data_path(self) -> Path:

@@ -14,6 +14,7 @@ from services.activities import signups_store as activity_signups
 from services.activities import store as activities
 from services.competitions import store as competitions
 from services.consultation import store as consultation
+from services.counselling import store as counselling
 from services.editors import audit_store
 from services.editors import store as editors
 from services.followers import centres_store
@@ -54,6 +55,7 @@ SETUPS: list[IndexSetup] = [
     org_settings.ensure_indexes,
     competitions.ensure_indexes,
     consultation.ensure_indexes,
+    counselling.ensure_indexes,
     push_runs.ensure_indexes,
 ]
 

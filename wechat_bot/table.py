@@ -6,7 +6,7 @@ handler returning None passes to the next line and finally to the default.
 
 from __future__ import annotations
 
-from wechat_bot import consultation, content, following, location, menu, platform
+from wechat_bot import consultation, content, crisis, following, location, menu, platform
 from wechat_bot.router import Router, default, event, message, text
 
 
@@ -14,6 +14,11 @@ def build_router() -> Router:
     return Router([
         # A worker asks for consultation ("咨询 <问题>", then 确认) or for 人工 outside office hours
         text(consultation.consult_text, when=consultation.wants),
+        # Crisis words first (自杀, 不想活了 ...): hotlines 110/120/12356 at once, the on-duty counsellor alerted
+        text(crisis.crisis_text),
+        message("voice", handler=crisis.crisis_voice),
+        # An on-duty counsellor binds their WeChat for crisis alerts: 值班绑定 <code from their desk>
+        text(crisis.duty_binding),
         # A worker writes: editors' keyword rules per org (投票, 报名, 问卷, 心理, 法律, 人工 → agent ...)
         text(content.keyword_reply),
         # A worker speaks: WeChat's speech recognition goes through the same keyword rules

@@ -8,6 +8,7 @@ from handlers.console import (
     auth,
     competitions,
     consultation,
+    counselling,
     editors,
     home,
     judging,
@@ -38,4 +39,5 @@ routes = [
     *competitions.routes,
     *judging.routes,
     *consultation.routes,
+    *counselling.routes,
 ]

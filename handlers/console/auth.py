@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from core.errors import BadInput, ServiceError
-from handlers.console.base import SESSION_COOKIE, ConsoleApi, ConsolePage
+from handlers.console.base import DESKS, SESSION_COOKIE, ConsoleApi, ConsolePage
 from handlers.console.render import field_errors
 from services.editors import auth as console_auth
 
@@ -88,7 +88,7 @@ class PasswordPage(ConsolePage):
 
 
 class MeApi(ConsoleApi):
-    judge_may_use: ClassVar[bool] = True
+    desk_roles: ClassVar[frozenset[str]] = frozenset(DESKS)  # who am I: every role
 
     async def get(self) -> None:
         e = self.scope.editor

@@ -7,7 +7,9 @@
   `X-XSRFToken`); the login form, before any session exists, uses Tornado's double-submit cookie.
   The application has `xsrf_cookies` off because WeChat and the mini-program cannot send tokens.
 - Roles: `viewer` accounts cannot use unsafe methods (except where a handler says `viewer_may_post`,
-  e.g. logout or their own password); `admin_only` handlers need an admin.
+  e.g. logout or their own password); `admin_only` handlers need an admin. Desk roles (`judge`,
+  `counsellor`, ...: `DESKS`) reach only handlers whose `desk_roles` name them and the
+  `viewer_may_post` ones: other pages redirect to their desk, other JSON answers 403.
 - `self.scope` (services.editors.scope.Scope) carries the org rule into every service call.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -51,11 +54,26 @@ def cookie_flags(public_url: str) -> dict[str, Any]:
     return {"httponly": True, "samesite": "Lax", "secure": public_url.startswith("https://")}
 
 
+@dataclass(frozen=True)
+class Desk:
+    """A role limited to its own desk: where it lands and what it is told elsewhere."""
+
+    page: str
+    refusal: str
+    code: str
+
+
+DESKS = {
+    "judge": Desk("/admin/judging", "评委账号只能查看和提交自己的评审任务", "judge_only"),
+    "counsellor": Desk("/admin/counselling", "心理咨询师账号只能使用心理咨询工作台", "counsellor_only"),
+}
+
+
 class ConsoleMixin(BaseHandler):
     public: ClassVar[bool] = False  # the login page
     admin_only: ClassVar[bool] = False
     viewer_may_post: ClassVar[bool] = False  # logout, switching org, one's own password
-    judge_may_use: ClassVar[bool] = False  # `judge` accounts reach only these (and viewer_may_post ones)
+    desk_roles: ClassVar[frozenset[str]] = frozenset()  # desk roles (DESKS) that may use this handler
     streams_body: ClassVar[bool] = False  # uploads: CSRF is checked after the body arrived
     session: Session | None = None
     scope: Scope
@@ -73,22 +91,24 @@ class ConsoleMixin(BaseHandler):
         elif not self.public:
             self.not_logged_in()
             return
-        judge = self.session is not None and self.session.editor.role == "judge"
-        if judge and not (self.judge_may_use or self.viewer_may_post):
-            if isinstance(self, ConsolePage) and self.request.method in ("GET", "HEAD"):
-                self.redirect("/admin/judging")
-                return
-            raise Forbidden("评委账号只能查看和提交自己的评审任务", code="judge_only")
+        desk = DESKS.get(self.session.editor.role) if self.session is not None else None
+        at_desk = desk is not None and self.session is not None and self.session.editor.role in self.desk_roles
+        if desk is not None and not (at_desk or self.viewer_may_post):
+            self.elsewhere(desk)
+            return
         if self.request.method not in SAFE_METHODS:
             if not self.streams_body:
                 self.check_csrf()
-            if self.session is not None and not self.viewer_may_post and not (judge and self.judge_may_use):
+            if self.session is not None and not self.viewer_may_post and not at_desk:
                 self.scope.require_write()
         if self.admin_only and self.session is not None:
             self.scope.require_admin()
 
     def not_logged_in(self) -> None:
         raise Unauthorized("请先登录", code="login_required")
+
+    def elsewhere(self, desk: Desk) -> None:
+        raise Forbidden(desk.refusal, code=desk.code)
 
     def check_csrf(self, submitted: str | None = None) -> None:
         """The session's token must come back with every change; without a session, Tornado's cookie check."""
@@ -136,6 +156,12 @@ class ConsolePage(ConsoleMixin):
         if self.request.method in ("GET", "HEAD") and self.request.uri and self.request.uri != "/admin/":
             url += "?" + urlencode({"next": self.request.uri})
         self.redirect(url, status=302 if self.request.method in ("GET", "HEAD") else 303)
+
+    def elsewhere(self, desk: Desk) -> None:
+        """A desk account opening any other page (the front page after login, say) lands on its desk."""
+        if self.request.method not in ("GET", "HEAD"):
+            raise Forbidden(desk.refusal, code=desk.code)
+        self.redirect(desk.page)
 
     def form(self) -> dict[str, str]:
         """Submitted form fields (single values, trimmed), without the CSRF token."""

@@ -12,14 +12,14 @@ CODE = r"([A-Za-z0-9]{4,12})"
 
 
 class TasksApi(ConsoleApi):
-    judge_may_use: ClassVar[bool] = True
+    desk_roles: ClassVar[frozenset[str]] = frozenset({"judge"})
 
     async def get(self) -> None:
         self.write_json({"items": await competitions.my_tasks(self.deps, self.scope.editor)})
 
 
 class TaskApi(ConsoleApi):
-    judge_may_use: ClassVar[bool] = True
+    desk_roles: ClassVar[frozenset[str]] = frozenset({"judge"})
 
     async def get(self, cid: str, code: str) -> None:
         self.write_json(await competitions.task_detail(self.deps, self.scope.editor, cid, code))
@@ -30,7 +30,7 @@ class TaskApi(ConsoleApi):
 
 
 class RecusalApi(ConsoleApi):
-    judge_may_use: ClassVar[bool] = True
+    desk_roles: ClassVar[frozenset[str]] = frozenset({"judge"})
 
     async def post(self, cid: str, code: str) -> None:
         reason = self.json_body().get("reason")
@@ -38,7 +38,7 @@ class RecusalApi(ConsoleApi):
 
 
 class ConflictsApi(ConsoleApi):
-    judge_may_use: ClassVar[bool] = True
+    desk_roles: ClassVar[frozenset[str]] = frozenset({"judge"})
 
     async def post(self, cid: str) -> None:
         orgs = self.json_body().get("orgs")
@@ -47,7 +47,7 @@ class ConflictsApi(ConsoleApi):
 
 class TasksPage(ConsolePage):
     nav: ClassVar[str] = "judging"
-    judge_may_use: ClassVar[bool] = True
+    desk_roles: ClassVar[frozenset[str]] = frozenset({"judge"})
 
     async def get(self) -> None:
         items = await competitions.my_tasks(self.deps, self.scope.editor)
@@ -56,7 +56,7 @@ class TasksPage(ConsolePage):
 
 class TaskPage(ConsolePage):
     nav: ClassVar[str] = "judging"
-    judge_may_use: ClassVar[bool] = True
+    desk_roles: ClassVar[frozenset[str]] = frozenset({"judge"})
 
     async def get(self, cid: str, code: str) -> None:
         task = await competitions.task_detail(self.deps, self.scope.editor, cid, code)

@@ -1,7 +1,9 @@
 """Editors' accounts: roles over an org subtree, argon2 passwords, and the rules for managing them.
 
 Roles: `admin` (everything in the subtree, including other editors' accounts), `editor` (content and
-pushes), `viewer` (reads only). An admin manages accounts inside their own subtree only, and never
+pushes), `viewer` (reads only); desk roles reach only their own desk (handlers.console.base.DESKS):
+`judge` (评委: the judging pages) and `counsellor` (心理咨询师: their counselling desk,
+services/counselling/desk.py). An admin manages accounts inside their own subtree only, and never
 their own role or status (so nobody locks the last door from inside). Disabling an account or
 resetting its password ends its sessions at once. Every change is audited by the caller's service
 (services.editors.auth), with the password hash never in the log.
@@ -23,7 +25,7 @@ from core.errors import BadInput, Conflict, Forbidden, NotFound
 from services.editors import password_policy, store
 from services.orgs import store as orgs
 
-ROLES = {"admin": "管理员", "editor": "编辑", "viewer": "只读", "judge": "评委"}  # judge: only the judging pages
+ROLES = {"admin": "管理员", "editor": "编辑", "viewer": "只读", "judge": "评委", "counsellor": "心理咨询师"}
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD, MAX_PASSWORD = 10, 128
 PUBLIC_FIELDS = ("name", "role", "org", "org_path", "disabled", "created_at", "created_by", "last_login_at")
@@ -101,7 +103,7 @@ def check_password(password: Any, username: str = "", org_names: Sequence[str] =
 
 def check_role(value: Any) -> str:
     if not isinstance(value, str) or value not in ROLES:
-        raise BadInput("角色应为 管理员、编辑、只读 或 评委", code="role")
+        raise BadInput("角色应为 " + "、".join(ROLES.values()) + " 之一", code="role")
     return str(value)
 
 

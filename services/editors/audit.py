@@ -53,6 +53,8 @@ ACTIONS = {
         "referred": "转办",
         "review": "审核通过",
     },  # consultation cases
+    "mark": "标记",
+    "reject": "驳回",
 }
 TARGETS = {
     "editor": "账号",
@@ -67,6 +69,7 @@ TARGETS = {
     "push": "推送",
     "competition": "竞赛",
     **{"consult_case": "咨询", "consult_desk": "咨询台", "consult_calendar": "工作日历"},
+    "counselling": "心理咨询",
 }
 
 

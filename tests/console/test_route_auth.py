@@ -263,3 +263,35 @@ async def test_no_form_input_makes_a_500(deps: Deps, client: Client, make_editor
         for form in FORMS:
             resp = await c.post(path, form)
             assert resp.status < 500, (path, form, resp.status, resp.text[-500:])
+
+
+async def test_counsellors_reach_only_their_desk(deps: Deps, client: Client) -> None:
+    """A 心理咨询师 account: every other page sends them to their desk, every other JSON route is 403."""
+    c = await client("counsellor1", org="370100", role="counsellor", fresh=True)
+    own = {"/admin/logout", "/admin/org", "/admin/password", "/api/admin/me"}
+    desk_routes = [p for p, h in console_rules(deps) if "counsellor" in getattr(h, "desk_roles", ())]
+    desk_prefixes = ("/admin/counselling", "/api/admin/counselling")
+    assert desk_routes and all(p.startswith(desk_prefixes) or p in own for p in desk_routes)
+    checked = 0
+    for pattern, handler in console_rules(deps):
+        path = sample_path(pattern)
+        if path in PUBLIC or path in own:
+            continue
+        desk = "counsellor" in getattr(handler, "desk_roles", ())
+        for method in METHODS:
+            if not implemented(handler, method) or (method != "GET" and getattr(handler, "streams_body", False)):
+                continue
+            checked += 1
+            if path.startswith("/api/admin"):
+                resp = await c.api(method, path, None if method in ("GET", "DELETE") else {})
+                refused = resp.status == 403 and resp.json["code"] == "counsellor_only"
+                assert refused != desk, (method, path, resp.status, resp.text[:200])
+            elif method == "GET":
+                resp = await c.get(path)
+                away = resp.status == 302 and resp.location == "/admin/counselling"
+                assert away != desk, (method, path, resp.status, resp.location)
+            else:
+                resp = await c.post(path, {})
+                refused = resp.status == 403 and "心理咨询工作台" in resp.text
+                assert refused != desk, (method, path, resp.status)
+    assert checked > 20

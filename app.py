@@ -19,7 +19,7 @@ from tornado.iostream import IOStream
 from tornado.netutil import bind_sockets
 
 import scheduler
-from core.config import ConfigError, Settings, load_settings
+from core.config import ConfigError, ServerSettings, Settings, load_settings
 from core.deps import Deps, build_deps, close_deps
 from core.embedded import EmbeddedServer, start_mongo, start_redis
 from core.logs import setup_logging
@@ -27,6 +27,7 @@ from handlers import console, ops
 from handlers import wechat as wechat_callback
 from handlers.base import NotFoundHandler
 from handlers.lean import Application, LeanRoute
+from handlers.slow_clients import HeaderDeadline
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
 from miniprogram_api import members as mp_members
@@ -62,17 +63,38 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
 
 
 class Server(HTTPServer):
-    """Tornado's HTTP server, with Nagle's algorithm off for good on every connection.
+    """Tornado's HTTP server, with Nagle's algorithm off for good on every connection and slow clients cut off.
 
     Tornado turns TCP_NODELAY on at the end of every response and off again after it: two
     setsockopt() calls per request (~3% of a /wechat request's CPU). Our responses leave in one
     write and streamed ones should not wait for ACKs either, so no-delay stays on.
+    `header_timeout` closes a connection whose request headers dribble in (handlers/slow_clients.py);
+    forwarded headers are applied by the application from trusted proxies only, never by Tornado's xheaders.
     """
+
+    def initialize(self, *args: Any, header_timeout: float | None = None, **kwargs: Any) -> None:
+        kwargs["xheaders"] = False  # handlers/client_address.py: from server.trusted_proxies only
+        super().initialize(*args, **kwargs)
+        self.header_deadline = HeaderDeadline(header_timeout) if header_timeout else None
+
+    @classmethod
+    def for_settings(cls, app: tornado.web.Application, s: ServerSettings) -> Server:
+        return cls(
+            app, max_body_size=s.max_body_bytes, idle_connection_timeout=s.idle_connection_timeout,
+            body_timeout=s.body_timeout, header_timeout=s.header_timeout,
+        )  # fmt: skip
 
     def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
         stream.set_nodelay(True)
         stream.set_nodelay = _keep_nodelay  # type: ignore[method-assign]
+        if self.header_deadline is not None:
+            self.header_deadline.watch(stream)
         super().handle_stream(stream, address)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.header_deadline is not None:
+            self.header_deadline.stop()
 
 
 def _keep_nodelay(value: bool) -> None:
@@ -168,7 +190,7 @@ async def serve(settings: Settings, config_path: Path, is_worker: bool) -> None:
         for hook in start_hooks():
             await hook(deps)
         app = make_app(deps)
-        server = Server(app, xheaders=settings.server.xheaders, max_body_size=settings.server.max_body_bytes)
+        server = Server.for_settings(app, settings.server)
         reuse = settings.server.workers > 1
         server.add_sockets(bind_sockets(settings.server.port, settings.server.host, reuse_port=reuse))
         if not is_worker and settings.server.workers > 1:

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -14,20 +13,24 @@ from pathlib import Path
 from typing import Any
 
 import tornado.web
+from tornado import httputil
 from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
 from tornado.netutil import bind_sockets
 
 import scheduler
 from core.config import ConfigError, ServerSettings, Settings, load_settings
-from core.deps import Deps, build_deps, close_deps
+from core.deps import Deps, build_deps
 from core.embedded import EmbeddedServer, start_mongo, start_redis
+from core.lifecycle import SHUTDOWN_LIMIT, Running, exit_after, shutdown, stop_event
 from core.logs import setup_logging
+from core.supervisor import Supervisor
 from handlers import console, ops
 from handlers import wechat as wechat_callback
 from handlers.base import NotFoundHandler
 from handlers.lean import Application, LeanRoute
 from handlers.slow_clients import HeaderDeadline
+from handlers.starting import StartingGate
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
 from miniprogram_api import members as mp_members
@@ -78,7 +81,7 @@ class Server(HTTPServer):
         self.header_deadline = HeaderDeadline(header_timeout) if header_timeout else None
 
     @classmethod
-    def for_settings(cls, app: tornado.web.Application, s: ServerSettings) -> Server:
+    def for_settings(cls, app: httputil.HTTPServerConnectionDelegate, s: ServerSettings) -> Server:
         return cls(
             app, max_body_size=s.max_body_bytes, idle_connection_timeout=s.idle_connection_timeout,
             body_timeout=s.body_timeout, header_timeout=s.header_timeout,
@@ -172,57 +175,56 @@ def spawn_workers(count: int, config: Path, redis_url: str, mongo_url: str) -> l
 
 
 async def serve(settings: Settings, config_path: Path, is_worker: bool) -> None:
-    embedded, redis_url, mongo_url = await start_services(settings)
-    fake = None
-    workers: list[subprocess.Popen[bytes]] = []
-    deps = build_deps(settings, redis_url=redis_url, mongo_url=mongo_url)
-    server: Server | None = None
+    """Open the port at once (answering 503 "starting"/"draining"), start, serve until SIGTERM, stop in bounded time."""
+    stop = stop_event()
+    gate = StartingGate()
+    server = Server.for_settings(gate, settings.server)
+    reuse = settings.server.workers > 1
+    server.add_sockets(bind_sockets(settings.server.port, settings.server.host, reuse_port=reuse))
+    run = Running()
     try:
-        if settings.demo.fake_wechat and not is_worker:
-            from tools.fake_wechat import start_fake_wechat
-
-            fake = await start_fake_wechat(port=settings.demo.fake_wechat_port)
-            log.info("demo: fake WeChat platform at %s", fake.url)
-        await check_reachable(deps, redis_url, mongo_url)
-        await ensure_indexes(deps.db)
-        await seed_all(deps.db)
-        await meta.record_boot(deps.db, VERSION)
-        for hook in start_hooks():
-            await hook(deps)
-        app = make_app(deps)
-        server = Server.for_settings(app, settings.server)
-        reuse = settings.server.workers > 1
-        server.add_sockets(bind_sockets(settings.server.port, settings.server.host, reuse_port=reuse))
-        if not is_worker and settings.server.workers > 1:
-            workers = spawn_workers(settings.server.workers - 1, config_path, redis_url, mongo_url)
-        log.info(
-            "serving on http://%s:%s (pid %s%s)", settings.server.host, settings.server.port, os.getpid(),
-            ", worker" if is_worker else "",
-        )  # fmt: skip
-        await _wait_for_stop_signal()
+        starting = asyncio.ensure_future(_start(settings, gate, run, is_worker))
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([starting, stopped], return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            log.info("stop requested during start-up")
+            starting.cancel()
+            await asyncio.wait([starting], timeout=5)
+        else:
+            starting.result()  # a start-up error ends here with its message
+            assert run.deps is not None
+            server.request_callback = make_app(run.deps)
+            if not is_worker and settings.server.workers > 1:
+                run.workers = spawn_workers(settings.server.workers - 1, config_path, run.redis_url, run.mongo_url)
+            log.info(
+                "serving on http://%s:%s (pid %s%s)", settings.server.host, settings.server.port, os.getpid(),
+                ", worker" if is_worker else "",
+            )  # fmt: skip
+            await stopped
         log.info("stopping")
     finally:
-        if server is not None:
-            server.stop()
-            try:
-                await asyncio.wait_for(server.close_all_connections(), 5)
-            except TimeoutError:
-                log.warning("connections still open after 5s; closing anyway")
-        for proc in workers:
-            proc.terminate()
-        for proc in workers:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for stop in stop_hooks():
-            await stop(deps)
-        await close_deps(deps)
-        if fake is not None:
-            await fake.stop()
-        for emb in reversed(embedded):
-            emb.stop()
+        exit_after(SHUTDOWN_LIMIT)
+        await shutdown(server, run, stop_hooks())
         log.info("stopped")
+
+
+async def _start(settings: Settings, gate: StartingGate, run: Running, is_worker: bool) -> None:
+    run.embedded, run.redis_url, run.mongo_url = await start_services(settings)
+    deps = run.deps = build_deps(settings, redis_url=run.redis_url, mongo_url=run.mongo_url)
+    if run.embedded:
+        deps.spawn(Supervisor(run.embedded).run(), "embedded-supervisor")  # restarts a dead Redis / MongoDB-wire
+    if settings.demo.fake_wechat and not is_worker:
+        from tools.fake_wechat import start_fake_wechat
+
+        run.fake = await start_fake_wechat(port=settings.demo.fake_wechat_port)
+        log.info("demo: fake WeChat platform at %s", run.fake.url)
+    await check_reachable(deps, run.redis_url, run.mongo_url)
+    await ensure_indexes(deps.db)
+    await seed_all(deps.db)
+    await meta.record_boot(deps.db, VERSION)
+    gate.phase = "draining"  # start hooks flush what a previous process left in Redis
+    for hook in start_hooks():
+        await hook(deps)
 
 
 class StartupError(Exception):
@@ -249,14 +251,6 @@ def _redact(url: str) -> str:
         netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
-
-
-async def _wait_for_stop_signal() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

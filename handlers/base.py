@@ -20,6 +20,7 @@ from tornado import httputil
 from core.deps import Deps
 from core.errors import BadInput, ServiceError
 from core.logs import request_id
+from core.outage import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,9 @@ class BaseHandler(tornado.web.RequestHandler):
             return
         if isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
             return
+        if is_unavailable(value):  # Redis or MongoDB down: one line (core.outage quiets the repeats), no traceback
+            log.warning("%s %s -> 503: %s", self.request.method, self.route, value)
+            return
         super().log_exception(typ, value, tb)
 
 
@@ -186,6 +190,10 @@ class JsonHandler(BaseHandler):
         if isinstance(exc, ServiceError):
             self.set_status(exc.status)
             body = {"code": exc.code, "message": exc.message}
+        elif is_unavailable(exc):  # nothing the caller did wrong, nothing half-done: "try again" is true
+            self.set_status(503)
+            self.set_header("Retry-After", "5")
+            body = {"code": "unavailable", "message": HTTP_TEXT[503]}
         else:
             reason = error_code(status_code)
             message = HTTP_TEXT.get(status_code, "请求失败")

@@ -17,6 +17,7 @@ import logging
 import secrets
 
 from core.deps import Deps
+from core.outage import Backoff
 from storage import ballots
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,6 @@ BATCH = 200  # small enough that one batch (BSON-encoded on the event loop) neve
 LEASE_KEY = "mp:ballots:flusher"
 LEASE_MS = 5_000
 IDLE_BLOCK_MS = 500
-RETRY_SECONDS = 1.0
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -59,17 +59,19 @@ async def run(deps: Deps) -> None:
     """The background loop: hold the lease, flush as ballots arrive; on errors wait and retry."""
     owner = secrets.token_hex(8)
     renew = deps.redis.register_script(_RENEW)
+    backoff = Backoff()
     while True:
         try:
             if not await renew(keys=[LEASE_KEY], args=[owner, LEASE_MS]):
                 await asyncio.sleep(LEASE_MS / 1000 / 2)
                 continue
             await flush_once(deps, block_ms=IDLE_BLOCK_MS)
+            backoff.reset()
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - Redis or MongoDB unavailable: the ballots wait in the stream
-            log.exception("ballot flush failed; retrying in %.0fs", RETRY_SECONDS)
-            await asyncio.sleep(RETRY_SECONDS)
+            log.exception("ballot flush failed; retrying")  # one line per outage (core/outage.py)
+            await asyncio.sleep(backoff.next())
 
 
 async def start(deps: Deps) -> None:

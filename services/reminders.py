@@ -26,6 +26,7 @@ from redis.exceptions import ResponseError
 from core.clock import localize
 from core.clock import now as clock_now
 from core.deps import Deps
+from core.outage import Backoff
 from core.wechat import WeChatError
 from services import signups
 from services.signup_flush import pause, stop_requested
@@ -135,14 +136,16 @@ async def send_confirmations(deps: Deps, consumer: str | None = None, count: int
 async def run_notifier(deps: Deps) -> None:
     await ensure_group(deps)
     consumer = instance_name()
+    backoff = Backoff()
     while not stop_requested():
         try:
             await send_confirmations(deps, consumer, block_ms=1000)
+            backoff.reset()
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - Redis hiccup: keep the loop alive
-            log.exception("confirmation loop failed; retrying")
-            await pause(1.0)
+            log.exception("confirmation loop failed; retrying")  # one line per outage (core/outage.py)
+            await pause(backoff.next())
 
 
 # --- reminders ----------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import core.prebind  # first: binds the port before the heavy imports below (only when run as the service)
+
+# isort: split
 import argparse
 import asyncio
 import logging
@@ -146,22 +149,23 @@ def stop_hooks() -> list[StartHook]:
 
 
 async def start_services(settings: Settings) -> tuple[list[EmbeddedServer], str, str]:
-    """Start the embedded Redis / MongoDB-wire servers where no URL is configured."""
-    embedded: list[EmbeddedServer] = []
+    """Start the embedded Redis / MongoDB-wire servers where no URL is configured (both at once)."""
     redis_url, mongo_url = settings.redis.url, settings.mongo.url
-    try:
-        if not redis_url:
-            server = await start_redis(settings.data_path)
-            embedded.append(server)
-            redis_url = server.url
-        if not mongo_url:
-            server = await start_mongo(settings.data_path)
-            embedded.append(server)
-            mongo_url = server.url
-    except Exception:
+    wanted = ([start_redis(settings.data_path)] if not redis_url else []) + (
+        [start_mongo(settings.data_path)] if not mongo_url else []
+    )
+    results = await asyncio.gather(*wanted, return_exceptions=True)
+    embedded = [r for r in results if isinstance(r, EmbeddedServer)]
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
         for server in embedded:
             server.stop()
-        raise
+        raise failed[0]
+    for server in embedded:
+        if server.name == "redis":
+            redis_url = server.url
+        else:
+            mongo_url = server.url
     return embedded, redis_url, mongo_url
 
 
@@ -180,7 +184,9 @@ async def serve(settings: Settings, config_path: Path, is_worker: bool) -> None:
     gate = StartingGate()
     server = Server.for_settings(gate, settings.server)
     reuse = settings.server.workers > 1
-    server.add_sockets(bind_sockets(settings.server.port, settings.server.host, reuse_port=reuse))
+    server.add_sockets(
+        core.prebind.take() or bind_sockets(settings.server.port, settings.server.host, reuse_port=reuse)
+    )
     run = Running()
     try:
         starting = asyncio.ensure_future(_start(settings, gate, run, is_worker))

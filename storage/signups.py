@@ -132,6 +132,14 @@ async def finish_reminder(db: Db, signup_id: str, outcome: str, at: datetime, de
     await durable(db.signups).update_one({"_id": signup_id, "reminder": "sending"}, {"$set": changes})
 
 
+async def retry_reminder(db: Db, signup_id: str, remind_at: datetime, attempts: int) -> None:
+    """A reminder WeChat provably did not deliver: pending again, due at `remind_at`."""
+    await durable(db.signups).update_one(
+        {"_id": signup_id, "reminder": "sending"},
+        {"$set": {"reminder": "pending", "remind_at": remind_at, "reminder_attempts": attempts}},
+    )
+
+
 async def reschedule_reminders(db: Db, activity_id: str, session_id: str, remind_at: datetime | None) -> int:
     """Move the not-yet-sent reminders of a session to `remind_at` (None: no reminder any more)."""
     changes: dict[str, Any] = {"remind_at": remind_at, "reminder": "pending"} if remind_at else {"reminder": "skipped"}

@@ -94,14 +94,24 @@ async def test_killed_redis_is_restarted_health_green_and_the_outage_is_quiet(tm
         assert code == 200, svc.log()
         assert svc.proc is not None and svc.proc.poll() is None  # the same service process throughout
         assert 503 in statuses and len(killed) >= 2
+
+        mongo = next(p for p in svc.descendants() if "secantusd" in " ".join(p.cmdline()))
+        os.kill(mongo.pid, signal.SIGKILL)  # the MongoDB-wire server too: back on its port, clients reconnect
+        killed_at = time.monotonic()
+        code = 0
+        while time.monotonic() - killed_at < 15 and code != 200:
+            await asyncio.sleep(0.2)
+            code, _ = await asyncio.to_thread(health, svc.url)
+        assert code == 200, svc.log()
+        mongo_green = time.monotonic() - killed_at
         text = "\n".join(outage_lines)
         assert not any("Traceback" in line for line in log_lines(svc, mark)), text
         # The first seconds say what broke (one line per loop, per route, per Redis death); after that the
         # rate must stay low enough that 30 s of outage writes fewer than 50 lines.
         late = [line for line in outage_lines if logged_at(line) >= late_from]
         per_second = len(late) / 3
-        print(f"Redis green {green_after:.1f}s after a kill; outage: {len(outage_lines)} lines in all, "  # noqa: T201
-              f"{per_second:.2f}/s in its last 3 s")  # fmt: skip
+        print(f"green {green_after:.1f}s after Redis, {mongo_green:.1f}s after MongoDB-wire was killed; "  # noqa: T201
+              f"outage: {len(outage_lines)} lines in all, {per_second:.2f}/s in its last 3 s")  # fmt: skip
         assert len(outage_lines) + per_second * 24 < 50, text
     finally:
         await asyncio.to_thread(svc.terminate)

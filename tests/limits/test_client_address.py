@@ -14,9 +14,12 @@ from tornado.httputil import HTTPHeaders
 
 from core.deps import Deps
 from handlers.client_address import client_address, networks
-from services import editors
-from storage import console_sessions
+from services import ballot_flusher, editors
+from storage import ballots, console_sessions
+from tests.conftest import Fetch
 from tests.console.conftest import PASSWORD, ConsoleClient
+from tests.mp.conftest import MpClient
+from tests.mp.polls_helpers import make_poll
 
 PROXY = networks(["10.0.0.0/8", "127.0.0.1/32"])
 
@@ -92,3 +95,20 @@ async def test_rotating_spoofed_addresses_do_not_dodge_the_ip_lock(
     else:
         # without trusted proxies nobody can choose an address: the peer (loopback) is locked
         assert await attempt(app_server, "victim", PASSWORD, X_Forwarded_For="198.51.100.2") == 429
+
+
+async def test_a_ballot_records_the_address_our_proxy_saw_never_a_spoofed_one(
+    fetch: Fetch, fake_wechat: Any, deps: Deps, settings_overrides: dict[str, Any]
+) -> None:
+    """Poll anti-brushing counts ballots per address: the address stored with a ballot is the one it used."""
+    poll = await make_poll(deps)
+    mp = MpClient(fetch, fake_wechat)
+    token = await mp.login("o_ip1")
+    spoofed = {"X-Forwarded-For": "198.51.100.77, 203.0.113.60", "X-Real-IP": "192.0.2.5"}
+    path = f"/api/mp/polls/{poll['_id']}/ballots"
+    status, _ = await mp.call("POST", path, {"options": ["o1"]}, token, headers=spoofed)
+    assert status == 201
+    await ballot_flusher.drain(deps)
+    [ballot] = await ballots.mine(deps.db, poll["_id"], "o_ip1")
+    # behind the trusted proxy (loopback here) the proxy appended 203.0.113.60; directly, both headers are lies
+    assert ballot["ip"] == ("203.0.113.60" if settings_overrides else "127.0.0.1")

@@ -29,6 +29,7 @@ from tornado.log import access_log
 
 from core.deps import Deps
 from core.logs import request_id
+from core.outage import is_unavailable
 from handlers.base import HTTP_TEXT, HttpDate, count_request, error_code, request_id_for
 from handlers.client_address import client_address, forwarded_scheme, is_trusted, networks
 
@@ -109,6 +110,11 @@ class LeanRoute(httputil.HTTPMessageDelegate):
     def _ran(self, task: asyncio.Future[None]) -> None:
         _running.discard(task)
         exc = None if task.cancelled() else task.exception()
+        if exc is not None and is_unavailable(exc):  # Redis or MongoDB down: one quiet line, "try again"
+            log.warning("%s %s -> 503: %s", self.method, self.route, exc)
+            if not self.answered:
+                self.fail(503, "unavailable", HTTP_TEXT[503], [("Retry-After", "5")])
+            return
         if exc is not None:
             log.error("%s %s failed", self.method, self.route, exc_info=exc)
         if not self.answered:

@@ -34,6 +34,18 @@ def health(url: str) -> tuple[int, dict[str, object]]:
         return 0, {}
 
 
+def api_call(url: str) -> int:
+    """A mini-program call whose session lookup needs Redis."""
+    request = urllib.request.Request(url + "/api/mp/polls", headers={"Authorization": "Bearer not-a-session"})
+    try:
+        with urllib.request.urlopen(request, timeout=2) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+    except OSError:
+        return 0
+
+
 def redis_child(svc: ServiceProcess) -> psutil.Process | None:
     for p in svc.descendants():
         try:
@@ -84,6 +96,7 @@ async def test_killed_redis_is_restarted_health_green_and_the_outage_is_quiet(tm
                 os.kill(child.pid, signal.SIGKILL)
                 killed.add(child.pid)
             statuses.append((await asyncio.to_thread(health, svc.url))[0])
+            statuses.append(await asyncio.to_thread(api_call, svc.url))  # a worker's call: 503, one quiet line
             await asyncio.sleep(0.1)
         late_from = time.time() - 3
         outage_lines = log_lines(svc, mark)
@@ -94,6 +107,7 @@ async def test_killed_redis_is_restarted_health_green_and_the_outage_is_quiet(tm
         assert code == 200, svc.log()
         assert svc.proc is not None and svc.proc.poll() is None  # the same service process throughout
         assert 503 in statuses and len(killed) >= 2
+        assert set(statuses) <= {200, 401, 503}, statuses  # never a 500
 
         mongo = next(p for p in svc.descendants() if "secantusd" in " ".join(p.cmdline()))
         os.kill(mongo.pid, signal.SIGKILL)  # the MongoDB-wire server too: back on its port, clients reconnect

@@ -18,7 +18,7 @@ import secrets
 
 from core.deps import Deps
 from core.outage import Backoff
-from storage import ballots
+from services.polls import ballots_store as ballots
 
 log = logging.getLogger(__name__)
 

@@ -33,11 +33,11 @@ from core.deps import Deps
 from core.outage import Backoff
 from core.wechat import WeChatError
 from core.wechat.errors import undelivered
-from services import signups
-from services.signup_flush import pause, stop_requested
+from services.activities import signups
+from services.activities import signups_store as signups_repo
+from services.activities.flusher import pause, stop_requested
+from services.activities.live import NOTIFY
 from storage import signup_notify_retry as notify_retry
-from storage import signups as signups_repo
-from storage.signup_state import NOTIFY
 
 log = logging.getLogger(__name__)
 GROUP = "notify"

@@ -16,8 +16,8 @@ from typing import cast
 from core.deps import Deps
 from core.lease import Lease
 from core.outage import Backoff
-from storage import signups as signups_repo
-from storage.signup_state import SignupState
+from services.activities import signups_store as signups_repo
+from services.activities.live import SignupState
 
 log = logging.getLogger(__name__)
 BATCH = 1000

@@ -12,7 +12,7 @@ import json
 
 import redis.asyncio as aioredis
 
-from storage.signup_state import NOTIFY
+from services.activities.live import NOTIFY
 
 LATER = "mp:su:notify:later"
 

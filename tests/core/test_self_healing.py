@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 from core.deps import build_deps, close_deps
-from services.signup_flush import FLUSH_LOCK
-from storage import signups as signups_repo
+from services.activities import signups_store as signups_repo
+from services.activities.flusher import FLUSH_LOCK
 from tests.conftest import make_settings
 from tests.mp_activities.test_signups import published, sign
 from tests.support.service import ServiceProcess, wait_gone

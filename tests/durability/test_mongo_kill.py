@@ -12,12 +12,12 @@ from pathlib import Path
 from core.deps import build_deps, close_deps
 from core.embedded import start_mongo
 from seed import seed_all
-from services import ballot_flusher
-from services.sessions import CurrentUser
-from services.signup_flush import flush_all
-from services.votes import cast
-from storage import ballots
-from storage import signups as signups_repo
+from services.activities import signups_store as signups_repo
+from services.activities.flusher import flush_all
+from services.members.sessions import CurrentUser
+from services.polls import ballots_store as ballots
+from services.polls import flusher as ballot_flusher
+from services.polls.voting import cast
 from storage.indexes import ensure_indexes
 from tests.conftest import Deps
 from tests.mp.polls_helpers import make_poll

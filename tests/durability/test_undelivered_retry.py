@@ -9,10 +9,10 @@ from typing import Any
 from core.deps import Deps
 from core.wechat.apis import MiniProgramAPI
 from core.wechat.client import WeChatClient
-from services import reminders, signups
-from services.signup_flush import flush_all
+from services.activities import reminders, signups
+from services.activities import signups_store as repo
+from services.activities.flusher import flush_all
 from storage import signup_notify_retry as notify_retry
-from storage import signups as repo
 from tests.mp_activities.conftest import FORM, member
 from tests.mp_activities.test_signups import published
 

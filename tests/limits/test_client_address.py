@@ -14,8 +14,10 @@ from tornado.httputil import HTTPHeaders
 
 from core.deps import Deps
 from handlers.client_address import client_address, networks
-from services import ballot_flusher, editors
-from storage import ballots, console_sessions
+from services.editors import accounts as editors
+from services.editors import sessions_live as console_sessions
+from services.polls import ballots_store as ballots
+from services.polls import flusher as ballot_flusher
 from tests.conftest import Fetch
 from tests.console.conftest import PASSWORD, ConsoleClient
 from tests.mp.conftest import MpClient

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import core.prebind  # first: binds the port before the heavy imports below (only when run as the service)
+
+# isort: split
 import argparse
 import asyncio
 import logging
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -15,20 +17,25 @@ from pathlib import Path
 from typing import Any
 
 import tornado.web
+from tornado import httputil
 from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
 from tornado.netutil import bind_sockets
 
 import scheduler
-from core.config import ConfigError, Settings, load_settings
-from core.deps import Deps, build_deps, close_deps
+from core.config import ConfigError, ServerSettings, Settings, load_settings
+from core.deps import Deps, build_deps
 from core.embedded import EmbeddedServer, start_mongo, start_redis
+from core.lifecycle import SHUTDOWN_LIMIT, Running, exit_after, shutdown, stop_event
 from core.logs import setup_logging
+from core.supervisor import Supervisor
 from handlers import console, ops
 from handlers import wechat as wechat_callback
 from handlers.base import NotFoundHandler
 from handlers.console.base import cookie_flags as console_cookie_flags
 from handlers.lean import Application, LeanRoute
+from handlers.slow_clients import HeaderDeadline
+from handlers.starting import StartingGate
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
 from miniprogram_api import competitions as mp_competitions
@@ -76,17 +83,38 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
 
 
 class Server(HTTPServer):
-    """Tornado's HTTP server, with Nagle's algorithm off for good on every connection.
+    """Tornado's HTTP server, with Nagle's algorithm off for good on every connection and slow clients cut off.
 
     Tornado turns TCP_NODELAY on at the end of every response and off again after it: two
     setsockopt() calls per request (~3% of a /wechat request's CPU). Our responses leave in one
     write and streamed ones should not wait for ACKs either, so no-delay stays on.
+    `header_timeout` closes a connection whose request headers dribble in (handlers/slow_clients.py);
+    forwarded headers are applied by the application from trusted proxies only, never by Tornado's xheaders.
     """
+
+    def initialize(self, *args: Any, header_timeout: float | None = None, **kwargs: Any) -> None:
+        kwargs["xheaders"] = False  # handlers/client_address.py: from server.trusted_proxies only
+        super().initialize(*args, **kwargs)
+        self.header_deadline = HeaderDeadline(header_timeout) if header_timeout else None
+
+    @classmethod
+    def for_settings(cls, app: httputil.HTTPServerConnectionDelegate, s: ServerSettings) -> Server:
+        return cls(
+            app, max_body_size=s.max_body_bytes, idle_connection_timeout=s.idle_connection_timeout,
+            body_timeout=s.body_timeout, header_timeout=s.header_timeout,
+        )  # fmt: skip
 
     def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
         stream.set_nodelay(True)
         stream.set_nodelay = _keep_nodelay  # type: ignore[method-assign]
+        if self.header_deadline is not None:
+            self.header_deadline.watch(stream)
         super().handle_stream(stream, address)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.header_deadline is not None:
+            self.header_deadline.stop()
 
 
 def _keep_nodelay(value: bool) -> None:
@@ -141,22 +169,23 @@ def stop_hooks() -> list[StartHook]:
 
 
 async def start_services(settings: Settings) -> tuple[list[EmbeddedServer], str, str]:
-    """Start the embedded Redis / MongoDB-wire servers where no URL is configured."""
-    embedded: list[EmbeddedServer] = []
+    """Start the embedded Redis / MongoDB-wire servers where no URL is configured (both at once)."""
     redis_url, mongo_url = settings.redis.url, settings.mongo.url
-    try:
-        if not redis_url:
-            server = await start_redis(settings.data_path)
-            embedded.append(server)
-            redis_url = server.url
-        if not mongo_url:
-            server = await start_mongo(settings.data_path)
-            embedded.append(server)
-            mongo_url = server.url
-    except Exception:
+    wanted = ([start_redis(settings.data_path)] if not redis_url else []) + (
+        [start_mongo(settings.data_path)] if not mongo_url else []
+    )
+    results = await asyncio.gather(*wanted, return_exceptions=True)
+    embedded = [r for r in results if isinstance(r, EmbeddedServer)]
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
         for server in embedded:
             server.stop()
-        raise
+        raise failed[0]
+    for server in embedded:
+        if server.name == "redis":
+            redis_url = server.url
+        else:
+            mongo_url = server.url
     return embedded, redis_url, mongo_url
 
 
@@ -170,57 +199,58 @@ def spawn_workers(count: int, config: Path, redis_url: str, mongo_url: str) -> l
 
 
 async def serve(settings: Settings, config_path: Path, is_worker: bool) -> None:
-    embedded, redis_url, mongo_url = await start_services(settings)
-    fake = None
-    workers: list[subprocess.Popen[bytes]] = []
-    deps = build_deps(settings, redis_url=redis_url, mongo_url=mongo_url)
-    server: Server | None = None
+    """Open the port at once (answering 503 "starting"/"draining"), start, serve until SIGTERM, stop in bounded time."""
+    stop = stop_event()
+    gate = StartingGate()
+    server = Server.for_settings(gate, settings.server)
+    reuse = settings.server.workers > 1
+    server.add_sockets(
+        core.prebind.take() or bind_sockets(settings.server.port, settings.server.host, reuse_port=reuse)
+    )
+    run = Running()
     try:
-        if settings.demo.fake_wechat and not is_worker:
-            from tools.fake_wechat import start_fake_wechat
-
-            fake = await start_fake_wechat(port=settings.demo.fake_wechat_port)
-            log.info("demo: fake WeChat platform at %s", fake.url)
-        await check_reachable(deps, redis_url, mongo_url)
-        await ensure_indexes(deps.db)
-        await seed_all(deps.db)
-        await meta.record_boot(deps.db, VERSION)
-        for hook in start_hooks():
-            await hook(deps)
-        app = make_app(deps)
-        server = Server(app, xheaders=settings.server.xheaders, max_body_size=settings.server.max_body_bytes)
-        reuse = settings.server.workers > 1
-        server.add_sockets(bind_sockets(settings.server.port, settings.server.host, reuse_port=reuse))
-        if not is_worker and settings.server.workers > 1:
-            workers = spawn_workers(settings.server.workers - 1, config_path, redis_url, mongo_url)
-        log.info(
-            "serving on http://%s:%s (pid %s%s)", settings.server.host, settings.server.port, os.getpid(),
-            ", worker" if is_worker else "",
-        )  # fmt: skip
-        await _wait_for_stop_signal()
+        starting = asyncio.ensure_future(_start(settings, gate, run, is_worker))
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([starting, stopped], return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            log.info("stop requested during start-up")
+            starting.cancel()
+            await asyncio.wait([starting], timeout=5)
+        else:
+            starting.result()  # a start-up error ends here with its message
+            assert run.deps is not None
+            server.request_callback = make_app(run.deps)
+            if not is_worker and settings.server.workers > 1:
+                run.workers = spawn_workers(settings.server.workers - 1, config_path, run.redis_url, run.mongo_url)
+            log.info(
+                "serving on http://%s:%s (pid %s%s)", settings.server.host, settings.server.port, os.getpid(),
+                ", worker" if is_worker else "",
+            )  # fmt: skip
+            await stopped
         log.info("stopping")
     finally:
-        if server is not None:
-            server.stop()
-            try:
-                await asyncio.wait_for(server.close_all_connections(), 5)
-            except TimeoutError:
-                log.warning("connections still open after 5s; closing anyway")
-        for proc in workers:
-            proc.terminate()
-        for proc in workers:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for stop in stop_hooks():
-            await stop(deps)
-        await close_deps(deps)
-        if fake is not None:
-            await fake.stop()
-        for emb in reversed(embedded):
-            emb.stop()
+        exit_after(SHUTDOWN_LIMIT)
+        await shutdown(server, run, stop_hooks())
         log.info("stopped")
+
+
+async def _start(settings: Settings, gate: StartingGate, run: Running, is_worker: bool) -> None:
+    run.embedded, run.redis_url, run.mongo_url = await start_services(settings)
+    deps = run.deps = build_deps(settings, redis_url=run.redis_url, mongo_url=run.mongo_url)
+    if run.embedded:
+        deps.spawn(Supervisor(run.embedded).run(), "embedded-supervisor")  # restarts a dead Redis / MongoDB-wire
+    if settings.demo.fake_wechat and not is_worker:
+        from tools.fake_wechat import start_fake_wechat
+
+        run.fake = await start_fake_wechat(port=settings.demo.fake_wechat_port)
+        log.info("demo: fake WeChat platform at %s", run.fake.url)
+    await check_reachable(deps, run.redis_url, run.mongo_url)
+    await ensure_indexes(deps.db)
+    await seed_all(deps.db)
+    await meta.record_boot(deps.db, VERSION)
+    gate.phase = "draining"  # start hooks flush what a previous process left in Redis
+    for hook in start_hooks():
+        await hook(deps)
 
 
 class StartupError(Exception):
@@ -247,14 +277,6 @@ def _redact(url: str) -> str:
         netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
-
-
-async def _wait_for_stop_signal() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

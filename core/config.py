@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import ipaddress
 import types
 import typing
 from collections.abc import Mapping
@@ -32,9 +33,16 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1  # processes sharing the port via SO_REUSEPORT
-    xheaders: bool = False  # trust X-Real-IP / X-Forwarded-For from a reverse proxy
+    xheaders: bool = False  # take the client address from X-Forwarded-For / X-Real-IP, from trusted_proxies only
+    trusted_proxies: tuple[str, ...] = ()  # CIDRs of our load balancers / reverse proxies (required with xheaders)
     cookie_secret: str = ""  # signs console session cookies; required
     max_body_bytes: int = 1_048_576
+    max_json_bytes: int = 262_144  # largest JSON body a handler parses
+    max_json_depth: int = 32  # deepest nesting of arrays/objects in a JSON body
+    idle_connection_timeout: float = 60.0  # a keep-alive connection with no request is closed after this
+    header_timeout: float = 10.0  # a request's headers must be complete this long after they started
+    body_timeout: float = 30.0  # a request's body must be complete this long after its headers
+    metrics_token: str = ""  # /metrics needs `Authorization: Bearer <token>`; empty = loopback clients only
     public_url: str = "http://127.0.0.1:8080"  # how WeChat and browsers reach us
 
 
@@ -160,6 +168,11 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
             return int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key}: expected a whole number, got {value!r}") from None
+    if typing.get_origin(hint) is tuple:  # a YAML list, or comma-separated text (environment variables)
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{key}: expected a list of text values, got {value!r}")
+        return tuple(i.strip() for i in items if i.strip())
     if hint is float:
         try:
             return float(value)
@@ -237,10 +250,29 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"server.port: {s.server.port} is not a TCP port")
     if s.server.workers < 1:
         raise ConfigError("server.workers: must be at least 1")
+    _check_server(s.server)
     if s.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log.level: {s.log.level!r} is not one of DEBUG, INFO, WARNING, ERROR")
     if not s.mongo.db or any(c in s.mongo.db for c in '/\\. "$'):
         raise ConfigError(f"mongo.db: {s.mongo.db!r} is not a valid database name")
+
+
+def _check_server(s: ServerSettings) -> None:
+    for cidr in s.trusted_proxies:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise ConfigError(f"server.trusted_proxies: {cidr!r} is not an IP address or CIDR") from None
+    if s.xheaders and not s.trusted_proxies:
+        raise ConfigError(
+            "server.trusted_proxies: required with server.xheaders (the load balancer's addresses, e.g. "
+            "100.64.0.0/10 for an Alibaba Cloud SLB); anybody else could choose their own address"
+        )
+    for name in ("idle_connection_timeout", "header_timeout", "body_timeout"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"server.{name}: must be more than 0 seconds")
+    if s.max_json_depth < 2 or s.max_json_bytes < 1024:
+        raise ConfigError("server.max_json_depth / max_json_bytes: at least 2 levels and 1024 bytes")
 
 
 def parse_settings(raw: Any, env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Settings:

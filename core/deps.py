@@ -134,6 +134,6 @@ async def close_deps(deps: Deps) -> None:
             log.warning("background task %s did not stop within %.0fs; leaving it", task.get_name(), SHUTDOWN_GRACE)
     for close in reversed(deps.closers):
         try:
-            await close()
-        except Exception:  # noqa: BLE001 - shutting down: log and keep closing the rest
-            log.exception("error while closing")
+            await asyncio.wait_for(close(), SHUTDOWN_GRACE)  # bounded: a client waiting on a dead server
+        except Exception as exc:  # noqa: BLE001 - shutting down: log and keep closing the rest
+            log.warning("error while closing %s: %s", getattr(close, "__qualname__", close), exc or type(exc).__name__)

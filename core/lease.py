@@ -2,21 +2,32 @@
 
 `SET <key> <owner> NX PX ttl` takes it; the holder renews it with a Lua compare-and-expire and
 gives it back with compare-and-delete, so nobody renews or frees a lease that expired and was
-taken by another. A holder that dies simply lets it expire. Used for the scheduler's leader
+taken by another. A holder that dies lets it expire, or, when it ran on this host, is recognised at once
+(owner = host:pid:token, and that pid is gone) and its lease taken over: a service restarted after a
+kill -9 does not wait out its predecessor's locks. Used for the scheduler's leader
 (scheduler/leader.py), the access_token refresh (core/wechat/tokens.py) and for work that one
 process at a time should do (follower tag queues).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
 import socket
 import time
+import weakref
 
 import redis.asyncio as aioredis
 
+log = logging.getLogger(__name__)
+
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
+_TAKE_OVER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) and 1 or 0 end
 return 0
 """
 _RELEASE = """
@@ -25,14 +36,37 @@ return 0
 """
 
 
+_live: weakref.WeakSet[Lease] = weakref.WeakSet()  # this process's leases, to tell our owners from a dead one's
+
+
+def dead_local_owner(owner: str) -> bool:
+    """True when `owner` names a process of this host that no longer runs (never for another host's)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():  # our pid: ours if one of our leases has that owner, else an earlier incarnation
+        return not any(lease.owner == owner for lease in list(_live))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 class Lease:
     def __init__(self, redis: aioredis.Redis, key: str, *, ttl: float, owner: str = "") -> None:
         self.redis = redis
         self.key = key
         self.ttl_ms = int(ttl * 1000)
-        self.owner = owner or f"{socket.gethostname()}:{secrets.token_hex(4)}"
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
+        self._take_over = redis.register_script(_TAKE_OVER)
+        _live.add(self)
         self.held_until = 0.0  # monotonic: when our last confirmed lease runs out
 
     @property
@@ -40,12 +74,20 @@ class Lease:
         return time.monotonic() < self.held_until
 
     async def acquire(self) -> bool:
-        """Take the lease if nobody holds it (one round trip; a holder extends it with `renew()`)."""
+        """Take the lease if nobody holds it, or a dead process of this host did (a holder extends it with
+        `renew()`). One round trip when free; one more read when held."""
         started = time.monotonic()
         if await self.redis.set(self.key, self.owner, nx=True, px=self.ttl_ms):
             self.held_until = started + self.ttl_ms / 1000
             return True
-        return False
+        holder = await self.holder()
+        if not holder or holder == self.owner or not dead_local_owner(holder):
+            return False
+        if not await self._take_over(keys=[self.key], args=[holder, self.owner, self.ttl_ms]):
+            return False  # somebody else was faster
+        log.info("lease %s: taken over from %s, which is no longer running", self.key, holder)
+        self.held_until = started + self.ttl_ms / 1000
+        return True
 
     async def renew(self) -> bool:
         started = time.monotonic()

@@ -9,6 +9,7 @@ import sys
 from datetime import datetime
 
 from core.clock import TZ
+from core.outage import QuietOutages
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -36,6 +37,7 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(level: str = "INFO", as_json: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RequestIdFilter())
+    handler.addFilter(QuietOutages())  # one line per outage, not a traceback per failed request or loop turn
     if as_json:
         handler.setFormatter(JsonFormatter())
     else:

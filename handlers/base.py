@@ -21,6 +21,7 @@ from tornado import httputil
 from core.deps import Deps, Slot
 from core.errors import BadInput, ServiceError
 from core.logs import request_id
+from core.outage import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,23 @@ def error_code(status: int) -> str:
         return "error"
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def nesting_exceeds(raw: bytes, limit: int) -> bool:
+    """True when arrays/objects in `raw` nest deeper than `limit` (checked before parsing: the parser and
+    every walk over the result recurse, and `[[[[...` deep enough is a RecursionError, i.e. a 500)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False  # the common case: not even that many brackets in all
+    depth = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub(b'""', raw)):  # brackets inside strings do not nest
+        depth += 1 if bracket in (b"[", b"{") else -1
+        if depth > limit:
+            return True
+    return False
+
+
 class BaseHandler(tornado.web.RequestHandler):
     deps: Deps
     _request_id = ""
@@ -106,7 +124,10 @@ class BaseHandler(tornado.web.RequestHandler):
     def clear(self) -> None:
         # Tornado's clear(), minus formatting the date on every response and naming its version in a
         # Server header (nobody needs to know which server to attack); tests/core/test_ops.py pins it.
-        self._headers = httputil.HTTPHeaders({"Content-Type": "text/html; charset=UTF-8", "Date": HttpDate.now()})
+        # nosniff: a browser must never reinterpret an answer (an echoed text, a JSON error) as HTML or script.
+        self._headers = httputil.HTTPHeaders(
+            {"Content-Type": "text/html; charset=UTF-8", "Date": HttpDate.now(), "X-Content-Type-Options": "nosniff"}
+        )
         self.set_default_headers()
         self._write_buffer = []
         self._status_code = 200
@@ -128,6 +149,9 @@ class BaseHandler(tornado.web.RequestHandler):
             return
         if isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
             return
+        if is_unavailable(value):  # Redis or MongoDB down: one line (core.outage quiets the repeats), no traceback
+            log.warning("%s %s -> 503: %s", self.request.method, self.route, value)
+            return
         super().log_exception(typ, value, tb)
 
 
@@ -141,11 +165,17 @@ class JsonHandler(BaseHandler):
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object, or a 400 that says what is wrong."""
-        if not self.request.body:
+        raw = self.request.body
+        if not raw:
             raise BadInput("请求体不能为空，请提交 JSON 对象", code="invalid_json")
+        server = self.deps.settings.server
+        if len(raw) > server.max_json_bytes:
+            raise BadInput(f"请求体过大（JSON 最多 {server.max_json_bytes // 1024} KB）", code="invalid_json")
+        if nesting_exceeds(raw, server.max_json_depth):
+            raise BadInput(f"JSON 嵌套层数过多（最多 {server.max_json_depth} 层）", code="invalid_json")
         try:
-            body = json.loads(self.request.body)
-        except (ValueError, UnicodeDecodeError):
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise BadInput("请求体不是合法的 JSON", code="invalid_json") from None
         if not isinstance(body, dict):
             raise BadInput("请求体必须是 JSON 对象", code="invalid_json")
@@ -160,6 +190,10 @@ class JsonHandler(BaseHandler):
         if isinstance(exc, ServiceError):
             self.set_status(exc.status)
             body = {"code": exc.code, "message": exc.message}
+        elif is_unavailable(exc):  # nothing the caller did wrong, nothing half-done: "try again" is true
+            self.set_status(503)
+            self.set_header("Retry-After", "5")
+            body = {"code": "unavailable", "message": HTTP_TEXT[503]}
         else:
             reason = error_code(status_code)
             message = HTTP_TEXT.get(status_code, "请求失败")

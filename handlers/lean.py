@@ -9,7 +9,7 @@ message than as a RequestHandler (of ~320 µs; bench/README.md).
 
 A lean route still gets what every route gets: the request id (log lines and X-Request-Id), the
 request metrics, the access log (path only, never the query), the JSON error shape
-`{"code", "message"}`, and HTTPServer's xheaders handling, which wraps any delegate.
+`{"code", "message"}`, and the client address (`_Switch` applies trusted proxies' headers for every route).
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from tornado.log import access_log
 
 from core.deps import Deps
 from core.logs import request_id
+from core.outage import is_unavailable
 from handlers.base import HTTP_TEXT, HttpDate, count_request, error_code, request_id_for
+from handlers.client_address import client_address, forwarded_scheme, is_trusted, networks
 
 log = logging.getLogger(__name__)
 _running: set[asyncio.Future[None]] = set()
@@ -58,7 +60,7 @@ class LeanRoute(httputil.HTTPMessageDelegate):
         assert isinstance(start_line, httputil.RequestStartLine)
         self.method = start_line.method
         self.query = start_line.path.partition("?")[2]
-        # Read now: with xheaders, HTTPServer restores the proxy's address once the body is in.
+        # The client's address (set by _Switch from a trusted proxy's headers, handlers/client_address.py).
         context = getattr(self.conn, "context", None)
         self._ip = str(getattr(context, "remote_ip", "") or "")
         self._rid = request_id_for(headers.get("X-Request-Id", ""))
@@ -108,6 +110,11 @@ class LeanRoute(httputil.HTTPMessageDelegate):
     def _ran(self, task: asyncio.Future[None]) -> None:
         _running.discard(task)
         exc = None if task.cancelled() else task.exception()
+        if exc is not None and is_unavailable(exc):  # Redis or MongoDB down: one quiet line, "try again"
+            log.warning("%s %s -> 503: %s", self.method, self.route, exc)
+            if not self.answered:
+                self.fail(503, "unavailable", HTTP_TEXT[503], [("Retry-After", "5")])
+            return
         if exc is not None:
             log.error("%s %s failed", self.method, self.route, exc_info=exc)
         if not self.answered:
@@ -123,6 +130,7 @@ class LeanRoute(httputil.HTTPMessageDelegate):
         headers["Content-Length"] = str(len(body))
         headers["Date"] = HttpDate.now()
         headers["X-Request-Id"] = self._rid
+        headers["X-Content-Type-Options"] = "nosniff"  # the echostr answer echoes the caller's text
         for name, value in extra or ():
             headers[name] = value
         if self.method == "HEAD":
@@ -153,6 +161,8 @@ class Application(tornado.web.Application):
         super().__init__(rules, **settings)
         self.deps = deps
         self.lean = lean
+        server = deps.settings.server
+        self.proxies = networks(server.trusted_proxies) if server.xheaders else ()
 
     def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
         return _Switch(self, server_conn, request_conn)
@@ -171,6 +181,8 @@ class _Switch(httputil.HTTPMessageDelegate):
         self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine, headers: httputil.HTTPHeaders
     ) -> Any:
         assert isinstance(start_line, httputil.RequestStartLine)
+        if self.app.proxies:
+            self._forwarded(headers)
         path = start_line.path.partition("?")[0]
         lean = self.app.lean.get(path)
         if lean is not None:
@@ -178,6 +190,16 @@ class _Switch(httputil.HTTPMessageDelegate):
         else:
             self.delegate = tornado.web.Application.start_request(self.app, self.server_conn, self.conn)
         return self.delegate.headers_received(start_line, headers)
+
+    def _forwarded(self, headers: httputil.HTTPHeaders) -> None:
+        """Every request of the connection starts again from the TCP peer (a proxy may multiplex clients)."""
+        ctx = getattr(self.conn, "context", None)
+        if ctx is None:
+            return
+        peer = ctx.__dict__.setdefault("peer_ip", ctx.remote_ip)
+        scheme = ctx.__dict__.setdefault("peer_protocol", ctx.protocol)
+        ctx.remote_ip = client_address(peer, headers, self.app.proxies)
+        ctx.protocol = forwarded_scheme(is_trusted(peer, self.app.proxies), headers, scheme)
 
     def data_received(self, chunk: bytes) -> Any:
         assert self.delegate is not None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -31,9 +33,27 @@ class HealthHandler(JsonHandler):
 
 
 class MetricsHandler(BaseHandler):
+    """Prometheus text. It names routes, error rates and traffic: loopback scrapers only, or a bearer token
+    (`server.metrics_token`) for a scraper elsewhere. The address is the client's (trusted proxies applied)."""
+
     def get(self) -> None:
+        if not self._allowed():
+            self.set_status(403)
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish("403 forbidden: /metrics needs server.metrics_token or a loopback client\n")
+            return
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(self.deps.metrics.render())
+
+    def _allowed(self) -> bool:
+        token = self.deps.settings.server.metrics_token
+        if token:
+            given = self.request.headers.get("Authorization", "")
+            return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+        try:
+            return ipaddress.ip_address(self.client_ip()).is_loopback
+        except ValueError:
+            return False
 
 
 routes = [

@@ -124,7 +124,7 @@ async def app_server(deps: Deps) -> AsyncIterator[str]:
     for hook in start_hooks():
         await hook(deps)
     sock, port = bind_unused_port()
-    server = Server(make_app(deps), max_body_size=deps.settings.server.max_body_bytes)
+    server = Server.for_settings(make_app(deps), deps.settings.server)
     server.add_sockets([sock])
     yield f"http://127.0.0.1:{port}"
     server.stop()

@@ -3,7 +3,8 @@
 Calls never block the event loop (aiohttp with a keep-alive pool). Failures surface as
 WeChatError with errcode/errmsg. Token errors refresh once and retry once; `-1` (system busy)
 and transport errors are retried with backoff a bounded number of times — transport errors
-only for calls marked idempotent, since a timed-out send may still have been delivered.
+only for calls marked idempotent, since a timed-out send may still have been delivered, or when the
+request never left (connection refused, connect timeout: `WeChatTransportError.not_sent`).
 """
 
 from __future__ import annotations
@@ -112,8 +113,9 @@ class WeChatClient:
             token = await self.tokens.get() if auth else None
             try:
                 data = await self._once(method, path, params, json_body, token)
-            except WeChatTransportError:
-                if idempotent and attempt <= self._max_retries:
+            except WeChatTransportError as exc:
+                # Never reached WeChat (refused, connect timeout): safe to repeat even an at-most-once send.
+                if (idempotent or exc.not_sent) and attempt <= self._max_retries:
                     await self._backoff(attempt)
                     continue
                 raise
@@ -154,6 +156,8 @@ class WeChatClient:
                 raise WeChatTransportError(path, f"HTTP {status}: unexpected JSON")
             errcode = str(data.get("errcode") or 0)
             return data
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            raise WeChatTransportError(path, f"{type(exc).__name__}: {exc}", not_sent=True) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise WeChatTransportError(path, f"{type(exc).__name__}: {exc}") from None
         finally:

@@ -47,11 +47,20 @@ class WeChatError(Exception):
 
 
 class WeChatTransportError(WeChatError):
-    """WeChat could not be reached or answered garbage (connection error, timeout, HTTP 5xx)."""
+    """WeChat could not be reached or answered garbage (connection error, timeout, HTTP 5xx).
 
-    def __init__(self, api: str, detail: str) -> None:
+    `not_sent`: the failure happened before the request was written (connection refused, connect
+    timeout), so WeChat cannot have acted on it; even an at-most-once send may be repeated."""
+
+    def __init__(self, api: str, detail: str, *, not_sent: bool = False) -> None:
         super().__init__(-2, detail, api)
+        self.not_sent = not_sent
 
     @property
     def text(self) -> str:
         return "无法连接微信服务器，请稍后重试"
+
+
+def undelivered(exc: WeChatError) -> bool:
+    """True when the failure proves WeChat did not deliver: it was never reached, or it said busy (-1)."""
+    return exc.errcode in TRANSIENT_ERRCODES or (isinstance(exc, WeChatTransportError) and exc.not_sent)

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 
 from core.deps import Deps, Slot
+from core.lease import Lease
+from core.outage import Backoff
 from services.activities import signups_store as signups_repo
 from services.activities.live import SignupState
 
 log = logging.getLogger(__name__)
 BATCH = 1000
+FLUSH_LOCK = "mp:lock:signup-flush"  # one flusher at a time (a core.lease.Lease)
 IDLE_SLEEP = 0.05
 IDLE_SLEEP_MAX = 0.4  # sign-ups live in Redis; MongoDB's copy may trail an idle instance by this much
 
@@ -44,14 +46,14 @@ async def flush_once(deps: Deps, batch: int = BATCH) -> int:
     st = state(deps)
     if not await st.dirty_count():  # the common case when idle: one cheap read, no lock round trips
         return 0
-    token = secrets.token_hex(8)
-    if not await st.lock("signup-flush", token, 30_000):
+    lease = Lease(deps.redis, FLUSH_LOCK, ttl=30)  # a dead holder on this host is taken over at once
+    if not await lease.acquire():
         return 0
     try:
         ids = await st.dirty_batch(batch)
         return await flush_ids(deps, ids) if ids else 0
     finally:
-        await st.unlock("signup-flush", token)
+        await lease.release()
 
 
 async def flush_all(deps: Deps, batch: int = BATCH) -> int:
@@ -85,14 +87,16 @@ async def run_flusher(deps: Deps) -> None:
     """The background loop (one per instance): flush continuously while there is work, poll when idle
     (every 50 ms after work, backing off to IDLE_SLEEP_MAX while nothing arrives)."""
     idle = IDLE_SLEEP
+    backoff = Backoff()
     while not stop_requested():
         try:
             n = await flush_once(deps)
+            backoff.reset()
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - MongoDB or Redis hiccup: keep the loop alive, retry shortly
-            log.exception("sign-up flush failed; retrying")
-            await pause(1.0)
+            log.exception("sign-up flush failed; retrying")  # one line per outage (core/outage.py)
+            await pause(backoff.next())
             continue
         idle = IDLE_SLEEP if n else min(idle * 2, IDLE_SLEEP_MAX)
         if n < BATCH:

@@ -10,6 +10,9 @@
   (pending -> sending), so two instances never send one twice; a claim whose instance died mid-send
   is given up after ten minutes (at most once, again on purpose).
 - WeChat's 43101 (the user did not consent or spent it) is recorded as `refused`, never an error.
+- A send that provably did not reach the user (WeChat unreachable before the request left, or -1 busy)
+  is retried later with back-off (`services/activities/notify_retry_live.py` for confirmations, `remind_at` moved
+  on for reminders): still never twice, since nothing was delivered.
 """
 
 from __future__ import annotations
@@ -18,25 +21,29 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from datetime import datetime, timedelta
-from typing import Any, cast
-
-from redis.exceptions import ResponseError
+from typing import Any
 
 from core.clock import localize
 from core.clock import now as clock_now
 from core.deps import Deps
+from core.outage import Backoff
 from core.wechat import WeChatError
-from services.activities import signups
+from core.wechat.errors import undelivered
+from services.activities import notify_live, signups
+from services.activities import notify_retry_live as notify_retry
 from services.activities import signups_store as signups_repo
 from services.activities.flusher import pause, stop_requested
-from services.activities.live import NOTIFY
 
 log = logging.getLogger(__name__)
-GROUP = "notify"
 HEADLINE = {"confirmed": "报名成功", "promoted": "候补成功，已为您保留名额", "reminder": "活动即将开始"}
 STALE_CLAIM = timedelta(minutes=10)
 CONCURRENCY = 8
+KINDS = ("confirmed", "promoted")
+# Retries of a message WeChat provably did not deliver (never reached, or -1 busy), after the client's own
+# quick retries: about 20 minutes in all, then it is recorded as failed.
+RETRY_DELAYS = (5.0, 15.0, 60.0, 300.0, 900.0)
 
 
 def instance_name() -> str:
@@ -58,7 +65,8 @@ def message(doc: dict[str, Any], session: dict[str, Any], kind: str) -> dict[str
 
 
 async def send(deps: Deps, openid: str, doc: dict[str, Any], session_id: str, kind: str) -> str:
-    """One subscribe message; returns sent, refused (43101) or failed:<errcode>."""
+    """One subscribe message; returns sent, refused (43101), undelivered:<errcode> (WeChat not reached or
+    busy: provably not delivered, may be retried) or failed:<errcode>."""
     session = signups.session_of(doc, session_id)
     page = f"pages/activity/detail?id={doc['_id']}"
     try:
@@ -66,22 +74,27 @@ async def send(deps: Deps, openid: str, doc: dict[str, Any], session_id: str, ki
     except WeChatError as exc:
         if exc.errcode == 43101:
             return "refused"
+        if undelivered(exc):
+            log.warning("subscribe message %s to %s not delivered (will retry): %s", kind, openid, exc)
+            return f"undelivered:{exc.errcode}"
         log.warning("subscribe message %s to %s failed: %s", kind, openid, exc)
         return f"failed:{exc.errcode}"
     return "sent"
 
 
+def retry_delay(attempt: int) -> float | None:
+    """Seconds before retry number `attempt` (1-based) of an undelivered message; None: give up."""
+    return RETRY_DELAYS[attempt - 1] if attempt <= len(RETRY_DELAYS) else None
+
+
 # --- confirmations ------------------------------------------------------------------------------
 async def ensure_group(deps: Deps) -> None:
-    try:
-        await deps.redis.xgroup_create(NOTIFY, GROUP, id="0", mkstream=True)
-    except ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
+    await notify_live.ensure_group(deps.redis)
 
 
-async def _confirm(deps: Deps, signup_id: str, kind: str) -> dict[str, Any] | None:
-    """Send one confirmation; returns its outcome row for signup_notices (None when nothing was sent)."""
+async def _confirm(deps: Deps, signup_id: str, kind: str, attempt: int = 0) -> dict[str, Any] | None:
+    """Send one confirmation; returns its outcome row for signup_notices (None when nothing was sent, or
+    when it was not delivered and waits for a retry)."""
     s = await signups.state(deps).get(signup_id)
     if s is None or s["status"] != "confirmed":
         return None  # cancelled meanwhile: nothing to confirm
@@ -89,6 +102,13 @@ async def _confirm(deps: Deps, signup_id: str, kind: str) -> dict[str, Any] | No
     if doc is None or doc["status"] != "published":
         return None
     outcome = await send(deps, s["uid"], doc, s["sid"], kind)
+    if outcome.startswith("undelivered:"):
+        delay = retry_delay(attempt + 1)
+        if delay is not None:
+            due_ms = int((time.time() + delay) * 1000)
+            await notify_retry.later(deps.redis, signup_id, kind, attempt + 1, due_ms)
+            return None
+        outcome = "failed:" + outcome.partition(":")[2]  # WeChat stayed unreachable: give up
     return {
         "_id": f"{signup_id}:{kind}", "signup_id": signup_id, "activity_id": s["aid"], "openid": s["uid"],
         "kind": kind, "outcome": outcome, "at": clock_now(),
@@ -99,22 +119,19 @@ async def _handle(deps: Deps, entries: list[tuple[str, dict[str, str]]]) -> int:
     if not entries:
         return 0
     ids = [eid for eid, _ in entries]
-    async with deps.redis.pipeline(transaction=False) as pipe:  # at most once: forget before sending
-        pipe.xack(NOTIFY, GROUP, *ids)
-        pipe.xdel(NOTIFY, *ids)
-        await pipe.execute()
-    todo = [(f["id"], f["kind"]) for _, f in entries if f.get("kind") in ("confirmed", "promoted")]
+    await notify_live.forget(deps.redis, ids)  # at most once: forget before sending
+    todo = [(f["id"], f["kind"], int(f.get("attempt") or 0)) for _, f in entries if f.get("kind") in KINDS]
     limit = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(signup_id: str, kind: str) -> dict[str, Any] | None:
+    async def one(signup_id: str, kind: str, attempt: int) -> dict[str, Any] | None:
         async with limit:
             try:
-                return await _confirm(deps, signup_id, kind)
+                return await _confirm(deps, signup_id, kind, attempt)
             except Exception:  # noqa: BLE001 - one bad message must not stop the others
                 log.exception("confirmation for %s failed", signup_id)
                 return None
 
-    rows = await asyncio.gather(*(one(i, k) for i, k in todo))
+    rows = await asyncio.gather(*(one(i, k, a) for i, k, a in todo))
     await signups_repo.record_notices(deps.db, [r for r in rows if r is not None])
     return len(todo)
 
@@ -122,27 +139,25 @@ async def _handle(deps: Deps, entries: list[tuple[str, dict[str, str]]]) -> int:
 async def send_confirmations(deps: Deps, consumer: str | None = None, count: int = 100, block_ms: int = 0) -> int:
     """Read and send one batch of pending confirmations (claiming a dead instance's leftovers first)."""
     consumer = consumer or instance_name()
-    claimed = await deps.redis.xautoclaim(NOTIFY, GROUP, consumer, min_idle_time=60_000, start_id="0-0", count=count)
-    done = await _handle(deps, [e for e in claimed[1] if e[1]])  # deleted entries come back without fields
-    read = cast(
-        list[Any], await deps.redis.xreadgroup(GROUP, consumer, {NOTIFY: ">"}, count=count, block=block_ms or None)
-    )
-    for _, entries in read or []:
-        done += await _handle(deps, entries)
+    await notify_retry.move_due(deps.redis, int(time.time() * 1000))  # undelivered ones whose retry is due
+    done = await _handle(deps, await notify_live.claim_stale(deps.redis, consumer, count))
+    done += await _handle(deps, await notify_live.read_new(deps.redis, consumer, count, block_ms))
     return done
 
 
 async def run_notifier(deps: Deps) -> None:
     await ensure_group(deps)
     consumer = instance_name()
+    backoff = Backoff()
     while not stop_requested():
         try:
             await send_confirmations(deps, consumer, block_ms=1000)
+            backoff.reset()
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - Redis hiccup: keep the loop alive
-            log.exception("confirmation loop failed; retrying")
-            await pause(1.0)
+            log.exception("confirmation loop failed; retrying")  # one line per outage (core/outage.py)
+            await pause(backoff.next())
 
 
 # --- reminders ----------------------------------------------------------------------------------
@@ -153,6 +168,14 @@ async def _remind_one(deps: Deps, claim: dict[str, Any], at: datetime) -> str:
         outcome = "missed"
     else:
         outcome = await send(deps, claim["openid"], doc, session["id"], "reminder")
+        if outcome.startswith("undelivered:"):
+            attempts = int(claim.get("reminder_attempts") or 0) + 1
+            delay = retry_delay(attempts)
+            if delay is not None:
+                again = at + timedelta(seconds=delay)  # on the run's clock: not claimed again by this run
+                await signups_repo.retry_reminder(deps.db, claim["_id"], again, attempts)
+                return outcome
+            outcome = "failed:" + outcome.partition(":")[2]
     await signups_repo.finish_reminder(deps.db, claim["_id"], outcome.split(":")[0], clock_now(), outcome)
     return outcome
 

@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from core.clock import from_timestamp
+from storage.batching import durable
 
 Db = AsyncDatabase[dict[str, Any]]
 TIME_FIELDS = ("created_at", "updated_at", "promoted_at", "cancelled_at", "checked_in_at")
@@ -82,7 +83,7 @@ async def write_states(db: Db, states: list[dict[str, Any]]) -> list[tuple[str, 
             doc["reminder"] = "pending" if s.get("remind_at") else "skipped"
             docs.append(doc)
         try:
-            await db.signups.insert_many(docs, ordered=False)
+            await durable(db.signups).insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(e.get("code") != 11000 for e in errors):
@@ -90,7 +91,7 @@ async def write_states(db: Db, states: list[dict[str, Any]]) -> list[tuple[str, 
             updates += [fresh[e["index"]] for e in errors]
     if updates:
         ops = [UpdateOne({"_id": s["id"], "v": {"$lt": s["v"]}}, {"$set": doc_from_state(s)}) for s in updates]
-        await db.signups.bulk_write(ops, ordered=False)
+        await durable(db.signups).bulk_write(ops, ordered=False)
     return [(s["id"], s["v"]) for s in states]
 
 
@@ -121,7 +122,7 @@ async def count_by_status(db: Db, activity_id: str) -> dict[str, int]:
 # --- reminders ----------------------------------------------------------------------------------
 async def claim_reminder(db: Db, now: datetime, claimer: str) -> dict[str, Any] | None:
     """Take one due reminder for sending: the guarded update means no two instances take the same one."""
-    return await db.signups.find_one_and_update(
+    return await durable(db.signups).find_one_and_update(
         {"reminder": "pending", "remind_at": {"$lte": now}, "status": "confirmed"},
         {"$set": {"reminder": "sending", "reminder_at": now, "reminder_by": claimer}},
         sort=[("remind_at", ASCENDING)],
@@ -133,7 +134,15 @@ async def finish_reminder(db: Db, signup_id: str, outcome: str, at: datetime, de
     changes: dict[str, Any] = {"reminder": outcome, "reminder_at": at}
     if detail:
         changes["reminder_error"] = detail
-    await db.signups.update_one({"_id": signup_id, "reminder": "sending"}, {"$set": changes})
+    await durable(db.signups).update_one({"_id": signup_id, "reminder": "sending"}, {"$set": changes})
+
+
+async def retry_reminder(db: Db, signup_id: str, remind_at: datetime, attempts: int) -> None:
+    """A reminder WeChat provably did not deliver: pending again, due at `remind_at`."""
+    await durable(db.signups).update_one(
+        {"_id": signup_id, "reminder": "sending"},
+        {"$set": {"reminder": "pending", "remind_at": remind_at, "reminder_attempts": attempts}},
+    )
 
 
 async def reschedule_reminders(db: Db, activity_id: str, session_id: str, remind_at: datetime | None) -> int:
@@ -159,7 +168,7 @@ async def record_notices(db: Db, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     try:
-        await db.signup_notices.insert_many(rows, ordered=False)
+        await durable(db.signup_notices).insert_many(rows, ordered=False)
     except BulkWriteError as exc:
         if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
             raise

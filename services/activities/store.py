@@ -15,6 +15,8 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
+from storage.batching import durable
+
 Db = AsyncDatabase[dict[str, Any]]
 
 
@@ -24,7 +26,7 @@ async def ensure_indexes(db: Db) -> None:
 
 
 async def insert(db: Db, doc: dict[str, Any]) -> None:
-    await db.activities.insert_one(doc)
+    await durable(db.activities).insert_one(doc)
 
 
 async def get(db: Db, activity_id: str) -> dict[str, Any] | None:
@@ -35,13 +37,13 @@ async def update(
     db: Db, activity_id: str, changes: dict[str, Any], *, expect_status: list[str]
 ) -> dict[str, Any] | None:
     """Apply `changes` only while the status is one of `expect_status` (an edit racing a cancel loses)."""
-    return await db.activities.find_one_and_update(
+    return await durable(db.activities).find_one_and_update(
         {"_id": activity_id, "status": {"$in": expect_status}}, {"$set": changes}, return_document=ReturnDocument.AFTER
     )
 
 
 async def delete_draft(db: Db, activity_id: str) -> bool:
-    return (await db.activities.delete_one({"_id": activity_id, "status": "draft"})).deleted_count == 1
+    return (await durable(db.activities).delete_one({"_id": activity_id, "status": "draft"})).deleted_count == 1
 
 
 async def list_published(

@@ -18,6 +18,8 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from storage.batching import durable
+
 Db = AsyncDatabase[dict[str, Any]]
 
 
@@ -29,7 +31,7 @@ async def ensure_indexes(db: Db) -> None:
 
 async def insert(db: Db, doc: dict[str, Any]) -> str:
     doc = {"_id": str(ObjectId()), **doc}
-    await db.audit_log.insert_one(doc)
+    await durable(db.audit_log).insert_one(doc)
     return str(doc["_id"])
 
 

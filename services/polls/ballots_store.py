@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from core.clock import from_timestamp
+from storage.batching import durable
 
 Db = AsyncDatabase[dict[str, Any]]
 STREAM = "mp:ballots"
@@ -61,7 +62,7 @@ async def store(db: Db, docs: list[dict[str, Any]]) -> int:
     if not docs:
         return 0
     try:
-        result = await db.ballots.insert_many(docs, ordered=False)
+        result = await durable(db.ballots).insert_many(docs, ordered=False)
         return len(result.inserted_ids)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])

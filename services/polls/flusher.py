@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 
 from core.deps import Deps
+from core.lease import Lease
+from core.outage import Backoff
 from services.polls import ballots_store as ballots
 
 log = logging.getLogger(__name__)
@@ -26,12 +27,6 @@ BATCH = 200  # small enough that one batch (BSON-encoded on the event loop) neve
 LEASE_KEY = "mp:ballots:flusher"
 LEASE_MS = 5_000
 IDLE_BLOCK_MS = 500
-RETRY_SECONDS = 1.0
-
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
-"""
 
 
 async def flush_once(deps: Deps, block_ms: int | None = None) -> int:
@@ -57,19 +52,20 @@ async def drain(deps: Deps) -> int:
 
 async def run(deps: Deps) -> None:
     """The background loop: hold the lease, flush as ballots arrive; on errors wait and retry."""
-    owner = secrets.token_hex(8)
-    renew = deps.redis.register_script(_RENEW)
+    lease = Lease(deps.redis, LEASE_KEY, ttl=LEASE_MS / 1000)  # one flusher at a time; a dead one's is taken over
+    backoff = Backoff()
     while True:
         try:
-            if not await renew(keys=[LEASE_KEY], args=[owner, LEASE_MS]):
+            if not (lease.held and await lease.renew()) and not await lease.acquire():
                 await asyncio.sleep(LEASE_MS / 1000 / 2)
                 continue
             await flush_once(deps, block_ms=IDLE_BLOCK_MS)
+            backoff.reset()
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - Redis or MongoDB unavailable: the ballots wait in the stream
-            log.exception("ballot flush failed; retrying in %.0fs", RETRY_SECONDS)
-            await asyncio.sleep(RETRY_SECONDS)
+            log.exception("ballot flush failed; retrying")  # one line per outage (core/outage.py)
+            await asyncio.sleep(backoff.next())
 
 
 async def start(deps: Deps) -> None:

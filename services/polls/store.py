@@ -16,6 +16,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from core.clock import now
+from storage.batching import durable
 
 Db = AsyncDatabase[dict[str, Any]]
 
@@ -34,7 +35,7 @@ def new_id() -> str:
 async def insert(db: Db, doc: dict[str, Any]) -> dict[str, Any]:
     at = now()
     doc = {**doc, "_id": doc.get("_id") or new_id(), "created_at": at, "updated_at": at}
-    await db.polls.insert_one(doc)
+    await durable(db.polls).insert_one(doc)
     return doc
 
 
@@ -46,7 +47,7 @@ async def update(
     db: Db, poll_id: str, fields: dict[str, Any], guard: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:
     """Set `fields` when the poll still matches `guard`; returns the new document or None."""
-    return await db.polls.find_one_and_update(
+    return await durable(db.polls).find_one_and_update(
         {"_id": poll_id, **(guard or {})},
         {"$set": {**fields, "updated_at": now()}},
         return_document=ReturnDocument.AFTER,

@@ -25,6 +25,8 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from storage.batching import durable
+
 Db = AsyncDatabase[dict[str, Any]]
 DUPLICATE_KEY = 11000
 # SecantusDB re-checks `$in` linearly per document, so a large `$in` costs O(n^2): ask in small bites.
@@ -45,7 +47,7 @@ async def insert_many(db: Db, records: Sequence[dict[str, Any]]) -> list[str]:
     if not records:
         return []
     try:
-        await db.push_deliveries.insert_many(list(records), ordered=False)
+        await durable(db.push_deliveries).insert_many(list(records), ordered=False)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
         others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
@@ -67,7 +69,7 @@ async def set_receipts(db: Db, run_id: str, items: Sequence[tuple[str, int | Non
     ]  # fmt: skip
     if not ops:
         return 0
-    result = await db.push_deliveries.bulk_write(ops, ordered=False)
+    result = await durable(db.push_deliveries).bulk_write(ops, ordered=False)
     return int(result.modified_count)
 
 

@@ -29,6 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from core.clock import from_timestamp
+from storage.batching import durable
 
 Db = AsyncDatabase[dict[str, Any]]
 EPOCH = from_timestamp(0)
@@ -68,12 +69,12 @@ async def runs_of_push(db: Db, push_id: str, limit: int = 20) -> list[dict[str, 
 
 async def add_receipts(db: Db, run_id: str, counts: dict[str, int]) -> None:
     """Template messages' delivery receipts (services/pushes/receipts.py), added up on the run."""
-    await db.push_runs.update_one({"_id": run_id}, {"$inc": {f"receipts.{k}": n for k, n in counts.items()}})
+    await durable(db.push_runs).update_one({"_id": run_id}, {"$inc": {f"receipts.{k}": n for k, n in counts.items()}})
 
 
 async def add_mass_report(db: Db, run_id: str, msgid: int, counts: dict[str, int]) -> bool:
     """A mass batch's report (MASSSENDJOBFINISH), added up on the run once per msgid."""
-    result = await db.push_runs.update_one(
+    result = await durable(db.push_runs).update_one(
         {"_id": run_id, "mass_reports": {"$ne": msgid}},
         {"$inc": {f"receipts.{k}": n for k, n in counts.items()}, "$push": {"mass_reports": msgid}},
     )

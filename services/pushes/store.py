@@ -24,6 +24,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from core.clock import now
+from storage.batching import durable
 
 Db = AsyncDatabase[dict[str, Any]]
 UPLOAD_PAGE = 1000
@@ -36,7 +37,7 @@ async def ensure_indexes(db: Db) -> None:
 
 
 async def insert(db: Db, doc: dict[str, Any]) -> None:
-    await db.pushes.insert_one(doc)
+    await durable(db.pushes).insert_one(doc)
 
 
 async def get(db: Db, push_id: str) -> dict[str, Any] | None:
@@ -71,7 +72,7 @@ async def transition(
     update: dict[str, Any] = {"$set": {**changes, "updated_at": now()}}
     if inc:
         update["$inc"] = inc
-    return await db.pushes.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+    return await durable(db.pushes).find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
 
 
 async def armed(db: Db) -> list[dict[str, Any]]:

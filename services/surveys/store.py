@@ -23,6 +23,8 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from storage.batching import durable
+
 Db = AsyncDatabase[dict[str, Any]]
 DRAFT_TTL_SECONDS = 30 * 24 * 3600
 
@@ -38,7 +40,7 @@ async def ensure_indexes(db: Db) -> None:
 
 # --- definitions --------------------------------------------------------------------------------
 async def insert(db: Db, doc: dict[str, Any]) -> None:
-    await db.surveys.insert_one(doc)
+    await durable(db.surveys).insert_one(doc)
 
 
 async def get(db: Db, survey_id: str) -> dict[str, Any] | None:
@@ -47,13 +49,13 @@ async def get(db: Db, survey_id: str) -> dict[str, Any] | None:
 
 async def update(db: Db, survey_id: str, changes: dict[str, Any], *, expect_status: list[str]) -> dict[str, Any] | None:
     """Apply `changes` only while the survey's status is one of `expect_status` (guards edit races)."""
-    return await db.surveys.find_one_and_update(
+    return await durable(db.surveys).find_one_and_update(
         {"_id": survey_id, "status": {"$in": expect_status}}, {"$set": changes}, return_document=ReturnDocument.AFTER
     )
 
 
 async def delete_draft_survey(db: Db, survey_id: str) -> bool:
-    return (await db.surveys.delete_one({"_id": survey_id, "status": "draft"})).deleted_count == 1
+    return (await durable(db.surveys).delete_one({"_id": survey_id, "status": "draft"})).deleted_count == 1
 
 
 async def list_published(
@@ -81,7 +83,7 @@ async def insert_response(db: Db, doc: dict[str, Any]) -> str:
     """Insert one response; "slot" when the (survey, respondent, slot) slot is taken, "id" when the
     response id exists already (a replayed submit), "" when inserted."""
     try:
-        await db.survey_responses.insert_one(doc)
+        await durable(db.survey_responses).insert_one(doc)
     except DuplicateKeyError as exc:
         key = (exc.details or {}).get("keyPattern") or {}
         return "slot" if "slot" in key or "one_per_slot" in str(exc) else "id"

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from core.deps import Deps
+from core.errors import BadInput
 from services.followers import live as follower_live
 from services.members import binding
 from services.members.roster import import_roster
@@ -62,7 +65,8 @@ async def test_a_worker_is_one_person_across_account_mini_program_and_roster(
     # A push to 按会员 · 青岛 reaches them; once unbound they are no longer in the member audience.
     assert await _reached(deps, TO_QINGDAO_MEMBERS) == {"o_oa_wang"}
     assert await binding.unbind(deps, "o_mp_wang")
-    assert await _reached(deps, TO_QINGDAO_MEMBERS) == set()
+    with pytest.raises(BadInput, match="没有可接收消息的人"):  # nobody left in that audience: refused
+        await _reached(deps, TO_QINGDAO_MEMBERS)
 
 
 async def test_a_member_who_logged_in_first_is_linked_when_their_follow_is_looked_up(

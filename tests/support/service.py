@@ -49,13 +49,18 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> ServiceProcess:
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """Start the process without waiting for it."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("SDGH_")}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, str(ROOT / "app.py"), "--config", str(self.config_path)],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip
+        return self.proc
+
+    def start(self, timeout: float = 60.0) -> ServiceProcess:
+        self.proc = self.spawn()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

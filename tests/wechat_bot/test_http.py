@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import re
@@ -130,8 +131,10 @@ async def test_behind_a_proxy_the_log_names_the_worker_not_the_proxy(
 
     from app import Server, make_app
 
+    server_settings = dataclasses.replace(deps.settings.server, xheaders=True, trusted_proxies=("127.0.0.1/32",))
+    deps.settings = dataclasses.replace(deps.settings, server=server_settings)  # behind a load balancer on loopback
     sock, port = bind_unused_port()
-    server = Server(make_app(deps), xheaders=True)  # production sits behind a load balancer
+    server = Server.for_settings(make_app(deps), deps.settings.server)
     server.add_sockets([sock])
     client = tornado.httpclient.AsyncHTTPClient(force_instance=True)
     caplog.set_level(logging.INFO, logger="tornado.access")

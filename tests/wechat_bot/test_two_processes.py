@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tornado.httpclient import AsyncHTTPClient
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.testing import bind_unused_port
 
 from core.deps import Deps
@@ -38,7 +38,7 @@ async def wait_healthy(url: str, proc: asyncio.subprocess.Process, within: float
             resp = await client.fetch(f"{url}/healthz", raise_error=False, request_timeout=2)
             if resp.code == 200:
                 return
-        except OSError:
+        except (OSError, HTTPClientError):  # refused, or still importing behind an open port (core/prebind.py)
             pass
         await asyncio.sleep(0.1)
     raise TimeoutError(f"{url} not healthy after {within}s")

@@ -30,6 +30,7 @@ async def ensure_index(
 
 
 def _setups() -> list[IndexSetup]:
+    from services.learning import store as learning
     from storage import activities as mp_activities
     from storage import (  # the editors' console
         audit,
@@ -70,6 +71,7 @@ def _setups() -> list[IndexSetup]:
         console_menus.ensure_indexes,
         console_qrcodes.ensure_indexes,
         push_runs.ensure_indexes,
+        learning.ensure_indexes,
     ]
 
 

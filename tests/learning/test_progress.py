@@ -1,0 +1,91 @@
+"""Honest progress: replayed sessions with seeking, parallel tabs and replays earn only what was watched."""
+
+from __future__ import annotations
+
+from core.deps import Deps
+from services.learning import jobs, studying
+from tests.learning.conftest import Clock, published_course, worker
+
+
+async def test_seek_spam_and_a_parallel_tab_earn_nothing_beyond_the_watched_seconds(deps: Deps, clock: Clock) -> None:
+    cid = await published_course(deps, org="370000")
+    me = worker("o_learner")
+    await studying.start_unit(deps, me, cid, "v1")
+    watched = 0
+    for i in range(6):  # the real tab: plays 15 s, reports it, six times
+        clock.advance(15)
+        beat = await studying.heartbeat(deps, me, cid, "v1", watched, watched + 15)
+        assert beat.counted
+        watched += 15
+        # 2 s later the same learner drags the bar to the end and claims the whole video ...
+        clock.advance(2)
+        spam = await studying.heartbeat(deps, me, cid, "v1", 0, 120)
+        # ... and 3 s after that a second tab reports "its" 15 s further on.
+        clock.advance(3)
+        tab = await studying.heartbeat(deps, me, cid, "v1", 100, 115)
+        assert not spam.counted and not tab.counted and spam.credited_s == tab.credited_s == 0
+        clock.advance(-5)  # the next real heartbeat comes 15 s after the previous real one
+    assert watched == 90
+    page = await studying.detail(deps, me, cid)
+    video = page["units"][0]
+    assert video["covered_seconds"] == 90 and video["position"] == 90 and not video["done"]
+
+
+async def test_adversarial_timing_is_capped_at_one_and_a_quarter_of_the_wall_clock(deps: Deps, clock: Clock) -> None:
+    """Heartbeats spaced just over the 10 s gate, alternating a seek to the end and a second tab."""
+    cid = await published_course(deps, org="370000")
+    me = worker("o_cheat")
+    await studying.start_unit(deps, me, cid, "v1")
+    started, credited = clock.ms, 0
+    claims = [(0, 120), (40, 120), (100, 115), (5, 60), (60, 120)] * 2
+    for seg in claims:
+        clock.advance(10.2)
+        beat = await studying.heartbeat(deps, me, cid, "v1", *seg)
+        assert beat.counted and beat.credited_s <= 12  # floor(1.25 x 10.2 s)
+        credited += beat.credited_s
+    wall = (clock.ms - started) / 1000
+    assert credited == beat.covered_s <= 1.25 * wall  # at most 12 s a beat, never the 120 s claimed
+    assert beat.covered_s < 108 and not beat.unit_done  # 102 s of wall clock did not finish a 120 s video
+
+
+async def test_a_paused_player_gets_no_credit_for_the_pause(deps: Deps, clock: Clock) -> None:
+    cid = await published_course(deps, org="370000")
+    me = worker("o_pause")
+    await studying.start_unit(deps, me, cid, "v1")
+    clock.advance(600)  # ten minutes on pause, then one claim of the whole video
+    beat = await studying.heartbeat(deps, me, cid, "v1", 0, 120)
+    assert beat.counted and beat.credited_s == 37  # 1.25 x at most 30 s
+
+
+async def test_a_heartbeat_for_a_unit_not_started_is_a_chinese_409(deps: Deps, clock: Clock) -> None:
+    cid = await published_course(deps, org="370000")
+    me = worker("o_early")
+    from core.errors import Conflict
+
+    try:
+        await studying.heartbeat(deps, me, cid, "v1", 0, 15)
+    except Conflict as exc:
+        assert exc.code == "unit_not_started" and "请先开始学习" in exc.message
+    else:
+        raise AssertionError("a heartbeat before start must be refused")
+
+
+async def test_progress_survives_losing_redis_and_resumes_where_it_stopped(deps: Deps, clock: Clock) -> None:
+    cid = await published_course(deps, org="370000")
+    me = worker("o_durable")
+    await studying.start_unit(deps, me, cid, "v1")
+    for pos in (0, 15, 30):
+        clock.advance(15)
+        await studying.heartbeat(deps, me, cid, "v1", pos, pos + 15)
+    assert await jobs.flush_all(deps) >= 1
+    stored = await deps.db.learning_progress.find_one({"_id": f"{cid}:v1:o_durable"})
+    assert stored["cov"] == 45 and stored["segs"] == [[0, 45]]
+    await deps.redis.flushall()  # Redis lost everything
+    clock.advance(15)
+    beat = await studying.heartbeat(deps, me, cid, "v1", 45, 60)  # reloaded from MongoDB; the clock restarts
+    assert beat.covered_s == 45 and not beat.counted
+    clock.advance(15)  # the player merges the uncounted segment into the next heartbeat
+    beat = await studying.heartbeat(deps, me, cid, "v1", 45, 75)
+    assert beat.counted and beat.covered_s == 63  # 1.25 x 15 s of the 30 s claimed
+    resumed = await studying.start_unit(deps, me, cid, "v1")
+    assert resumed["position"] == 75 and resumed["covered_seconds"] == 63

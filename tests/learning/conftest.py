@@ -12,6 +12,8 @@ from services.editors import Editor
 from services.learning import admin
 from services.roster import import_roster
 from services.sessions import CurrentUser
+from tests.conftest import Fetch
+from tests.mp.conftest import MpClient
 from tests.mp.roster_files import ROSTER, csv_bytes
 
 ZHANG_PATH = ("370000", "370100", "370102", "370102001", "370102001001")
@@ -88,3 +90,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
     monkeypatch.setattr(studying, "now_ms", c)
     return c
+
+
+@pytest.fixture
+def mp(fetch: Fetch, fake_wechat: Any) -> MpClient:
+    return MpClient(fetch, fake_wechat)

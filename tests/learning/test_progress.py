@@ -12,7 +12,7 @@ async def test_seek_spam_and_a_parallel_tab_earn_nothing_beyond_the_watched_seco
     me = worker("o_learner")
     await studying.start_unit(deps, me, cid, "v1")
     watched = 0
-    for i in range(6):  # the real tab: plays 15 s, reports it, six times
+    for _ in range(6):  # the real tab: plays 15 s, reports it, six times
         clock.advance(15)
         beat = await studying.heartbeat(deps, me, cid, "v1", watched, watched + 15)
         assert beat.counted

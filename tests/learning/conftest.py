@@ -15,6 +15,7 @@ from services.sessions import CurrentUser
 from tests.conftest import Fetch
 from tests.mp.conftest import MpClient
 from tests.mp.roster_files import ROSTER, csv_bytes
+from tests.wechat_bot.conftest import make_sim, sim  # noqa: F401 - the simulator fixtures, for the bot test
 
 ZHANG_PATH = ("370000", "370100", "370102", "370102001", "370102001001")
 

@@ -55,6 +55,7 @@ TARGETS = {
     "roster": "会员名册",
     "qrcode": "二维码",
     "push": "推送",
+    "course": "课程",
 }
 
 

@@ -8,6 +8,7 @@ from handlers.console import (
     auth,
     editors,
     home,
+    learning,
     menu,
     polls,
     pushes,
@@ -30,4 +31,5 @@ routes = [
     *roster.routes,
     *qrcodes.routes,
     *pushes.routes,
+    *learning.routes,
 ]

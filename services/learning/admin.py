@@ -79,7 +79,7 @@ async def reorder(deps: Deps, scope: Scope, course_id: str, unit_ids: Any) -> di
     if not isinstance(unit_ids, list) or sorted(map(str, unit_ids)) != sorted(by_id):
         raise BadInput("请提交全部单元 id 的新顺序（不增不减）", code="invalid_order")
     units = [by_id[u] for u in unit_ids]
-    after = await store.update_course(deps.db, course_id, {"units.id": {"$all": list(by_id)}}, {"units": units})
+    after = await store.update_course(deps.db, course_id, {"units": before["units"]}, {"units": units})
     if after is None:
         raise Conflict("课程刚被修改，请刷新后重试", code="course_changed")
     await audit.record(deps.db, scope.editor, "update", "course", course_id, before["org_path"],

@@ -13,6 +13,7 @@ from services.learning import admin
 from services.roster import import_roster
 from services.sessions import CurrentUser
 from tests.conftest import Fetch
+from tests.console.conftest import client, make_editor  # noqa: F401 - console fixtures
 from tests.mp.conftest import MpClient
 from tests.mp.roster_files import ROSTER, csv_bytes
 from tests.wechat_bot.conftest import make_sim, sim  # noqa: F401 - the simulator fixtures, for the bot test

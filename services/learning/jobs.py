@@ -18,10 +18,11 @@ from services.signup_flush import pause, stop_requested
 
 log = logging.getLogger(__name__)
 BATCH = 500
-IDLE_SLEEP, IDLE_SLEEP_MAX = 0.1, 1.0
+MIN_AGE_MS = 20_000  # write a changed unit once it has waited 20 s: two heartbeats in one write
+IDLE_SLEEP, IDLE_SLEEP_MAX = 0.1, 2.0
 
 
-async def flush_once(deps: Deps, batch: int = BATCH) -> int:
+async def flush_once(deps: Deps, batch: int = BATCH, min_age_ms: int = 0) -> int:
     lv = live.live(deps)
     if not await lv.dirty_count():
         return 0
@@ -29,7 +30,9 @@ async def flush_once(deps: Deps, batch: int = BATCH) -> int:
     if not await lv.lock(token, 30_000):
         return 0
     try:
-        keys = await lv.dirty_batch(batch)
+        keys = await lv.dirty_batch(batch, min_age_ms)
+        if not keys:
+            return 0
         states = await lv.get_many(keys)
         await store.write_progress(deps.db, [progress_row(s) for s in states])
         found = {s.key for s in states}
@@ -55,7 +58,7 @@ async def run_progress_flusher(deps: Deps) -> None:
     idle = IDLE_SLEEP
     while not stop_requested():
         try:
-            n = await flush_once(deps)
+            n = await flush_once(deps, min_age_ms=MIN_AGE_MS)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - MongoDB or Redis hiccup: keep the loop alive, retry shortly

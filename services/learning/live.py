@@ -5,7 +5,10 @@ Keys (hash tag = the learner, so one learner's keys share a slot):
   seconds), cov (covered seconds), pos (resume position), done (ms when the unit was done, 0 before),
   rec (1 once MongoDB recorded the completion), v (version, bumped by every change).
 - `ln:clk:{<openid>}` — ms of the learner's last counted heartbeat (any unit, any tab).
-- `ln:dirty` zset — unit keys changed since MongoDB last got them (the write-behind queue).
+- `ln:dirty` zset — unit keys changed since MongoDB last got them (the write-behind queue), scored by
+  when the key first changed since its last write: the loop writes a key once it is 20 s old, so a
+  learner's heartbeats every 15 s cost MongoDB one write per two beats (Redis is AOF-persisted; what
+  completes a unit or course is written to MongoDB at once, in the request).
 
 One script call per heartbeat: the 10 s gate, the 1.25x wall-clock allowance, the merge and the
 completion are one atomic step, so parallel tabs and replays cannot race each other.
@@ -13,6 +16,7 @@ completion are one atomic step, so parallel tabs and replays cannot race each ot
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,7 +87,7 @@ if done == 0 and total >= math.ceil(dur * tonumber(ARGV[7])) then done = now end
 redis.call('HSET', h, 'segs', table.concat(merged, ','), 'cov', total, 'pos', t, 'done', done, 'v', v + 1)
 redis.call('EXPIRE', h, tonumber(ARGV[9]))
 redis.call('SET', KEYS[2], now, 'PX', tonumber(ARGV[8]))
-redis.call('ZADD', KEYS[3], now, h)
+redis.call('ZADD', KEYS[3], 'NX', now, h)
 return {1, total, t, done, (done > 0 and rec == 0) and 1 or 0, credited, dur}
 """
 
@@ -141,6 +145,10 @@ class Beat:
     needs_record: bool
     credited_s: int
     duration_s: int
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def unit_key(openid: str, course: str, unit: str) -> str:
@@ -206,8 +214,10 @@ class Live:
     async def mark_recorded(self, openid: str, course: str, unit: str) -> None:
         await self.deps.redis.hset(unit_key(openid, course, unit), "rec", "1")
 
-    async def dirty_batch(self, n: int) -> list[str]:
-        return [str(k) for k in await self.deps.redis.zrange(DIRTY, 0, n - 1)]
+    async def dirty_batch(self, n: int, min_age_ms: int = 0) -> list[str]:
+        """Up to n keys changed at least `min_age_ms` ago (oldest first)."""
+        upto = f"({now_ms() - min_age_ms}" if min_age_ms else "+inf"
+        return [str(k) for k in await self.deps.redis.zrangebyscore(DIRTY, "-inf", upto, start=0, num=n)]
 
     async def dirty_count(self) -> int:
         return int(await self.deps.redis.zcard(DIRTY))

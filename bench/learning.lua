@@ -1,7 +1,20 @@
 -- wrk script for bench/learning.py: video heartbeats of many learners at a paced rate.
--- Usage: wrk -t2 -c72 -d30s -s bench/learning.lua URL -- <path> <tokens file> <delay ms>
+-- Usage: wrk -t2 -c72 -d30s -s bench/learning.lua URL -- <path> <tokens file> <rate per second, all threads>
+-- Paced like wrk2: request k of a thread is due at start + k / (rate / threads); a connection waits for its
+-- slot (delay()), and sends at once when behind, so slow answers do not lower the offered rate.
 -- Thread i takes the learners on lines i, i+T, ...; each request is the next learner's next 15 s segment,
 -- so with N learners at R requests/s every learner beats every N/R seconds (14.3 s for 10,000 at 700/s).
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_usec; } bench_timeval;
+int gettimeofday(bench_timeval *tv, void *tz);
+]]
+local tv = ffi.new("bench_timeval")
+local function now_ms()
+  ffi.C.gettimeofday(tv, nil)
+  return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000
+end
+
 local threads = {}
 local counter = 0
 
@@ -13,7 +26,9 @@ end
 
 function init(args)
   local nthreads = tonumber(os.getenv("WRK_THREADS") or "1")
-  path, pause = args[1], tonumber(args[3])
+  path = args[1]
+  interval = 1000 * nthreads / tonumber(args[3])
+  started, slot = nil, 0
   learners, beats = {}, {}
   local n = 0
   for token in io.lines(args[2]) do
@@ -28,7 +43,12 @@ function init(args)
 end
 
 function delay()
-  return pause
+  local t = now_ms()
+  if started == nil then started = t end
+  slot = slot + 1
+  local wait = started + slot * interval - t
+  if wait < 1 then return 0 end
+  return math.floor(wait)
 end
 
 function request()

@@ -107,7 +107,6 @@ def run(ns: argparse.Namespace) -> int:
         (data / "tokens.txt").write_text("\n".join(tokens) + "\n")
         course = asyncio.run(prepare(redis_url, mongo_url, tokens))
         path = f"/api/mp/learning/courses/{course}/units/v1/heartbeat"
-        pause = max(1, round(ns.connections * 1000 / ns.rate) - 2)  # ~2 ms answer time per request
         service = psutil.Process(proc.pid)
         others = {"redis": [s.process.pid for s in embedded[:1] if not ns.redis_url],
                   "mongo": [s.process.pid for s in embedded[-1:] if not ns.mongo_url]}  # fmt: skip
@@ -115,7 +114,7 @@ def run(ns: argparse.Namespace) -> int:
         wrk_before, cpu_before, served_before = children_cpu(), service.cpu_times(), served(base)
         script, tokens_file = str(ROOT / "bench" / "learning.lua"), str(data / "tokens.txt")
         cmd = [wrk_bin, f"-t{ns.threads}", f"-c{ns.connections}", f"-d{ns.seconds}s", "--timeout", "5s", "--latency",
-               "-s", script, base, "--", path, tokens_file, str(pause)]  # fmt: skip
+               "-s", script, base, "--", path, tokens_file, str(ns.rate)]  # fmt: skip
         r = run_wrk(cmd, ns.threads)
         wrk_cpu = children_cpu() - wrk_before
         time.sleep(1)

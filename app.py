@@ -30,13 +30,14 @@ from handlers.lean import Application, LeanRoute
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
 from miniprogram_api import learning as mp_learning
+from miniprogram_api import library as mp_library
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
 from miniprogram_api import orgs as mp_orgs
 from miniprogram_api import polls as mp_polls
 from miniprogram_api import surveys as mp_surveys
 from seed import seed_all
-from services import console_auth, learning, signup_workers
+from services import console_auth, learning, library, signup_workers
 from services import polls as polls_service
 from storage import meta
 from storage.indexes import ensure_indexes
@@ -59,6 +60,7 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
         *mp_surveys.routes,  # /api/mp/surveys, /{survey_id}, /draft, /responses
         *mp_activities.routes,  # /api/mp/activities, /{id}, /signups, /checkin; /api/mp/signups, /{id}/cancel
         *mp_learning.routes,  # /api/mp/learning/courses, units (start, heartbeat, read, quiz), credits, certificates
+        *mp_library.routes,  # /api/mp/library/books, holds, mine, loans/{copy}/renew, code, ebooks/{book}/..., rankings
         *console.routes,  # /admin/ (editors' console pages), /api/admin/ (their JSON), /static/console/
     ]
 
@@ -110,6 +112,7 @@ def start_hooks() -> list[StartHook]:
         polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
         signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
         learning.jobs.start,  # learning: write progress a previous process left, keep writing it behind
+        library.jobs.start,  # 职工书屋: expired holds back to the shelf or the queue, overdue reminders
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
         console_auth.start,  # editors' console: a hint on how to create the first admin when none exists
         wechat_bot_setup.freeze_gc,  # keep last: parks start-up objects outside the cyclic GC (p99)

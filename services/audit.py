@@ -43,6 +43,9 @@ ACTIONS = {
     "export": "导出",
     "preview": "预览",
     "schedule": "安排发送",
+    "lend": "借出",
+    "return": "归还",
+    "transfer": "调拨",
 }
 TARGETS = {
     "editor": "账号",
@@ -56,6 +59,8 @@ TARGETS = {
     "qrcode": "二维码",
     "push": "推送",
     "course": "课程",
+    "library_room": "书屋",
+    "library_copy": "图书",
 }
 
 

@@ -22,7 +22,7 @@ from core.errors import BadInput, Conflict, Forbidden, NotFound
 from storage import editors as store
 from storage import orgs
 
-ROLES = {"admin": "管理员", "editor": "编辑", "viewer": "只读"}
+ROLES = {"admin": "管理员", "editor": "编辑", "viewer": "只读", "keeper": "书屋管理员"}
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD, MAX_PASSWORD = 10, 128
 PUBLIC_FIELDS = ("name", "role", "org", "org_path", "disabled", "created_at", "created_by", "last_login_at")

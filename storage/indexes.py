@@ -31,6 +31,7 @@ async def ensure_index(
 
 def _setups() -> list[IndexSetup]:
     from services.learning import store as learning
+    from services.library import store as library
     from storage import activities as mp_activities
     from storage import (  # the editors' console
         audit,
@@ -72,6 +73,7 @@ def _setups() -> list[IndexSetup]:
         console_qrcodes.ensure_indexes,
         push_runs.ensure_indexes,
         learning.ensure_indexes,
+        library.ensure_indexes,
     ]
 
 

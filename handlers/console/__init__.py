@@ -9,6 +9,7 @@ from handlers.console import (
     editors,
     home,
     learning,
+    library,
     menu,
     polls,
     pushes,
@@ -32,4 +33,5 @@ routes = [
     *qrcodes.routes,
     *pushes.routes,
     *learning.routes,
+    *library.routes,
 ]

@@ -7,12 +7,12 @@ from typing import Any, ClassVar
 
 import tornado.web
 
-from core.errors import BadInput
+from core.errors import BadInput, Forbidden
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.roster import MAX_UPLOAD, parse_upload
 from services.library import counter, rooms
 
-ROOM_ID = r"(R[0-9a-f]{10})"
+ROOM_ID = r"([0-9a-f]{12})"
 
 
 class LibraryPage(ConsolePage):
@@ -58,7 +58,12 @@ class ImportApi(ConsoleApi):
 
 
 class CounterApi(ConsoleApi):
-    viewer_may_post: ClassVar[bool] = True  # keepers lend and return; the service checks the role
+    viewer_may_post: ClassVar[bool] = True  # keepers (who cannot edit content) lend and return
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self.session is not None and self.scope.editor.role not in counter.COUNTER_ROLES:
+            raise Forbidden("只读账号不能办理借还", code="read_only")
 
     async def post(self, room_id: str, action: str) -> None:
         data = self.json_body()

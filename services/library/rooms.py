@@ -41,7 +41,7 @@ async def create_room(deps: Deps, scope: Scope, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise BadInput("书屋信息应为 JSON 对象", code="invalid_room")
     owner = await scope.owner(deps.db, raw.get("org"))
-    doc: dict[str, Any] = {"_id": "R" + secrets.token_hex(5), "org": owner.code, "org_path": list(owner.path),
+    doc: dict[str, Any] = {"_id": secrets.token_hex(6), "org": owner.code, "org_path": list(owner.path),
            "city": owner.path[1] if len(owner.path) > 1 else owner.code, "name": _text(raw.get("name"), "书屋名称", 50),
            "address": _text(raw.get("address"), "地址", 100), "hours": _text(raw.get("hours"), "开放时间", 100),
            "created_at": now()}  # fmt: skip

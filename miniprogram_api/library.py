@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 
 from core.errors import BadInput
 from miniprogram_api.base import MpHandler
-from miniprogram_api.openapi import body, error, ok, query
+from miniprogram_api.openapi import body, error, header, ok, query
 from services.library import borrowing, counter, reading
 
 TAGS = ["职工书屋"]
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 class SearchHandler(MpHandler):
@@ -40,7 +41,8 @@ class HoldsHandler(MpHandler):
         "post": {
             "tags": TAGS, "summary": "预约一本书：有在架的书即为您预留 48 小时，否则进入该书的排队（跨所有书屋）",
             "operationId": "placeHold", "requestBody": body("HoldRequest"),
-            "responses": {"201": ok("Hold"), "409": error("已预约过这本书"), "429": error("预约数量已达上限")},
+            "responses": {"201": ok("Hold"), "404": error("可借阅范围内没有这本书"), "409": error("已预约过这本书"),
+                          "429": error("预约数量已达上限")},
         }
     }  # fmt: skip
 
@@ -110,12 +112,17 @@ class PositionHandler(MpHandler):
 class MinutesHandler(MpHandler):
     openapi: ClassVar[dict[str, Any]] = {
         "post": {"tags": TAGS, "summary": "上报阅读分钟数（每人每天最多计 240 分钟）", "operationId": "addMinutes",
+                 "parameters": [header("Idempotency-Key", {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+                                       "本次上报的唯一编号：超时重试用同一编号，15 分钟内只计一次")],
                  "requestBody": body("ReadingMinutes"), "responses": {"200": ok("MinutesResult")}},
     }  # fmt: skip
 
     async def post(self, book: str) -> None:
+        key = self.request.headers.get("Idempotency-Key", "")
+        if key and not IDEMPOTENCY_KEY.fullmatch(key):
+            raise BadInput("Idempotency-Key 应为 8 到 64 位字母、数字、- 或 _", code="invalid_idempotency_key")
         data = self.body("ReadingMinutes")
-        self.write_json(await reading.add_minutes(self.deps, self.user, book, data["minutes"]))
+        self.write_json(await reading.add_minutes(self.deps, self.user, book, data["minutes"], key))
 
 
 class RankingsHandler(MpHandler):
@@ -124,7 +131,7 @@ class RankingsHandler(MpHandler):
             "tags": TAGS, "summary": "阅读排行：所选工会下一级各单位的阅读分钟数", "operationId": "readingRankings",
             "parameters": [query("org", {"type": "string", "pattern": "^[0-9]{0,15}$"}, "工会编码，默认全省"),
                            query("days", {"type": "integer", "minimum": 1, "maximum": 366, "default": 30})],
-            "responses": {"200": ok("Rankings")},
+            "responses": {"200": ok("Rankings"), "404": error("工会组织不在您的范围内")},
         }
     }  # fmt: skip
 

@@ -138,6 +138,8 @@ async def heartbeat(
 ) -> HeartbeatResult:
     """One heartbeat: one Redis script; MongoDB only when this heartbeat completes the unit."""
     f, t = _check_segment(seg_from, seg_to)
+    if len(course_id) > 32 or len(unit_id) > 16:
+        raise NotFound("课程中没有这个单元", code="unit_not_found")
     lv = live.live(deps)
     at = at_ms or now_ms()
     beat = await lv.heartbeat(user.openid, course_id, unit_id, f, t, at)

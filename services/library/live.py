@@ -11,14 +11,25 @@ from storage.batching import ScriptBatcher
 
 DAILY_CAP = 240
 
-# KEYS: the day's counter. ARGV: minutes to add, cap, ttl seconds. Returns {added, total}.
+# KEYS: the day's counter, the request's idempotency key. ARGV: minutes, cap, ttl s, use idempotency (0/1).
+# Returns {added, total, replayed}: a retried report (same Idempotency-Key) gets the first answer.
 ADD = """
+if ARGV[4] == '1' then
+  local seen = redis.call('GET', KEYS[2])
+  if seen then
+    local a, t = string.match(seen, '(%d+):(%d+)')
+    return {tonumber(a), tonumber(t), 1}
+  end
+end
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-local add = math.min(tonumber(ARGV[1]), tonumber(ARGV[2]) - cur)
-if add <= 0 then return {0, cur} end
-local total = redis.call('INCRBY', KEYS[1], add)
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return {add, total}
+local add = math.max(0, math.min(tonumber(ARGV[1]), tonumber(ARGV[2]) - cur))
+local total = cur
+if add > 0 then
+  total = redis.call('INCRBY', KEYS[1], add)
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+end
+if ARGV[4] == '1' then redis.call('SET', KEYS[2], add .. ':' .. total, 'EX', 900) end
+return {add, total, 0}
 """
 
 
@@ -26,10 +37,13 @@ def _key(openid: str, day: str) -> str:
     return f"lib:rd:{{{openid}}}:{day}"
 
 
-async def add_minutes(deps: Deps, openid: str, day: str, minutes: int) -> tuple[int, int]:
+async def add_minutes(deps: Deps, openid: str, day: str, minutes: int, idem: str = "") -> tuple[int, int, bool]:
     ext = deps.extras.setdefault("library", {})
     script = ext.get("add_minutes")
     if script is None:
         script = ext["add_minutes"] = ScriptBatcher(deps.redis_pipe, ADD)
-    added, total = await script([_key(openid, day)], [minutes, DAILY_CAP, 2 * 86400])
-    return int(added), int(total)
+    idem_key = f"lib:rd:idem:{{{openid}}}:{idem}"
+    added, total, replayed = await script(
+        [_key(openid, day), idem_key], [minutes, DAILY_CAP, 2 * 86400, int(bool(idem))]
+    )
+    return int(added), int(total), bool(replayed)

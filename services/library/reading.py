@@ -50,11 +50,11 @@ async def save_position(
             "moved": pos == ch * CHAPTER_SPAN + off}  # fmt: skip
 
 
-async def add_minutes(deps: Deps, user: CurrentUser, book: str, minutes: Any) -> dict[str, Any]:
+async def add_minutes(deps: Deps, user: CurrentUser, book: str, minutes: Any, idem: str = "") -> dict[str, Any]:
     _book(book)
     m = _int(minutes, "阅读分钟数", 1, 30)
     day = now().strftime("%Y%m%d")
-    added, total = await live.add_minutes(deps, user.openid, day, m)
+    added, total, _ = await live.add_minutes(deps, user.openid, day, m, idem)
     if added:
         fields = {
             "openid": user.openid,

@@ -89,3 +89,23 @@ async def test_progress_survives_losing_redis_and_resumes_where_it_stopped(deps:
     assert beat.counted and beat.covered_s == 63  # 1.25 x 15 s of the 30 s claimed
     resumed = await studying.start_unit(deps, me, cid, "v1")
     assert resumed["position"] == 75 and resumed["covered_seconds"] == 63
+
+
+async def test_a_completion_interrupted_by_a_crash_is_recorded_by_the_next_heartbeat(deps: Deps, clock: Clock) -> None:
+    """The script crossed 90 % but the process died before MongoDB heard of it: nothing earned is lost."""
+    from services.learning import live
+
+    short = {"id": "v1", "kind": "video", "title": "短片", "url": "https://v.example/s.mp4", "duration_s": 20}
+    cid = await published_course(deps, org="370000", units=[short])
+    me = worker("o_crash")
+    await studying.start_unit(deps, me, cid, "v1")
+    clock.advance(20)
+    beat = await live.live(deps).heartbeat(me.openid, cid, "v1", 0, 20, clock.ms)  # the script alone, then "crash"
+    assert beat.done_ms and beat.needs_record
+    assert await deps.db.learning_enrollments.find_one({"_id": f"{cid}:o_crash", "completed_at": {"$ne": None}}) is None
+    clock.advance(3)  # a retry inside the 10 s gate: not counted, yet it finishes the record
+    again = await studying.heartbeat(deps, me, cid, "v1", 0, 20)
+    assert not again.counted and again.unit_done and again.course_completed and again.certificate
+    assert await deps.db.learning_credits.count_documents({"openid": "o_crash"}) == 1
+    clock.advance(15)
+    assert (await studying.heartbeat(deps, me, cid, "v1", 0, 20)).certificate == ""  # recorded once

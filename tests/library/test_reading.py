@@ -42,3 +42,9 @@ async def test_rankings_by_org_and_chinese_4xx(deps: Deps, mp: MpClient) -> None
     assert code == 404 and "没有这本书" in err["message"]
     code, ok = await mp.call("PUT", "/api/mp/library/ebooks/b1/position", {"chapter": 2, "offset": 7}, token=token)
     assert code == 200 and ok == {"book": "b1", "chapter": 2, "offset": 7, "moved": True}
+    retry = {"Idempotency-Key": "report-0001"}
+    for _ in range(2):  # a timed-out report retried with the same key counts once
+        code, got = await mp.call(
+            "POST", "/api/mp/library/ebooks/b1/minutes", {"minutes": 10}, token=token, headers=retry
+        )
+        assert code == 200 and got == {"added": 10, "today": 10, "cap": 240}

@@ -18,7 +18,9 @@ from services.signup_flush import pause, stop_requested
 
 log = logging.getLogger(__name__)
 BATCH = 500
-MIN_AGE_MS = 20_000  # write a changed unit once it has waited 20 s: two heartbeats in one write
+# Write a changed unit once it has waited a minute: about four heartbeats per MongoDB write. Redis (AOF)
+# holds the truth meanwhile and serves every read; completions are written at once, in the request.
+MIN_AGE_MS = 60_000
 IDLE_SLEEP, IDLE_SLEEP_MAX = 0.1, 2.0
 
 

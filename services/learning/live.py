@@ -6,8 +6,8 @@ Keys (hash tag = the learner, so one learner's keys share a slot):
   rec (1 once MongoDB recorded the completion), v (version, bumped by every change).
 - `ln:clk:{<openid>}` — ms of the learner's last counted heartbeat (any unit, any tab).
 - `ln:dirty` zset — unit keys changed since MongoDB last got them (the write-behind queue), scored by
-  when the key first changed since its last write: the loop writes a key once it is 20 s old, so a
-  learner's heartbeats every 15 s cost MongoDB one write per two beats (Redis is AOF-persisted; what
+  when the key first changed since its last write: the loop writes a key once it is a minute old, so
+  a learner's heartbeats every 15 s cost MongoDB one write per four beats (Redis is AOF-persisted; what
   completes a unit or course is written to MongoDB at once, in the request).
 
 One script call per heartbeat: the 10 s gate, the 1.25x wall-clock allowance, the merge and the

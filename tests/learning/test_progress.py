@@ -109,3 +109,20 @@ async def test_a_completion_interrupted_by_a_crash_is_recorded_by_the_next_heart
     assert await deps.db.learning_credits.count_documents({"openid": "o_crash"}) == 1
     clock.advance(15)
     assert (await studying.heartbeat(deps, me, cid, "v1", 0, 20)).certificate == ""  # recorded once
+
+
+async def test_write_behind_never_goes_back_and_waits_for_a_minute(deps: Deps, clock: Clock) -> None:
+    from services.learning import store
+
+    row = {"course": "c1", "unit": "v1", "openid": "o_w", "segs": [[0, 30]], "cov": 30, "pos": 30, "done_ms": 0,
+           "rec": False, "v": 5}  # fmt: skip
+    await store.write_progress(deps.db, [row])
+    await store.write_progress(deps.db, [{**row, "cov": 15, "segs": [[0, 15]], "v": 3}])  # a late, older batch
+    assert (await store.get_progress(deps.db, "c1", "v1", "o_w"))["cov"] == 30
+    cid = await published_course(deps, org="370000")
+    me = worker("o_young")
+    await studying.start_unit(deps, me, cid, "v1")
+    clock.advance(15)
+    await studying.heartbeat(deps, me, cid, "v1", 0, 15)
+    assert await jobs.flush_once(deps, min_age_ms=jobs.MIN_AGE_MS) == 0  # changed just now: it waits
+    assert await jobs.flush_once(deps) == 1 and await jobs.flush_once(deps) == 0  # acknowledged, not written twice

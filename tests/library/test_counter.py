@@ -77,6 +77,8 @@ async def test_keeper_lends_by_code_and_a_return_elsewhere_is_a_transfer(
     assert resp.status == 404 and "借出记录" in resp.json["message"]
     actions = [d["action"] async for d in deps.db.audit_log.find({"target_type": "library_copy"}).sort("at", 1)]
     assert actions == ["lend", "return"]
+    page = await editor.get("/admin/library")
+    assert page.status == 200 and "历下区职工书屋" in page.text and "建议漂流" in page.text
 
 
 async def test_renewals_are_limited_and_an_overdue_loan_gets_one_reminder(deps: Deps, fake_wechat: Any) -> None:
@@ -115,3 +117,6 @@ async def test_suggested_transfer_moves_an_idle_copy_to_the_city_that_waits(deps
     done = await rooms.confirm_transfer(deps, scope(), moves[0]["copy"], qingdao)
     assert done["held_for_next_reader"]
     assert len(await rooms.suggestions(deps, scope())) == 1
+    assert await rooms.idle_titles(deps, scope()) == []  # just imported: not idle yet
+    await deps.db.library_copies.update_many({}, {"$set": {"added_at": now() - timedelta(days=120)}})
+    assert await rooms.idle_titles(deps, scope()) == [{"isbn": SANTI, "room": jinan, "idle_copies": 1}]

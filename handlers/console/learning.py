@@ -85,6 +85,12 @@ class FunnelApi(ConsoleApi):
         self.write_json(await admin.funnel(self.deps, self.scope, course_id))
 
 
+class QuizRankingApi(ConsoleApi):
+    async def get(self, course_id: str, unit_id: str) -> None:
+        org = self.get_query_argument("org", "")
+        self.write_json(await admin.quiz_ranking(self.deps, self.scope, course_id, unit_id, org))
+
+
 class CompletionApi(ConsoleApi):
     async def get(self) -> None:
         org = self.get_query_argument("org", "")
@@ -101,5 +107,6 @@ routes: list[tuple[str, Any]] = [
     (r"/api/admin/learning/courses/" + COURSE_ID + r"/order", CourseOrderApi),
     (r"/api/admin/learning/courses/" + COURSE_ID + r"/(publish|close)", CourseActionApi),
     (r"/api/admin/learning/courses/" + COURSE_ID + r"/funnel", FunnelApi),
+    (r"/api/admin/learning/courses/" + COURSE_ID + r"/quiz/([A-Za-z0-9_-]{1,16})/ranking", QuizRankingApi),
     (r"/api/admin/learning/completion", CompletionApi),
 ]

@@ -137,6 +137,21 @@ async def completion(deps: Deps, scope: Scope, org: str, course_id: str = "") ->
     return {"org": here.code, "name": here.name, "items": items}
 
 
+async def quiz_ranking(deps: Deps, scope: Scope, course_id: str, unit_id: str, org: str) -> dict[str, Any]:
+    """A campaign quiz (e.g. 安康杯): participation and passes per org one level below `org`, most first."""
+    course = course_from_doc(await _get(deps, scope, course_id))
+    unit = course.unit(unit_id)
+    if unit is None or unit.kind != "quiz":
+        raise BadInput("请选择课程中的测验单元", code="invalid_unit")
+    here = await scope.owner(deps.db, org or scope.org)
+    rows = await store.quiz_participation(deps.db, course.id, unit.id, f"org_path.{len(here.path)}", here.code)
+    names = {c.code: c.name for c in await orgs.children(deps.db, here.code)}
+    items = [{"rank": i, "org": r["_id"] or here.code,
+              "name": names.get(r["_id"], "本级直属") if r["_id"] else "本级直属",
+              "took": r["took"], "passed": r["passed"]} for i, r in enumerate(rows, 1)]  # fmt: skip
+    return {"org": here.code, "name": here.name, "unit": unit.id, "items": items}
+
+
 LEDGER_HEADER = ["会员编号", "姓名", "所属工会", "年度", "学时合计", "完成课程数"]
 
 

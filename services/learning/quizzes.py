@@ -21,6 +21,7 @@ from services.learning.definition import Unit
 from services.learning.studying import course_for, unit_of
 from services.sessions import CurrentUser
 from services.survey_validation import check_answers
+from services.visibility import PROVINCE
 
 MAX_ATTEMPTS = 3
 
@@ -81,7 +82,8 @@ async def submit(
     passed = pct >= unit.pass_score
     record = {"n": attempt, "score": pct, "passed": passed, "answers": clean, "at": now()}
     await credits.enroll(deps, user, course)
-    if not await store.take_attempt(deps.db, course.id, unit.id, user.openid, attempt, record, passed):
+    org_path = list(user.org_path) or [PROVINCE]
+    if not await store.take_attempt(deps.db, course.id, unit.id, user.openid, attempt, record, passed, org_path):
         state = await store.get_quiz(deps.db, course.id, unit.id, user.openid) or {}
         if state.get("passed"):
             raise Conflict("您已通过本测验，无需再答", code="quiz_passed")

@@ -142,6 +142,17 @@ async def quiz_takers(db: Db, course: str) -> dict[str, int]:
     return {r["_id"]: r["n"] async for r in await db.learning_quiz.aggregate(pipeline)}
 
 
+async def quiz_participation(db: Db, course: str, unit: str, group_field: str, org: str) -> list[dict[str, Any]]:
+    """Per org one level below `org`: workers who took the quiz, and who passed (a campaign's ranking)."""
+    pipeline = [
+        {"$match": {"course": course, "unit": unit, "org_path": org}},
+        {"$group": {"_id": f"${group_field}", "took": {"$sum": 1},
+                    "passed": {"$sum": {"$cond": ["$passed", 1, 0]}}}},
+    ]  # fmt: skip
+    rows = [r async for r in await db.learning_quiz.aggregate(pipeline)]
+    return sorted(rows, key=lambda r: (-r["took"], str(r["_id"])))
+
+
 # enrollments
 
 
@@ -260,7 +271,7 @@ async def get_quiz(db: Db, course: str, unit: str, openid: str) -> dict[str, Any
 
 
 async def take_attempt(
-    db: Db, course: str, unit: str, openid: str, n: int, attempt: dict[str, Any], passed: bool
+    db: Db, course: str, unit: str, openid: str, n: int, attempt: dict[str, Any], passed: bool, org_path: list[str]
 ) -> bool:
     """Record attempt `n` only if exactly n-1 were used and none passed: one guarded update (or the insert of #1)."""
     qid = f"{course}:{unit}:{openid}"
@@ -268,7 +279,10 @@ async def take_attempt(
     try:
         res = await coll.update_one(
             {"_id": qid, "used": n - 1, "passed": False},
-            {"$set": {"used": n, "passed": passed, "course": course, "unit": unit}, "$push": {"attempts": attempt}},
+            {
+                "$set": {"used": n, "passed": passed, "course": course, "unit": unit, "org_path": org_path},
+                "$push": {"attempts": attempt},
+            },
             upsert=(n == 1),
         )
     except DuplicateKeyError:

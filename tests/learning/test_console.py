@@ -48,6 +48,8 @@ async def test_editor_builds_publishes_and_reads_the_course(
     ]
     deeper = (await ed.api("GET", "/api/admin/learning/completion?org=370102")).json
     assert [(r["org"], r["completed"]) for r in deeper["items"]] == [("370102", 0), ("370102001", 1)]
+    ranking = (await ed.api("GET", f"/api/admin/learning/courses/{cid}/quiz/z1/ranking?org=370102")).json
+    assert [(r["org"], r["took"], r["passed"]) for r in ranking["items"]] == [("370102001", 1, 1)]
     page = await ed.get(f"/admin/learning/courses/{cid}")
     assert page.status == 200 and "单元漏斗" in page.text and "课后测验" in page.text
 

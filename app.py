@@ -111,7 +111,7 @@ def start_hooks() -> list[StartHook]:
         wechat_bot_setup.start,  # the official account's conversation (content cache, dedupe)
         polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
         signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
-        learning.jobs.start,  # learning: write progress a previous process left, keep writing it behind
+        learning.jobs.start,  # learning: keep writing progress behind (what a previous process left first)
         library.jobs.start,  # 职工书屋: expired holds back to the shelf or the queue, overdue reminders
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
         console_auth.start,  # editors' console: a hint on how to create the first admin when none exists

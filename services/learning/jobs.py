@@ -73,6 +73,9 @@ async def run_progress_flusher(deps: Deps) -> None:
 
 
 async def start(deps: Deps) -> None:
-    """Start-up hook: write what a previous process left, then keep flushing."""
-    await flush_all(deps)
+    """Start-up hook: keep writing progress behind, starting with what a previous process left.
+
+    Not drained before serving (unlike sign-ups): Redis answers every progress read, so a backlog only
+    delays MongoDB's copy, and waiting for it would delay the restart by as much.
+    """
     deps.spawn(run_progress_flusher(deps), "learning-progress-flusher")

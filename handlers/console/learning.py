@@ -38,7 +38,10 @@ class CoursePage(ConsolePage):
         funnel = await admin.funnel(self.deps, self.scope, course_id)
         org = self.get_query_argument("org", "") or self.scope.org
         completion = await admin.completion(self.deps, self.scope, org, course_id)
-        await self.render_page("console/learning_course.html", course=course, funnel=funnel, completion=completion)
+        odd = await admin.anomalies(self.deps, self.scope, course_id)
+        await self.render_page(
+            "console/learning_course.html", course=course, funnel=funnel, completion=completion, anomalies=odd
+        )
 
 
 class LedgerExport(ConsolePage):
@@ -85,6 +88,11 @@ class FunnelApi(ConsoleApi):
         self.write_json(await admin.funnel(self.deps, self.scope, course_id))
 
 
+class AnomaliesApi(ConsoleApi):
+    async def get(self, course_id: str) -> None:
+        self.write_json({"items": await admin.anomalies(self.deps, self.scope, course_id)})
+
+
 class QuizRankingApi(ConsoleApi):
     async def get(self, course_id: str, unit_id: str) -> None:
         org = self.get_query_argument("org", "")
@@ -108,5 +116,6 @@ routes: list[tuple[str, Any]] = [
     (r"/api/admin/learning/courses/" + COURSE_ID + r"/(publish|close)", CourseActionApi),
     (r"/api/admin/learning/courses/" + COURSE_ID + r"/funnel", FunnelApi),
     (r"/api/admin/learning/courses/" + COURSE_ID + r"/quiz/([A-Za-z0-9_-]{1,16})/ranking", QuizRankingApi),
+    (r"/api/admin/learning/courses/" + COURSE_ID + r"/anomalies", AnomaliesApi),
     (r"/api/admin/learning/completion", CompletionApi),
 ]

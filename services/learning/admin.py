@@ -120,6 +120,16 @@ async def funnel(deps: Deps, scope: Scope, course_id: str) -> dict[str, Any]:
     return {"course": course.id, "enrolled": enrolled, "units": rows}
 
 
+async def anomalies(deps: Deps, scope: Scope, course_id: str) -> list[dict[str, Any]]:
+    """Learners whose heartbeats claimed over a minute more than wall-clock time allowed (seeking ahead,
+    replays) or sent ten or more heartbeats inside the 10 s gate (parallel tabs): none of it was credited."""
+    course = course_from_doc(await _get(deps, scope, course_id))
+    rows = await store.anomalies(deps.db, course.id, 60, 10, 100)
+    return [{"openid": r["openid"], "unit": r["unit"], "refused_seconds": int(r.get("refused_s", 0)),
+             "uncounted_heartbeats": int(r.get("skipped", 0)), "covered_seconds": int(r.get("cov", 0))}
+            for r in rows]  # fmt: skip
+
+
 async def completion(deps: Deps, scope: Scope, org: str, course_id: str = "") -> dict[str, Any]:
     """Enrolled / completed per org one level below `org` (click a row to drill down, to the fifth level)."""
     here = await scope.owner(deps.db, org or scope.org)

@@ -42,6 +42,10 @@ local done, rec, v = tonumber(st[5]) or 0, tonumber(st[6]) or 0, tonumber(st[7])
 local prev = tonumber(redis.call('GET', KEYS[2]) or '0')
 local elapsed = now - prev
 if elapsed < tonumber(ARGV[4]) then
+  -- not counted; remembered for the editors' anomalies (parallel tabs, replays)
+  redis.call('HINCRBY', h, 'skip', 1)
+  redis.call('HSET', h, 'v', v + 1)
+  redis.call('ZADD', KEYS[3], 'NX', now, h)
   return {0, cov, pos, done, (done > 0 and rec == 0) and 1 or 0, 0, dur}
 end
 if elapsed > tonumber(ARGV[6]) then elapsed = tonumber(ARGV[6]) end
@@ -61,6 +65,9 @@ for i = 1, #segs, 2 do
   end
 end
 if c < t then add[#add + 1] = {c, t} end
+local claimed = 0
+for _, g in ipairs(add) do claimed = claimed + g[2] - g[1] end
+if claimed > allowance then redis.call('HINCRBY', h, 'ref', claimed - allowance) end
 for _, g in ipairs(add) do
   if credited >= allowance then break end
   local take = math.min(g[2] - g[1], allowance - credited)
@@ -99,7 +106,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[9]))
 redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', tonumber(ARGV[8]))
-return redis.call('HMGET', KEYS[1], 'dur', 'segs', 'cov', 'pos', 'done', 'rec', 'v')
+return redis.call('HMGET', KEYS[1], 'dur', 'segs', 'cov', 'pos', 'done', 'rec', 'v', 'ref', 'skip')
 """
 
 # KEYS: dirty set. ARGV: key1, v1, key2, v2 ... — forget keys whose version MongoDB now holds
@@ -125,6 +132,8 @@ class UnitState:
     done_ms: int
     recorded: bool
     version: int
+    refused_s: int = 0  # seconds claimed beyond the allowance (seeking ahead, parallel tabs)
+    skipped: int = 0  # heartbeats inside the 10 s gate
 
     @property
     def ids(self) -> tuple[str, str, str]:
@@ -145,6 +154,9 @@ class Beat:
     needs_record: bool
     credited_s: int
     duration_s: int
+
+
+FIELDS = ["dur", "segs", "cov", "pos", "done", "rec", "v", "ref", "skip"]
 
 
 def now_ms() -> int:
@@ -168,10 +180,11 @@ def _state(key: str, raw: list[Any]) -> UnitState:
     def s(x: Any) -> str:
         return x.decode() if isinstance(x, bytes) else str(x or "")
 
-    dur, segs, cov, pos, done, rec, v = (s(x) for x in raw)
+    dur, segs, cov, pos, done, rec, v, ref, skip = (s(x) for x in raw)
     return UnitState(
-        key, int(dur or 0), _segs(segs), int(cov or 0), int(pos or 0), int(done or 0), rec == "1", int(v or 0)
-    )
+        key, int(dur or 0), _segs(segs), int(cov or 0), int(pos or 0), int(done or 0), rec == "1", int(v or 0),
+        int(ref or 0), int(skip or 0),
+    )  # fmt: skip
 
 
 class Live:
@@ -201,13 +214,13 @@ class Live:
 
     async def get(self, openid: str, course: str, unit: str) -> UnitState | None:
         key = unit_key(openid, course, unit)
-        raw = await self.deps.redis.hmget(key, ["dur", "segs", "cov", "pos", "done", "rec", "v"])
+        raw = await self.deps.redis.hmget(key, FIELDS)
         return None if raw[0] is None else _state(key, raw)
 
     async def get_many(self, keys: list[str]) -> list[UnitState]:
         pipe = self.deps.redis.pipeline(transaction=False)
         for key in keys:
-            pipe.hmget(key, ["dur", "segs", "cov", "pos", "done", "rec", "v"])
+            pipe.hmget(key, FIELDS)
         rows = await pipe.execute()
         return [_state(k, raw) for k, raw in zip(keys, rows, strict=True) if raw[0] is not None]
 

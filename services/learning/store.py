@@ -136,6 +136,14 @@ async def unit_funnel(db: Db, course: str) -> dict[str, tuple[int, int]]:
     return {r["_id"]: (r["started"], r["done"]) async for r in await db.learning_progress.aggregate(pipeline)}
 
 
+async def anomalies(db: Db, course: str, min_refused: int, min_skipped: int, limit: int) -> list[dict[str, Any]]:
+    """Learners whose players claimed much more than they could have watched, or beat far too often."""
+    query = {"course": course, "$or": [{"refused_s": {"$gte": min_refused}}, {"skipped": {"$gte": min_skipped}}]}
+    cursor = db.learning_progress.find(query, {"segs": 0}).sort("refused_s", DESCENDING).limit(limit)
+    found: list[dict[str, Any]] = await cursor.to_list()
+    return found
+
+
 async def quiz_takers(db: Db, course: str) -> dict[str, int]:
     """unit -> learners who submitted at least one attempt."""
     pipeline = [{"$match": {"course": course}}, {"$group": {"_id": "$unit", "n": {"$sum": 1}}}]

@@ -176,7 +176,7 @@ def progress_row(state: live.UnitState) -> dict[str, Any]:
     openid, course, unit = state.ids
     return {"course": course, "unit": unit, "openid": openid, "segs": [list(s) for s in state.segments],
             "cov": state.covered_s, "pos": state.position_s, "done_ms": state.done_ms, "v": state.version,
-            "rec": state.recorded}  # fmt: skip
+            "rec": state.recorded, "refused_s": state.refused_s, "skipped": state.skipped}  # fmt: skip
 
 
 async def read_article(deps: Deps, user: CurrentUser, course_id: str, unit_id: str) -> dict[str, Any]:

@@ -51,7 +51,7 @@ async def test_editor_builds_publishes_and_reads_the_course(
     ranking = (await ed.api("GET", f"/api/admin/learning/courses/{cid}/quiz/z1/ranking?org=370102")).json
     assert [(r["org"], r["took"], r["passed"]) for r in ranking["items"]] == [("370102001", 1, 1)]
     page = await ed.get(f"/admin/learning/courses/{cid}")
-    assert page.status == 200 and "单元漏斗" in page.text and "课后测验" in page.text
+    assert page.status == 200 and "单元漏斗" in page.text and "课后测验" in page.text and "没有异常" in page.text
 
     export = await ed.get("/admin/learning/credits.csv")
     assert export.status == 200 and export.text.startswith("\ufeff")

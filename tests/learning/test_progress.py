@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.deps import Deps
-from services.learning import jobs, studying
+from services.learning import admin, jobs, studying
 from tests.learning.conftest import Clock, published_course, worker
 
 
@@ -46,6 +46,11 @@ async def test_adversarial_timing_is_capped_at_one_and_a_quarter_of_the_wall_clo
     wall = (clock.ms - started) / 1000
     assert credited == beat.covered_s <= 1.25 * wall  # at most 12 s a beat, never the 120 s claimed
     assert beat.covered_s < 108 and not beat.unit_done  # 102 s of wall clock did not finish a 120 s video
+    await jobs.flush_all(deps)
+    from tests.learning.conftest import scope
+
+    flagged = await admin.anomalies(deps, scope(), cid)
+    assert [(a["openid"], a["unit"]) for a in flagged] == [("o_cheat", "v1")] and flagged[0]["refused_seconds"] > 60
 
 
 async def test_a_paused_player_gets_no_credit_for_the_pause(deps: Deps, clock: Clock) -> None:

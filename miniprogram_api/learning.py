@@ -110,6 +110,16 @@ class QuizHandler(MpHandler):
         )
 
 
+class MineHandler(MpHandler):
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": {"tags": TAGS, "summary": "首页用：学习中的课程、已完成数、今年学时", "operationId": "myLearning",
+                "responses": {"200": ok("MyLearning")}},
+    }  # fmt: skip
+
+    async def get(self) -> None:
+        self.write_json(await studying.mine(self.deps, self.user))
+
+
 class CreditsHandler(MpHandler):
     openapi: ClassVar[dict[str, Any]] = {
         "get": {
@@ -252,6 +262,14 @@ schemas: dict[str, dict[str, Any]] = {
             },
         }
     ),  # fmt: skip
+    "MyLearning": _obj(
+        {
+            "in_progress": {"type": "array", "items": _obj({"course_id": _STR, "title": _STR, "units_done": _INT})},
+            "completed": _INT,
+            "year": _INT,
+            "credit_hours": {"type": "number"},
+        }
+    ),  # fmt: skip
     "Certificate": _obj(
         {
             "number": _STR,
@@ -270,6 +288,7 @@ routes = [
     (UNIT + r"/heartbeat", HeartbeatHandler),
     (UNIT + r"/read", ReadHandler),
     (UNIT + r"/quiz", QuizHandler),
+    (r"/api/mp/learning/mine", MineHandler),
     (r"/api/mp/learning/credits", CreditsHandler),
     (r"/api/mp/learning/certificates/(?P<number>[^/]+)", CertificateHandler),
 ]

@@ -71,6 +71,11 @@ async def courses_for_editor(db: Db, org: str, limit: int = 200) -> list[dict[st
     return found
 
 
+async def courses_by_id(db: Db, ids: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await db.learning_courses.find({"_id": {"$in": ids}}, {"title": 1}).to_list()
+    return found
+
+
 async def published_courses(db: Db, query: dict[str, Any], after_id: str, limit: int) -> list[dict[str, Any]]:
     q = {**query, "status": "published"}
     if after_id:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
 from services import visibility
@@ -79,6 +80,21 @@ async def list_courses(deps: Deps, user: CurrentUser, cursor: str, limit: int = 
             "status": "completed" if e and e.get("completed_at") else "learning" if e else "new",
         })  # fmt: skip
     return {"items": items, "next_cursor": items[-1]["id"] if len(docs) > limit else None}
+
+
+async def mine(deps: Deps, user: CurrentUser) -> dict[str, Any]:
+    """For the worker's home: courses in progress (newest first) and this year's credit hours."""
+    enrollments = await store.my_enrollments(deps.db, user.openid)
+    learning = [e for e in enrollments if not e.get("completed_at")][:10]
+    titles = {str(d["_id"]): d["title"] for d in await store.courses_by_id(deps.db, [e["course"] for e in learning])}
+    year = now().year
+    ledger = await credits.my_credits(deps, user, year)
+    return {
+        "in_progress": [{"course_id": e["course"], "title": titles.get(e["course"], ""),
+                         "units_done": len(e.get("units_done", []))} for e in learning],
+        "completed": sum(1 for e in enrollments if e.get("completed_at")),
+        "year": year, "credit_hours": ledger["total_hours"],
+    }  # fmt: skip
 
 
 async def detail(deps: Deps, user: CurrentUser, course_id: str) -> dict[str, Any]:

@@ -42,6 +42,8 @@ async def test_the_heartbeat_that_crosses_90_percent_completes_the_course_in_the
     code, read = await mp.call("POST", f"{base}/units/a1/read", token=token)
     assert code == 200 and read == {"unit_done": True, "course_completed": False, "certificate": None}
     assert not (await pass_quiz(mp, token, base))["course_completed"]
+    code, home = await mp.call("GET", "/api/mp/learning/mine", token=token)
+    assert home["in_progress"] == [{"course_id": cid, "title": "安全生产月必修课", "units_done": 2}]
     code, started = await mp.call("POST", f"{base}/units/v1/start", token=token)
     assert code == 200 and started == {"position": 0, "covered_seconds": 0, "duration_seconds": 120, "unit_done": False}
     pos = 0
@@ -70,6 +72,8 @@ async def test_the_heartbeat_that_crosses_90_percent_completes_the_course_in_the
     assert cert["credit_hours"] == 2.5 and len(cert["issued_on"]) == 10
     code, mine = await mp.call("GET", "/api/mp/learning/credits", token=token)
     assert code == 200 and mine["total_hours"] == 2.5 and mine["items"][0]["certificate"] == beat["certificate"]
+    code, home = await mp.call("GET", "/api/mp/learning/mine", token=token)
+    assert code == 200 and home["in_progress"] == [] and home["completed"] == 1 and home["credit_hours"] == 2.5
     code, detail = await mp.call("GET", base, token=token)
     assert detail["completed"] and all(u["done"] for u in detail["units"])
     code, missing = await mp.call("GET", "/api/mp/learning/certificates/SDXX20269999999")

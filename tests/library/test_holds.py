@@ -81,3 +81,15 @@ async def test_cancelling_a_held_copy_gives_it_to_the_queue(deps: Deps) -> None:
     assert (await borrowing.mine(deps, reader("o_b")))["holds"][0]["status"] == "held"
     with pytest.raises(NotFound):
         await borrowing.cancel_hold(deps, reader("o_a"), SANTI)
+
+
+async def test_an_excel_sheet_imports_like_a_csv_and_isbn_10_becomes_13(deps: Deps) -> None:
+    from services.library import rooms
+    from tests.learning.conftest import scope
+    from tests.mp.roster_files import xlsx_bytes
+
+    r = await room(deps, "370102", "历下区职工书屋")
+    data = xlsx_bytes([["ISBN", "书名", "作者", "出版社", "册数"], [HUOZHE, "活着", "余华", "作家出版社", 2]])
+    assert await rooms.import_copies(deps, scope(), r, data, "图书.xlsx") == {"titles": 1, "new_copies": 2}
+    title = await deps.db.library_titles.find_one({"_id": HUOZHE13})
+    assert title["title"] == "活着" and await deps.db.library_copies.count_documents({"isbn": HUOZHE13}) == 2

@@ -37,8 +37,10 @@ from miniprogram_api import orgs as mp_orgs
 from miniprogram_api import polls as mp_polls
 from miniprogram_api import surveys as mp_surveys
 from seed import seed_all
-from services import console_auth, learning, library, signup_workers
-from services import polls as polls_service
+from services import learning, library
+from services.activities import jobs as signup_workers
+from services.editors import auth as console_auth
+from services.polls import definitions as polls_service
 from storage import meta
 from storage.indexes import ensure_indexes
 from wechat_bot import setup as wechat_bot_setup

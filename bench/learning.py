@@ -41,8 +41,8 @@ VIDEO_S = 3600
 
 async def prepare(redis_url: str, mongo_url: str, tokens: list[str]) -> str:
     """The course (published by a province editor) and every learner's started video unit."""
-    from services.console_scope import Scope
-    from services.editors import Editor
+    from services.editors.accounts import Editor
+    from services.editors.scope import Scope
     from services.learning import admin, live
     from services.learning.studying import now_ms
 

@@ -4,7 +4,7 @@ Roles: `admin` (everything in the subtree, including other editors' accounts), `
 pushes), `viewer` (reads only). An admin manages accounts inside their own subtree only, and never
 their own role or status (so nobody locks the last door from inside). Disabling an account or
 resetting its password ends its sessions at once. Every change is audited by the caller's service
-(services.console_auth), with the password hash never in the log.
+(services.editors.auth), with the password hash never in the log.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from core.clock import now
 from core.errors import BadInput, Conflict, Forbidden, NotFound
-from storage import editors as store
-from storage import orgs
+from services.editors import store
+from services.orgs import store as orgs
 
 ROLES = {"admin": "管理员", "editor": "编辑", "viewer": "只读", "keeper": "书屋管理员"}
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")

@@ -8,7 +8,7 @@
   The application has `xsrf_cookies` off because WeChat and the mini-program cannot send tokens.
 - Roles: `viewer` accounts cannot use unsafe methods (except where a handler says `viewer_may_post`,
   e.g. logout or their own password); `admin_only` handlers need an admin.
-- `self.scope` (services.console_scope.Scope) carries the org rule into every service call.
+- `self.scope` (services.editors.scope.Scope) carries the org rule into every service call.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ import tornado.web
 from core.errors import Forbidden, ServiceError, Unauthorized
 from handlers.base import HTTP_TEXT, BaseHandler, JsonHandler
 from handlers.console.render import install_filters, jsonable, static_url
-from services import console_auth, console_scope
-from services.console_auth import Session
-from services.console_scope import Scope
+from services.editors import auth as console_auth
+from services.editors import scope as console_scope
+from services.editors.auth import Session
+from services.editors.scope import Scope
 
 log = logging.getLogger(__name__)
 

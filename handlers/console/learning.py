@@ -10,7 +10,7 @@ from core.clock import now
 from core.errors import BadInput
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.exports import send_csv
-from services import audit
+from services.editors import audit
 from services.learning import admin
 
 COURSE_ID = r"([0-9a-f]{12})"

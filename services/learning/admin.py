@@ -11,11 +11,11 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput, Conflict
-from services import audit
-from services.console_scope import Scope
+from services.editors import audit
+from services.editors.scope import Scope
 from services.learning import store
 from services.learning.definition import check_course, course_from_doc
-from storage import orgs
+from services.orgs import store as orgs
 
 WHAT = "课程"
 TRANSITIONS = {"publish": ("draft", "published"), "close": ("published", "closed")}

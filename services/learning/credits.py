@@ -18,9 +18,9 @@ from core.deps import Deps
 from core.errors import BadInput, NotFound
 from services.learning import store
 from services.learning.definition import Course
-from services.members import mask_name
-from services.sessions import CurrentUser
-from storage import members
+from services.members import store as members
+from services.members.binding import mask_name
+from services.members.sessions import CurrentUser
 
 NUMBER_PREFIX = "SDXX"  # 山东学习
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import BadInput
-from services.survey_validation import InvalidDefinition, normalize_questions
+from services.surveys.questions import InvalidDefinition, normalize_questions
 
 KINDS = {"video": "视频", "article": "图文", "quiz": "测验"}
 QUIZ_TYPES = ("single", "multiple")

@@ -12,9 +12,9 @@ import logging
 import secrets
 
 from core.deps import Deps
+from services.activities.flusher import pause, stop_requested
 from services.learning import live, store
 from services.learning.studying import progress_row
-from services.signup_flush import pause, stop_requested
 
 log = logging.getLogger(__name__)
 BATCH = 500

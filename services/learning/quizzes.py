@@ -19,9 +19,9 @@ from core.errors import BadInput, Conflict
 from services.learning import credits, store
 from services.learning.definition import Unit
 from services.learning.studying import course_for, unit_of
-from services.sessions import CurrentUser
-from services.survey_validation import check_answers
-from services.visibility import PROVINCE
+from services.members.sessions import CurrentUser
+from services.orgs.visibility import PROVINCE
+from services.surveys.questions import check_answers
 
 MAX_ATTEMPTS = 3
 

@@ -17,11 +17,11 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
-from services import visibility
 from services.learning import credits, live, store
 from services.learning.credits import Outcome
 from services.learning.definition import Course, Unit, course_from_doc
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
+from services.orgs import visibility
 
 PAGE = 20
 

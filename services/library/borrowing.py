@@ -17,7 +17,7 @@ from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound, TooMany
 from services.library import queue, store
 from services.library.isbn import normalize
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 
 MAX_HOLDS = 3
 MAX_RENEWALS = 2

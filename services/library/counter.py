@@ -17,8 +17,8 @@ from typing import Any
 from core.clock import localize, now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, Forbidden, NotFound, TooMany
-from services import audit
-from services.console_scope import Scope
+from services.editors import audit
+from services.editors.scope import Scope
 from services.library import queue, store
 
 CODE_TTL_S = 600

@@ -19,8 +19,8 @@ from core.clock import localize
 from core.clock import now as clock_now
 from core.deps import Deps
 from core.wechat import WeChatError
+from services.activities.flusher import pause, stop_requested
 from services.library import queue, store
-from services.signup_flush import pause, stop_requested
 
 log = logging.getLogger(__name__)
 EVERY_S = 60.0

@@ -15,10 +15,10 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput
-from services import visibility
 from services.library import live, store
-from services.sessions import CurrentUser
-from storage import orgs
+from services.members.sessions import CurrentUser
+from services.orgs import store as orgs
+from services.orgs import visibility
 
 BOOK_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 CHAPTER_SPAN = 1_000_000_000  # offsets below this; chapter * span + offset orders positions

@@ -18,11 +18,11 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput, Conflict
-from services import audit
-from services.console_scope import Scope
+from services.editors import audit
+from services.editors.scope import Scope
 from services.library import queue, store
 from services.library.isbn import normalize
-from services.roster import _read_rows as read_rows
+from services.members.roster import _read_rows as read_rows
 
 IDLE_AFTER = timedelta(days=90)
 HEADER = {"isbn": ("isbn", "书号"), "title": ("书名", "题名"), "author": ("作者",), "publisher": ("出版社",),

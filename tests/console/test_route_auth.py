@@ -136,7 +136,9 @@ async def real_ids(deps: Deps) -> tuple[str, ...]:
     from datetime import timedelta
 
     from core.clock import now
-    from services import activity_admin, pushes, survey_admin
+    from services.activities import definitions as activity_admin
+    from services.pushes import compose as pushes
+    from services.surveys import definitions as survey_admin
     from tests.mp.polls_helpers import make_poll
 
     poll = await make_poll(deps, org="370100")

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from core.deps import Deps
-from services.console_scope import Scope
-from services.editors import Editor
+from services.editors.accounts import Editor
+from services.editors.scope import Scope
 from services.learning import admin
-from services.roster import import_roster
-from services.sessions import CurrentUser
+from services.members.roster import import_roster
+from services.members.sessions import CurrentUser
 from tests.conftest import Fetch
 from tests.console.conftest import client, make_editor  # noqa: F401 - console fixtures
 from tests.mp.conftest import MpClient

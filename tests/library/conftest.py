@@ -8,7 +8,7 @@ import pytest
 
 from core.deps import Deps
 from services.library import rooms
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 from tests.conftest import Fetch
 from tests.console.conftest import client, make_editor  # noqa: F401 - console fixtures
 from tests.learning.conftest import scope

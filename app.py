@@ -42,12 +42,15 @@ from miniprogram_api import competitions as mp_competitions
 from miniprogram_api import consultation as mp_consultation
 from miniprogram_api import counselling as mp_counselling
 from miniprogram_api import home as mp_home
+from miniprogram_api import learning as mp_learning
+from miniprogram_api import library as mp_library
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
 from miniprogram_api import orgs as mp_orgs
 from miniprogram_api import polls as mp_polls
 from miniprogram_api import surveys as mp_surveys
 from seed import seed_all
+from services import learning, library
 from services.activities import jobs as signup_workers
 from services.consultation import jobs as consultation_jobs
 from services.counselling import jobs as counselling_jobs
@@ -78,6 +81,8 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
         *mp_competitions.routes,  # /api/mp/competitions, /{id}, /{id}/ranking
         *mp_consultation.routes,  # /api/mp/cases, /{case_id}, /messages, /reopen (惠工咨询 / 法律援助)
         *mp_counselling.routes,  # /api/mp/counselling/counsellors, /slots, /slots/{id}/hold, /bookings/{id}/...
+        *mp_learning.routes,  # /api/mp/learning/courses, units (start, heartbeat, read, quiz), credits, certificates
+        *mp_library.routes,  # /api/mp/library/books, holds, mine, loans/{copy}/renew, code, ebooks/{book}/..., rankings
         *console.routes,  # /admin/ (editors' console pages), /api/admin/ (their JSON), /static/console/
     ]
 
@@ -152,6 +157,8 @@ def start_hooks() -> list[StartHook]:
         wechat_bot_setup.start,  # the official account's conversation (content cache, dedupe)
         polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
         signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
+        learning.jobs.start,  # learning: keep writing progress behind (what a previous process left first)
+        library.jobs.start,  # 职工书屋: expired holds back to the shelf or the queue, overdue reminders
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
         counselling_jobs.start,  # 心理咨询: hold sweeper, booking notices, slot horizon, 180-day purge
         console_auth.start,  # editors' console: a hint on how to create the first admin when none exists

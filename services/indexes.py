@@ -19,6 +19,8 @@ from services.editors import audit_store
 from services.editors import store as editors
 from services.followers import centres_store
 from services.followers import store as followers
+from services.learning import store as learning
+from services.library import store as library
 from services.members import store as members
 from services.members import users_store as mini_users
 from services.menus import store as menus
@@ -56,6 +58,8 @@ SETUPS: list[IndexSetup] = [
     competitions.ensure_indexes,
     consultation.ensure_indexes,
     counselling.ensure_indexes,
+    learning.ensure_indexes,
+    library.ensure_indexes,
     push_runs.ensure_indexes,
 ]
 

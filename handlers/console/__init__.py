@@ -12,6 +12,8 @@ from handlers.console import (
     editors,
     home,
     judging,
+    learning,
+    library,
     menu,
     polls,
     pushes,
@@ -40,4 +42,6 @@ routes = [
     *judging.routes,
     *consultation.routes,
     *counselling.routes,
+    *learning.routes,
+    *library.routes,
 ]

@@ -45,6 +45,7 @@ class LoginPage(ConsolePage):
 
 class LogoutPage(ConsolePage):
     viewer_may_post: ClassVar[bool] = True
+    desk_roles: ClassVar[frozenset[str]] = frozenset(DESKS)  # every account: its own session and password
 
     async def post(self) -> None:
         assert self.session is not None
@@ -57,6 +58,7 @@ class OrgSwitchPage(ConsolePage):
     """The org switcher in the header posts here; the next page shows the chosen org's subtree."""
 
     viewer_may_post: ClassVar[bool] = True
+    desk_roles: ClassVar[frozenset[str]] = frozenset(DESKS)  # every account: its own session and password
 
     async def post(self) -> None:
         assert self.session is not None
@@ -66,6 +68,7 @@ class OrgSwitchPage(ConsolePage):
 
 class PasswordPage(ConsolePage):
     viewer_may_post: ClassVar[bool] = True
+    desk_roles: ClassVar[frozenset[str]] = frozenset(DESKS)  # every account: its own session and password
 
     async def get(self) -> None:
         await self.render_page("console/password.html")

@@ -8,8 +8,8 @@
   The application has `xsrf_cookies` off because WeChat and the mini-program cannot send tokens.
 - Roles: `viewer` accounts cannot use unsafe methods (except where a handler says `viewer_may_post`,
   e.g. logout or their own password); `admin_only` handlers need an admin. Desk roles (`judge`,
-  `counsellor`, ...: `DESKS`) reach only handlers whose `desk_roles` name them and the
-  `viewer_may_post` ones: other pages redirect to their desk, other JSON answers 403.
+  `counsellor`, ...: `DESKS`) reach only handlers whose `desk_roles` name them (their desk, and
+  logout, password, org switch, "me"): other pages redirect to their desk, other JSON answers 403.
 - `self.scope` (services.editors.scope.Scope) carries the org rule into every service call.
 """
 
@@ -93,7 +93,7 @@ class ConsoleMixin(BaseHandler):
             return
         desk = DESKS.get(self.session.editor.role) if self.session is not None else None
         at_desk = desk is not None and self.session is not None and self.session.editor.role in self.desk_roles
-        if desk is not None and not (at_desk or self.viewer_may_post):
+        if desk is not None and not at_desk:
             self.elsewhere(desk)
             return
         if self.request.method not in SAFE_METHODS:

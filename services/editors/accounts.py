@@ -25,7 +25,14 @@ from core.errors import BadInput, Conflict, Forbidden, NotFound
 from services.editors import password_policy, store
 from services.orgs import store as orgs
 
-ROLES = {"admin": "管理员", "editor": "编辑", "viewer": "只读", "judge": "评委", "counsellor": "心理咨询师"}
+ROLES = {
+    "admin": "管理员",
+    "editor": "编辑",
+    "viewer": "只读",
+    "judge": "评委",
+    "counsellor": "心理咨询师",
+    "keeper": "书屋管理员",
+}
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD, MAX_PASSWORD = 10, 128
 PUBLIC_FIELDS = ("name", "role", "org", "org_path", "disabled", "created_at", "created_by", "last_login_at")

@@ -55,6 +55,9 @@ ACTIONS = {
     },  # consultation cases
     "mark": "标记",
     "reject": "驳回",
+    "lend": "借出",
+    "return": "归还",
+    "transfer": "调拨",
 }
 TARGETS = {
     "editor": "账号",
@@ -70,6 +73,9 @@ TARGETS = {
     "competition": "竞赛",
     **{"consult_case": "咨询", "consult_desk": "咨询台", "consult_calendar": "工作日历"},
     "counselling": "心理咨询",
+    "course": "课程",
+    "library_room": "书屋",
+    "library_copy": "图书",
 }
 
 

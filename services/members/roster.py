@@ -65,7 +65,7 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def _read_rows(file_bytes: bytes, filename: str) -> list[list[str]]:
+def read_rows(file_bytes: bytes, filename: str) -> list[list[str]]:
     name = filename.lower()
     if len(file_bytes) > MAX_BYTES:
         raise BadInput("文件超过 20MB，请拆分后分批导入", code="file_too_large")
@@ -135,7 +135,7 @@ async def import_roster(
     importer = await orgs.get(deps.db, org_code)
     if importer is None:
         raise NotFound(f"工会组织 {org_code} 不存在", code="org_not_found")
-    rows = _read_rows(file_bytes, filename)
+    rows = read_rows(file_bytes, filename)
     if not rows or not any(rows[0]):
         raise BadInput("文件是空的：第 1 行应为表头", code="empty_file")
     if len(rows) > MAX_ROWS + 1:

@@ -81,6 +81,11 @@ async def change_status(
     )
 
 
+async def annotate(db: Db, entitlement_id: str, fields: Doc) -> None:
+    """Set descriptive fields (risk verdict, note) without touching the status."""
+    await _coll(db).update_one({"_id": entitlement_id}, {"$set": fields})
+
+
 async def of_member(db: Db, member_id: str, limit: int = 100) -> list[Doc]:
     cursor = db.entitlements.find({"member_id": member_id}).sort("granted_at", DESCENDING).limit(limit)
     return await cursor.to_list()

@@ -9,6 +9,7 @@ writes nothing new). The entitlements themselves live in the benefits ledger.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -38,10 +39,14 @@ async def set_status(db: Db, batch_id: str, status: str) -> None:
     await coll.update_one({"_id": batch_id}, {"$set": {"status": status}})
 
 
-async def batches_in(db: Db, org_codes: list[str], limit: int = 100) -> list[Doc]:
-    """Batches owned by any of `org_codes` (a worker's org path), newest first."""
-    cursor = db.coupon_batches.find({"org": {"$in": org_codes}, "status": {"$ne": "draft"}})
-    return await cursor.sort("created_at", DESCENDING).limit(limit).to_list()
+async def batches_in(db: Db, org_codes: list[str], before: tuple[datetime, str] | None, limit: int) -> list[Doc]:
+    """Batches owned by any of `org_codes` (a worker's org path), newest first, after the cursor."""
+    query: Doc = {"org": {"$in": org_codes}}
+    if before is not None:
+        at, bid = before
+        query["$or"] = [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": bid}}]
+    cursor = db.coupon_batches.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+    return await cursor.limit(limit).to_list()
 
 
 async def batches_under(db: Db, org: str, limit: int = 200) -> list[Doc]:

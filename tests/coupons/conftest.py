@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from core.clock import now
 from core.deps import Deps
 from services.console_scope import Scope
 from services.coupons import admin
 from services.editors import Editor
 from services.sessions import CurrentUser
+from tests.conftest import Fetch
+from tests.mp.conftest import MpClient
 
 JINAN = ("370000", "370100")
 LIXIA = (*JINAN, "370102")
@@ -46,3 +50,9 @@ def spec(stock: int, waves: list[dict[str, Any]] | None = None, **over: Any) -> 
     }  # fmt: skip
     data.update(over)
     return admin.parse_spec(data)
+
+
+@pytest.fixture
+def mp(fetch: Fetch, fake_wechat: Any) -> MpClient:
+    """The app over HTTP as the mini-program calls it (real logins through the fake WeChat platform)."""
+    return MpClient(fetch, fake_wechat)

@@ -170,7 +170,7 @@ async def grab_all(base: str, path: str, tokens: list[str], connections: int, ta
                         if resp.status == 201:
                             winners.add(i)
                         return
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError, OSError):
                     retries += 1
                     await asyncio.sleep(0.2)
 
@@ -190,7 +190,8 @@ async def grab_all(base: str, path: str, tokens: list[str], connections: int, ta
 
 def wrk(wrk_bin: str, base: str, path: str, tokens: Path, seconds: int, connections: int) -> dict[str, float]:
     cmd = [wrk_bin, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency",
-           "-s", str(ROOT / "bench" / "coupons.lua"), base, "--", path, str(tokens), f"r{time.time_ns() % 10**12:x}"]  # fmt: skip
+           "-s", str(ROOT / "bench" / "coupons.lua"), base, "--", path, str(tokens),
+           f"r{time.time_ns() % 10**12:x}"]  # fmt: skip
     return run_wrk(cmd, 1)
 
 
@@ -270,8 +271,11 @@ def run(ns: argparse.Namespace) -> int:
 
 def report(ns: argparse.Namespace, out: dict[str, Any]) -> int:
     ours, bare, t1, t2, t3 = out["ours"], out["bare"], out["t1"], out["t2"], out["t3"]
-    print(f"\ncoupon grab benchmark: one service process, wrk -t1 -c{ns.connections} -d{ns.seconds}s, "
-          f"{ns.members} members, stock {ns.stock}, {os.cpu_count()} cores shared with wrk and the databases\n")  # fmt: skip
+    print(
+        f"\ncoupon grab benchmark: one service process, wrk -t1 -c{ns.connections} -d{ns.seconds}s, "
+        f"{ns.members} members, stock {ns.stock}, {os.cpu_count()} cores shared with wrk and the databases\n"
+    )
+    # fmt: skip
     rows = [
         ("grab answers/s (201 + 409)", f"{ours['rps']:.0f}", ">= 3,000"),
         ("  of which granted / refused", f"{int(ours['created'])} / {int(ours['refused'])}", ""),

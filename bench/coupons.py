@@ -275,7 +275,6 @@ def report(ns: argparse.Namespace, out: dict[str, Any]) -> int:
         f"\ncoupon grab benchmark: one service process, wrk -t1 -c{ns.connections} -d{ns.seconds}s, "
         f"{ns.members} members, stock {ns.stock}, {os.cpu_count()} cores shared with wrk and the databases\n"
     )
-    # fmt: skip
     rows = [
         ("grab answers/s (201 + 409)", f"{ours['rps']:.0f}", ">= 3,000"),
         ("  of which granted / refused", f"{int(ours['created'])} / {int(ours['refused'])}", ""),

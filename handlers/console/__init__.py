@@ -6,6 +6,8 @@ from handlers.console import (
     activities,
     audit,
     auth,
+    benefits,
+    coupons,
     editors,
     home,
     menu,
@@ -30,4 +32,6 @@ routes = [
     *roster.routes,
     *qrcodes.routes,
     *pushes.routes,
+    *coupons.routes,
+    *benefits.routes,
 ]

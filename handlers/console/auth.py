@@ -91,6 +91,7 @@ class PasswordPage(ConsolePage):
 
 class MeApi(ConsoleApi):
     vendor_allowed: ClassVar[bool] = True  # one's own account and CSRF token
+
     async def get(self) -> None:
         e = self.scope.editor
         self.write_json(

@@ -14,6 +14,7 @@ from services.coupons import admin
 from services.editors import Editor
 from services.sessions import CurrentUser
 from tests.conftest import Fetch
+from tests.console.conftest import client, make_editor  # noqa: F401 - the console fixtures
 from tests.mp.conftest import MpClient
 
 JINAN = ("370000", "370100")

@@ -61,6 +61,10 @@ async def grab(deps: Deps, user: CurrentUser, batch_id: str, ip: str, idempotenc
         served = await coupons.served(batch_id, user.member_id)
         if served is None:  # the key was answered with a grant that no longer shows: treat as new question
             raise Conflict("请求编号已使用，请重新发起抢券", code="idempotency_key_reused")
+        if served.state == "p":  # the first attempt died between the grant and its risk check: finish it
+            verdict = await risk.check(deps, user.openid, ip)
+            await coupons.verdict(batch_id, user.member_id, verdict.state, verdict.rank, verdict.reason)
+            served = await coupons.served(batch_id, user.member_id) or served
         left = await _left(deps, batch_id, served.bucket)
         return GrabResult(eid, _status(served), STATE_TEXT[served.state], *left, replayed=True)
     if ans.outcome != "ok":

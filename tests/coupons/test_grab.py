@@ -162,3 +162,19 @@ async def test_a_flush_replayed_after_a_crash_stores_nothing_twice(deps: Deps) -
     assert await live.pending() == 0
     watch = await admin.watch(deps, scope(), batch["_id"])
     assert watch.stored == 30 and watch.granted_redis == 30 and watch.agrees
+
+
+async def test_a_retry_finishes_a_risk_check_the_first_attempt_never_made(deps: Deps, fake_wechat: Any) -> None:
+    user = (await add_members(deps, LIXIA, 1, "L"))[0]
+    fake_wechat.state.risk_ranks[user.openid] = 4
+    batch = await admin.create(deps, scope(), spec(2))
+    live = jobs.live(deps)
+    # the process died right after the Lua grant: the member's state is still "risk check pending"
+    first = await live.grab(batch["_id"], user.member_id, now_ms=int(now().timestamp() * 1000), org_path=LIXIA,
+                            openid=user.openid, org="370102", idempotency_key="retry-0000001")  # fmt: skip
+    assert first.outcome == "ok" and (await live.served(batch["_id"], user.member_id)).state == "p"  # type: ignore[union-attr]
+    again = await grabbing.grab(deps, user, batch["_id"], "10.0.0.1", "retry-0000001")
+    assert again.replayed and again.status == "held"
+    await jobs.drain(deps)
+    doc = await deps.db.entitlements.find_one({"_id": again.entitlement_id})
+    assert doc is not None and doc["status"] == "held" and doc["risk"] == "held"

@@ -15,7 +15,7 @@ from handlers.lean import LeanRoute
 from miniprogram_api.base import INFRASTRUCTURE_ERRORS, SESSION_EXPIRED, MpHandler
 from miniprogram_api.openapi import error, header, ok, query
 from services import sessions
-from services.coupons import browsing, grabbing
+from services.coupons import browsing, grabbing, reminders
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,25 @@ class CouponBatchHandler(MpHandler):
 
     async def get(self, batch_id: str) -> None:
         self.write_json(await browsing.detail(self.deps, self.user, batch_id))
+
+
+class RemindHandler(MpHandler):
+    openapi: ClassVar[dict[str, Any]] = {
+        "post": {
+            "tags": ["抢券"],
+            "summary": "开抢提醒：下一时段开始前约 5 分钟发送订阅消息（先调用 wx.requestSubscribeMessage 取得授权）",
+            "operationId": "remindCouponWave",
+            "responses": {
+                "201": ok("CouponReminder", "已登记提醒（重复登记不会重复提醒）"),
+                "409": error("没有尚未开始的时段"),
+            },
+        }
+    }
+
+    async def post(self, batch_id: str) -> None:
+        r = await reminders.subscribe(self.deps, self.user, batch_id)
+        self.write_json({"wave": r.wave, "opens_at": r.opens_at.isoformat(), "remind_at": r.remind_at.isoformat(),
+                         "new": r.new}, 201)  # fmt: skip
 
 
 class GrabRoute(LeanRoute):
@@ -179,6 +198,11 @@ schemas: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "CouponReminder": {
+        "type": "object",
+        "required": ["wave", "opens_at", "remind_at", "new"],
+        "properties": {"wave": {"type": "integer"}, "opens_at": _TIME, "remind_at": _TIME, "new": {"type": "boolean"}},
+    },
     "GrabResult": {
         "type": "object",
         "required": ["entitlement_id", "status", "message", "bucket_left", "pool_left"],
@@ -196,4 +220,5 @@ routes = [
     (r"/api/mp/coupons", CouponListHandler),
     (r"/api/mp/coupons/(?P<batch_id>[^/]+)", CouponBatchHandler),
     (r"/api/mp/coupons/(?P<batch_id>[^/]+)/grab", GrabRoute),  # a lean route
+    (r"/api/mp/coupons/(?P<batch_id>[^/]+)/remind", RemindHandler),
 ]

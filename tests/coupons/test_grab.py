@@ -178,3 +178,22 @@ async def test_a_retry_finishes_a_risk_check_the_first_attempt_never_made(deps: 
     await jobs.drain(deps)
     doc = await deps.db.entitlements.find_one({"_id": again.entitlement_id})
     assert doc is not None and doc["status"] == "held" and doc["risk"] == "held"
+
+
+async def test_a_slow_risk_check_answers_within_a_second_as_unknown(
+    deps: Deps, fake_wechat: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.coupons import risk
+
+    user = (await add_members(deps, LIXIA, 1, "L"))[0]
+    batch = await admin.create(deps, scope(), spec(2))
+    await deps.mp.client.tokens.get()  # the access_token is fetched before the clock starts, as in a running service
+    monkeypatch.setattr(risk, "TIMEOUT_SECONDS", 0.8)
+    fake_wechat.state.set_delay("wxa/getuserriskrank", 3.0)
+    started = asyncio.get_running_loop().time()
+    got = await grabbing.grab(deps, user, batch["_id"], "10.0.0.1")
+    assert asyncio.get_running_loop().time() - started < 1.5
+    assert got.status == "granted"
+    await jobs.drain(deps)
+    doc = await deps.db.entitlements.find_one({"_id": got.entitlement_id})
+    assert doc is not None and doc["risk"] == "unknown" and "未知" in doc["note"]

@@ -190,7 +190,7 @@ schemas: dict[str, dict[str, Any]] = {
                     "bucket_left": {"type": "integer", "description": "本单位份额剩余"},
                     "pool_left": {"type": "integer", "description": "公共池剩余"},
                     "text": {"type": "string", "description": "本单位剩 N / 公共池 M"},
-                    "result": {"type": "string", "enum": ["none", "granted", "held"]},
+                    "result": {"type": "string", "enum": ["none", "granted", "held", "revoked"]},
                     "entitlement_id": {"type": "string", "nullable": True},
                     "is_member": {"type": "boolean"},
                     "reason": {"type": "string", "description": "不能抢的原因（未绑定会员时含绑定页面）"},
@@ -208,7 +208,7 @@ schemas: dict[str, dict[str, Any]] = {
         "required": ["entitlement_id", "status", "message", "bucket_left", "pool_left"],
         "properties": {
             "entitlement_id": {"type": "string"},
-            "status": {"type": "string", "enum": ["granted", "held"]},
+            "status": {"type": "string", "enum": ["granted", "held", "revoked"]},
             "message": {"type": "string"},
             "bucket_left": {"type": "integer"},
             "pool_left": {"type": "integer"},

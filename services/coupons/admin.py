@@ -208,9 +208,12 @@ async def review(deps: Deps, scope: Scope, batch_id: str, member_id: str, *, rel
     note = note.strip()[:200]
     if release:
         done = await ledger.release(deps, eid, note=note or "审核通过")
+        if done:
+            await live(deps).restate(batch_id, member_id, "g")
     else:
         done = await ledger.revoke(deps, eid, reason=note or "审核未通过，已收回")
         if done:
+            await live(deps).restate(batch_id, member_id, "x")
             await live(deps).give_back(batch_id)
     if not done:
         raise Conflict("该券不在待审核或可收回状态（可能已处理或已核销）", code="not_reviewable")

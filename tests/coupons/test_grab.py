@@ -141,6 +141,8 @@ async def test_risk_rank_4_holds_the_grant_and_an_error_is_unknown_never_safe(de
     with pytest.raises(Conflict):
         await admin.review(deps, scope(), batch["_id"], risky.member_id, release=True, note="")
     assert (await jobs.live(deps).stock(batch["_id"]))["_pool"] == 1  # the revoked coupon is back in the pool
+    view = await grabbing.my_view(deps, risky, batch["_id"], batch["buckets"])
+    assert view.state == "revoked" and view.pool_left == 1
 
 
 async def test_a_flush_replayed_after_a_crash_stores_nothing_twice(deps: Deps) -> None:

@@ -281,7 +281,11 @@ def report(ns: argparse.Namespace, out: dict[str, Any]) -> int:
         ("  every bucket exact", f"{'yes' if t2['buckets_exact'] else 'NO'} ({t2['buckets']})", "yes"),
         ("  statuses", " ".join(f"{k}:{v}" for k, v in sorted(t2["statuses"].items())), ""),
         ("  wall time (s)", f"{t2['seconds']:.1f}", ""),
-        ("kill -9 run: answered before the kill", f"{t3['at_kill'].get('answered', 0)} of {ns.members}", "mid-run"),
+        (
+            "kill -9 run: answered before the kill",
+            f"{t3['at_kill'].get('answered', 0)} of {ns.members}",
+            "mid-run" if t3["at_kill"].get("answered", 0) < ns.members else "NOT mid-run: lower --kill-after",
+        ),
         ("  granted answers", f"{t3['winners']}", "= ledger docs"),
         ("  ledger docs / Redis grants", f"{t3['docs']} / {t3['redis_granted']}", "equal"),
         ("  distinct members / retries", f"{t3['members']} / {t3['retries']}", ""),

@@ -54,5 +54,8 @@ async def test_a_vendor_account_redeems_once_and_sees_only_redemption(deps: Deps
     for who in (shop, admin):
         csv = await who.get(f"/admin/vendors/{vendor_id}/statement.csv?month={month}")
         assert csv.status == 200 and "生日蛋糕券" in csv.text and "88.00" in csv.text
+    async with admin.http.get(f"{admin.base}/admin/vendors/{vendor_id}/statement.xlsx?month={month}") as xlsx:
+        assert xlsx.status == 200 and "spreadsheetml" in xlsx.headers["Content-Type"]
+        assert (await xlsx.read())[:2] == b"PK"  # a zip: the .xlsx container
     logged = await deps.db.audit_log.find({"action": "redeem"}).to_list()
     assert len(logged) == 1 and logged[0]["actor"] == "shop1"

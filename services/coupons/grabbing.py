@@ -68,8 +68,7 @@ async def grab(deps: Deps, user: CurrentUser, batch_id: str, ip: str, idempotenc
         return GrabResult(eid, _status(served), STATE_TEXT[served.state], *left, replayed=True)
     if ans.outcome != "ok":
         raise _refusal(ans)
-    src, mine, bucket_left, pool_left = ans.detail[0], ans.detail[1], int(ans.detail[2]), int(ans.detail[3])
-    del src, mine
+    bucket_left, pool_left = int(ans.detail[2]), int(ans.detail[3])  # detail: source, own bucket, left, pool
     verdict = await risk.check(deps, user.openid, ip)
     await coupons.verdict(batch_id, user.member_id, verdict.state, verdict.rank, verdict.reason)
     status = "held" if verdict.state == "h" else "granted"

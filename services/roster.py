@@ -17,8 +17,9 @@ from typing import Any
 
 from core.deps import Deps
 from core.errors import BadInput, NotFound
-from services.members import MEMBER_NO, PHONE, normalize_member_no, normalize_name, normalize_phone
-from storage import members, orgs
+from services.members import store as members
+from services.members.binding import MEMBER_NO, PHONE, normalize_member_no, normalize_name, normalize_phone
+from services.orgs import store as orgs
 
 MAX_ROWS = 100_000
 MAX_BYTES = 20 * 1024 * 1024

@@ -38,9 +38,11 @@ from handlers.slow_clients import HeaderDeadline
 from handlers.starting import StartingGate
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
+from miniprogram_api import benefits as mp_benefits
 from miniprogram_api import competitions as mp_competitions
 from miniprogram_api import consultation as mp_consultation
 from miniprogram_api import counselling as mp_counselling
+from miniprogram_api import coupons as mp_coupons
 from miniprogram_api import home as mp_home
 from miniprogram_api import learning as mp_learning
 from miniprogram_api import library as mp_library
@@ -52,8 +54,10 @@ from miniprogram_api import surveys as mp_surveys
 from seed import seed_all
 from services import learning, library
 from services.activities import jobs as signup_workers
+from services.benefits import jobs as benefits_jobs
 from services.consultation import jobs as consultation_jobs
 from services.counselling import jobs as counselling_jobs
+from services.coupons import jobs as coupon_jobs
 from services.editors import auth as console_auth
 from services.indexes import ensure_indexes
 from services.polls import definitions as polls_service
@@ -83,6 +87,8 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
         *mp_counselling.routes,  # /api/mp/counselling/counsellors, /slots, /slots/{id}/hold, /bookings/{id}/...
         *mp_learning.routes,  # /api/mp/learning/courses, units (start, heartbeat, read, quiz), credits, certificates
         *mp_library.routes,  # /api/mp/library/books, holds, mine, loans/{copy}/renew, code, ebooks/{book}/..., rankings
+        *mp_coupons.routes,  # /api/mp/coupons, /{batch_id}, /{batch_id}/grab
+        *mp_benefits.routes,  # /api/mp/benefits, /{entitlement_id}/code
         *console.routes,  # /admin/ (editors' console pages), /api/admin/ (their JSON), /static/console/
     ]
 
@@ -156,6 +162,8 @@ def start_hooks() -> list[StartHook]:
     return [
         wechat_bot_setup.start,  # the official account's conversation (content cache, dedupe)
         polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
+        benefits_jobs.start,  # 权益: entitlements past their date become expired (hourly)
+        coupon_jobs.start,  # 抢券: drain pending grants into the ledger, then the grant flusher
         signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
         learning.jobs.start,  # learning: keep writing progress behind (what a previous process left first)
         library.jobs.start,  # 职工书屋: expired holds back to the shelf or the queue, overdue reminders

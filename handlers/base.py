@@ -214,6 +214,9 @@ class NotFoundHandler(JsonHandler):
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 
 
-def implemented_methods(handler: type[tornado.web.RequestHandler]) -> list[str]:
-    """The HTTP methods a handler class answers (for `Allow` and the OpenAPI document)."""
+def implemented_methods(handler: type[Any]) -> list[str]:
+    """The HTTP methods a handler class answers (for `Allow` and the OpenAPI document); a lean route
+    (handlers/lean.py) lists its own."""
+    if not issubclass(handler, tornado.web.RequestHandler):
+        return [m.lower() for m in getattr(handler, "methods", ())]
     return [m for m in HTTP_METHODS if getattr(handler, m) is not getattr(tornado.web.RequestHandler, m)]

@@ -96,8 +96,9 @@ def _positional_names(handler: type[tornado.web.RequestHandler]) -> list[str]:
     return []
 
 
-def requires_session(handler: type[tornado.web.RequestHandler]) -> bool:
-    return issubclass(handler, MpHandler)
+def requires_session(handler: type[Any]) -> bool:
+    """MpHandlers need a session; a lean route says so itself (`requires_session = True`)."""
+    return bool(getattr(handler, "requires_session", False)) or issubclass(handler, MpHandler)
 
 
 def _operation(op: dict[str, Any], params: list[str], secured: bool) -> dict[str, Any]:

@@ -12,9 +12,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.activities import signups_store as activity_signups
 from services.activities import store as activities
+from services.benefits import store as benefits
 from services.competitions import store as competitions
 from services.consultation import store as consultation
 from services.counselling import store as counselling
+from services.coupons import store as coupons
 from services.editors import audit_store
 from services.editors import store as editors
 from services.followers import centres_store
@@ -60,6 +62,8 @@ SETUPS: list[IndexSetup] = [
     counselling.ensure_indexes,
     learning.ensure_indexes,
     library.ensure_indexes,
+    benefits.ensure_indexes,
+    coupons.ensure_indexes,
     push_runs.ensure_indexes,
 ]
 

@@ -6,9 +6,11 @@ from handlers.console import (
     activities,
     audit,
     auth,
+    benefits,
     competitions,
     consultation,
     counselling,
+    coupons,
     editors,
     home,
     judging,
@@ -44,4 +46,6 @@ routes = [
     *counselling.routes,
     *learning.routes,
     *library.routes,
+    *coupons.routes,
+    *benefits.routes,
 ]

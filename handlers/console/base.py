@@ -8,7 +8,7 @@
   The application has `xsrf_cookies` off because WeChat and the mini-program cannot send tokens.
 - Roles: `viewer` accounts cannot use unsafe methods (except where a handler says `viewer_may_post`,
   e.g. logout or their own password); `admin_only` handlers need an admin. Desk roles (`judge`,
-  `counsellor`, ...: `DESKS`) reach only handlers whose `desk_roles` name them (their desk, and
+  `counsellor`, `vendor`: `DESKS`) reach only handlers whose `desk_roles` name them (their desk, and
   logout, password, org switch, "me"): other pages redirect to their desk, other JSON answers 403.
 - `self.scope` (services.editors.scope.Scope) carries the org rule into every service call.
 """
@@ -66,6 +66,7 @@ class Desk:
 DESKS = {
     "judge": Desk("/admin/judging", "评委账号只能查看和提交自己的评审任务", "judge_only"),
     "counsellor": Desk("/admin/counselling", "心理咨询师账号只能使用心理咨询工作台", "counsellor_only"),
+    "vendor": Desk("/admin/redeem", "商户账号只能使用核销功能", "vendor_only"),
 }
 
 

@@ -2,10 +2,12 @@
 
 Roles: `admin` (everything in the subtree, including other editors' accounts), `editor` (content and
 pushes), `viewer` (reads only); desk roles reach only their own desk (handlers.console.base.DESKS):
-`judge` (评委: the judging pages) and `counsellor` (心理咨询师: their counselling desk,
-services/counselling/desk.py). An admin manages accounts inside their own subtree only, and never
-their own role or status (so nobody locks the last door from inside). Disabling an account or
-resetting its password ends its sessions at once. Every change is audited by the caller's service
+`judge` (评委: the judging pages), `counsellor` (心理咨询师: their counselling desk,
+services/counselling/desk.py) and `vendor` (a shop's account bound to one vendor id: redemption and
+its own statements, services.benefits.vendors); `keeper` (书屋管理员) lends and takes returns at
+the 书屋 counter. An admin manages accounts inside their own subtree only, and never their own role
+or status (so nobody locks the last door from inside). Disabling an account or resetting its
+password ends its sessions at once. Every change is audited by the caller's service
 (services.editors.auth), with the password hash never in the log.
 """
 
@@ -25,6 +27,7 @@ from core.errors import BadInput, Conflict, Forbidden, NotFound
 from services.editors import password_policy, store
 from services.orgs import store as orgs
 
+VENDOR_ID_RE = re.compile(r"^v[0-9a-f]{10}$")
 ROLES = {
     "admin": "管理员",
     "editor": "编辑",
@@ -32,6 +35,7 @@ ROLES = {
     "judge": "评委",
     "counsellor": "心理咨询师",
     "keeper": "书屋管理员",
+    "vendor": "商户核销员",
 }
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD, MAX_PASSWORD = 10, 128
@@ -50,6 +54,11 @@ class Editor:
     org: str
     org_path: tuple[str, ...]
     disabled: bool = False
+    vendor_id: str = ""  # role vendor: the one shop this account redeems for
+
+    @property
+    def is_vendor(self) -> bool:
+        return self.role == "vendor"
 
     @property
     def can_write(self) -> bool:
@@ -76,6 +85,7 @@ def from_doc(doc: dict[str, Any]) -> Editor:
         org=doc["org"],
         org_path=tuple(doc.get("org_path") or ()),
         disabled=bool(doc.get("disabled")),
+        vendor_id=str(doc.get("vendor_id") or ""),
     )
 
 
@@ -162,6 +172,9 @@ async def create(db: Any, actor: Editor | None, data: dict[str, Any]) -> dict[st
     username = check_username(data.get("username"))
     name = check_name(data.get("name") or username)
     role = check_role(data.get("role"))
+    vendor_id = data.get("vendor_id") if role == "vendor" else None
+    if role == "vendor" and not (isinstance(vendor_id, str) and VENDOR_ID_RE.match(vendor_id)):
+        raise BadInput("商户核销账号请在「商户」页面为具体商户创建", code="role")
     org = await org_in_scope(db, actor, data.get("org"))
     names = await orgs.names(db, org.path)
     password = await asyncio.to_thread(check_password, data.get("password"), username, names)  # zxcvbn: ~0.1 s
@@ -179,6 +192,8 @@ async def create(db: Any, actor: Editor | None, data: dict[str, Any]) -> dict[st
         "updated_at": at,
         "password_changed_at": at,
     }
+    if vendor_id:
+        doc["vendor_id"] = vendor_id
     if not await store.insert(db, doc):
         raise Conflict(f"用户名“{username}”已被使用", code="username")
     return doc
@@ -192,6 +207,8 @@ async def update(db: Any, actor: Editor, username: str, data: dict[str, Any]) ->
         changes["name"] = check_name(data["name"])
     if "role" in data:
         changes["role"] = check_role(data["role"])
+        if changes["role"] == "vendor" and not before.get("vendor_id"):
+            raise BadInput("商户核销账号请在「商户」页面为具体商户创建", code="role")
     if "org" in data:
         org = await org_in_scope(db, actor, data["org"])
         changes |= {"org": org.code, "org_path": list(org.path)}

@@ -91,6 +91,7 @@ class FakeWeChat:
         self.subscribe_consents: dict[tuple[str, str], int] = {}
         self.banned_words: dict[str, int] = dict(SEED_BANNED_WORDS)
         self.review_words: dict[str, int] = dict(SEED_REVIEW_WORDS)
+        self.risk_ranks: dict[str, int] = {}  # openid -> getuserriskrank's risk_rank (default 0)
         self.tags: dict[int, str] = {2: "星标组"}
         self.next_tag_id = 100
         self.menus: dict[str, dict[str, Any]] = {}  # appid -> {"button": [...], "conditional": [...]}

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONFIG ?= config.yaml
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run test lint bench-wechat bench-ballots bench-signups bench-push lock clean
+.PHONY: run test lint bench-wechat bench-ballots bench-signups bench-push bench-lottery lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench-signups: $(VENV)/.dev-installed
 
 bench-push: $(VENV)/.dev-installed
 	$(BIN)/python bench/push.py
+
+bench-lottery: $(VENV)/.dev-installed
+	$(BIN)/python bench/lottery_draw.py
 
 ## lock: re-pin every package after changing requirements*.txt
 lock:

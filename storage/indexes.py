@@ -30,6 +30,7 @@ async def ensure_index(
 
 
 def _setups() -> list[IndexSetup]:
+    from services.benefits import store as benefits_store
     from storage import activities as mp_activities
     from storage import (  # the editors' console
         audit,
@@ -70,6 +71,7 @@ def _setups() -> list[IndexSetup]:
         console_menus.ensure_indexes,
         console_qrcodes.ensure_indexes,
         push_runs.ensure_indexes,
+        benefits_store.ensure_indexes,
     ]
 
 

@@ -31,6 +31,7 @@ async def ensure_index(
 
 def _setups() -> list[IndexSetup]:
     from services.benefits import store as benefits_store
+    from services.birthdays import store as birthdays_store
     from services.lotteries import store as lotteries_store
     from storage import activities as mp_activities
     from storage import (  # the editors' console
@@ -74,6 +75,7 @@ def _setups() -> list[IndexSetup]:
         push_runs.ensure_indexes,
         benefits_store.ensure_indexes,
         lotteries_store.ensure_indexes,
+        birthdays_store.ensure_indexes,
     ]
 
 

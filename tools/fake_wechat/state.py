@@ -22,6 +22,7 @@ DEFAULT_ACCOUNTS: dict[str, str] = {"wxdemo0000000oa": "demo-oa-secret", "wxdemo
 SEED_TEMPLATES: dict[str, dict[str, str]] = {
     "TPL_ACTIVITY_NOTICE": {"title": "活动通知", "content": "活动名称：{{thing1.DATA}}\n活动时间：{{time2.DATA}}"},
     "TPL_VOTE_RESULT": {"title": "投票结果通知", "content": "投票主题：{{thing1.DATA}}\n结果：{{thing2.DATA}}"},
+    "TPL_BIRTHDAY_GIFT": {"title": "生日礼品到账通知", "content": "礼品：{{thing1.DATA}}\n生日：{{time2.DATA}}"},
 }
 SEED_BANNED_WORDS: dict[str, int] = {"赌博": 20006, "诈骗": 20006, "代开发票": 10001}  # word -> label
 

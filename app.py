@@ -29,6 +29,8 @@ from handlers.base import NotFoundHandler
 from handlers.lean import Application, LeanRoute
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
+from miniprogram_api import birthdays as mp_birthdays
+from miniprogram_api import lotteries as mp_lotteries
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
 from miniprogram_api import orgs as mp_orgs
@@ -37,6 +39,8 @@ from miniprogram_api import surveys as mp_surveys
 from seed import seed_all
 from services import console_auth, signup_workers
 from services import polls as polls_service
+from services.birthdays import jobs as birthday_jobs
+from services.lotteries import jobs as lottery_jobs
 from storage import meta
 from storage.indexes import ensure_indexes
 from wechat_bot import setup as wechat_bot_setup
@@ -57,6 +61,8 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
         *mp_polls.routes,  # /api/mp/polls, /{poll_id}, /ballots, /ballots/mine
         *mp_surveys.routes,  # /api/mp/surveys, /{survey_id}, /draft, /responses
         *mp_activities.routes,  # /api/mp/activities, /{id}, /signups, /checkin; /api/mp/signups, /{id}/cancel
+        *mp_lotteries.routes,  # /api/mp/lotteries, /{id}, /entries, /entries/mine, /plays, /publication
+        *mp_birthdays.routes,  # /api/mp/birthday
         *console.routes,  # /admin/ (editors' console pages), /api/admin/ (their JSON), /static/console/
     ]
 
@@ -109,6 +115,8 @@ def start_hooks() -> list[StartHook]:
         signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
         console_auth.start,  # editors' console: a hint on how to create the first admin when none exists
+        lottery_jobs.start,  # lotteries: instant-win write-behind, end of 公示 (moving to scheduler)
+        birthday_jobs.start,  # birthdays: the daily run of the month's gifts (moving to scheduler)
         wechat_bot_setup.freeze_gc,  # keep last: parks start-up objects outside the cyclic GC (p99)
     ]
 

@@ -54,3 +54,7 @@ async def run_birthday_loop(deps: Deps) -> None:
         except Exception:
             log.exception("birthday run failed; retrying in an hour")
         await pause(INTERVAL)
+
+
+async def start(deps: Deps) -> None:
+    deps.spawn(run_birthday_loop(deps), "birthday-run")

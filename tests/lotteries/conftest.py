@@ -55,3 +55,10 @@ def drand() -> Iterator[FakeDrandServer]:
     server = start_fake_drand()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def mp(fetch: Any, fake_wechat: Any) -> Any:
+    from tests.mp.conftest import MpClient
+
+    return MpClient(fetch, fake_wechat)

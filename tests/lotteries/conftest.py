@@ -14,6 +14,7 @@ from services.console_scope import Scope
 from services.editors import Editor
 from services.sessions import CurrentUser
 from storage import members
+from tests.wechat_bot.conftest import make_sim, sim  # noqa: F401 - the official account's simulator
 from tools.fake_beacon import FakeDrandServer, start_fake_drand
 
 JINAN = ("370000", "370100")

@@ -29,7 +29,8 @@ PUBLICITY = timedelta(days=7)
 async def create(deps: Deps, scope: Scope, data: dict[str, Any], form_key: str = "") -> str:
     at = clock_now()
     owner = await scope.owner(deps.db, data.get("org"))
-    d = model.parse(data, at, owner.code)
+    vendor = await scope.owner(deps.db, data.get("vendor_org") or owner.code)
+    d = model.parse(data | {"vendor_org": vendor.code}, at, owner.code)
 
     async def make(checked: dict[str, Any]) -> dict[str, Any]:
         doc: dict[str, Any] = {

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONFIG ?= config.yaml
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run test lint bench-wechat bench-ballots bench-signups bench-push bench-lottery lock clean
+.PHONY: run test lint bench-wechat bench-ballots bench-signups bench-push bench-lottery bench-coupons lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -52,6 +52,9 @@ bench-push: $(VENV)/.dev-installed
 
 bench-lottery: $(VENV)/.dev-installed
 	$(BIN)/python bench/lottery_draw.py
+
+bench-coupons: $(VENV)/.dev-installed
+	$(BIN)/python bench/coupons.py
 
 ## lock: re-pin every package after changing requirements*.txt
 lock:

@@ -29,7 +29,9 @@ from handlers.base import NotFoundHandler
 from handlers.lean import Application, LeanRoute
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
+from miniprogram_api import benefits as mp_benefits
 from miniprogram_api import birthdays as mp_birthdays
+from miniprogram_api import coupons as mp_coupons
 from miniprogram_api import lotteries as mp_lotteries
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
@@ -40,6 +42,7 @@ from seed import seed_all
 from services import console_auth, signup_workers
 from services import polls as polls_service
 from services.birthdays import jobs as birthday_jobs
+from services.coupons import jobs as coupon_jobs
 from services.lotteries import jobs as lottery_jobs
 from storage import meta
 from storage.indexes import ensure_indexes
@@ -63,6 +66,8 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
         *mp_activities.routes,  # /api/mp/activities, /{id}, /signups, /checkin; /api/mp/signups, /{id}/cancel
         *mp_lotteries.routes,  # /api/mp/lotteries, /{id}, /entries, /entries/mine, /plays, /publication
         *mp_birthdays.routes,  # /api/mp/birthday
+        *mp_coupons.routes,  # /api/mp/coupons, /{batch_id}, /{batch_id}/grab
+        *mp_benefits.routes,  # /api/mp/benefits, /{entitlement_id}/code
         *console.routes,  # /admin/ (editors' console pages), /api/admin/ (their JSON), /static/console/
     ]
 
@@ -112,6 +117,7 @@ def start_hooks() -> list[StartHook]:
     return [
         wechat_bot_setup.start,  # the official account's conversation (content cache, dedupe)
         polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
+        coupon_jobs.start,  # 抢券: drain pending grants into the ledger, then the grant flusher
         signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
         console_auth.start,  # editors' console: a hint on how to create the first admin when none exists

@@ -1,10 +1,11 @@
 """Editors' accounts: roles over an org subtree, argon2 passwords, and the rules for managing them.
 
 Roles: `admin` (everything in the subtree, including other editors' accounts), `editor` (content and
-pushes), `viewer` (reads only). An admin manages accounts inside their own subtree only, and never
-their own role or status (so nobody locks the last door from inside). Disabling an account or
-resetting its password ends its sessions at once. Every change is audited by the caller's service
-(services.console_auth), with the password hash never in the log.
+pushes), `viewer` (reads only), `vendor` (a shop's account bound to one vendor id: redemption and its own
+statements only; created from the vendor's page, services.benefits.vendors). An admin manages accounts
+inside their own subtree only, and never their own role or status (so nobody locks the last door from
+inside). Disabling an account or resetting its password ends its sessions at once. Every change is
+audited by the caller's service (services.console_auth), with the password hash never in the log.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from core.errors import BadInput, Conflict, Forbidden, NotFound
 from storage import editors as store
 from storage import orgs
 
-ROLES = {"admin": "管理员", "editor": "编辑", "viewer": "只读"}
+ROLES = {"admin": "管理员", "editor": "编辑", "viewer": "只读", "vendor": "商户核销员"}
+VENDOR_ID_RE = re.compile(r"^v[0-9a-f]{10}$")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD, MAX_PASSWORD = 10, 128
 PUBLIC_FIELDS = ("name", "role", "org", "org_path", "disabled", "created_at", "created_by", "last_login_at")
@@ -40,6 +42,11 @@ class Editor:
     org: str
     org_path: tuple[str, ...]
     disabled: bool = False
+    vendor_id: str = ""  # role vendor: the one shop this account redeems for
+
+    @property
+    def is_vendor(self) -> bool:
+        return self.role == "vendor"
 
     @property
     def can_write(self) -> bool:
@@ -66,6 +73,7 @@ def from_doc(doc: dict[str, Any]) -> Editor:
         org=doc["org"],
         org_path=tuple(doc.get("org_path") or ()),
         disabled=bool(doc.get("disabled")),
+        vendor_id=str(doc.get("vendor_id") or ""),
     )
 
 
@@ -151,6 +159,9 @@ async def create(db: Any, actor: Editor | None, data: dict[str, Any]) -> dict[st
     username = check_username(data.get("username"))
     name = check_name(data.get("name") or username)
     role = check_role(data.get("role"))
+    vendor_id = data.get("vendor_id") if role == "vendor" else None
+    if role == "vendor" and not (isinstance(vendor_id, str) and VENDOR_ID_RE.match(vendor_id)):
+        raise BadInput("商户核销账号请在「商户」页面为具体商户创建", code="role")
     org = await org_in_scope(db, actor, data.get("org"))
     password = check_password(data.get("password"), username)
     at = now()
@@ -167,6 +178,8 @@ async def create(db: Any, actor: Editor | None, data: dict[str, Any]) -> dict[st
         "updated_at": at,
         "password_changed_at": at,
     }
+    if vendor_id:
+        doc["vendor_id"] = vendor_id
     if not await store.insert(db, doc):
         raise Conflict(f"用户名“{username}”已被使用", code="username")
     return doc
@@ -180,6 +193,8 @@ async def update(db: Any, actor: Editor, username: str, data: dict[str, Any]) ->
         changes["name"] = check_name(data["name"])
     if "role" in data:
         changes["role"] = check_role(data["role"])
+        if changes["role"] == "vendor" and not before.get("vendor_id"):
+            raise BadInput("商户核销账号请在「商户」页面为具体商户创建", code="role")
     if "org" in data:
         org = await org_in_scope(db, actor, data["org"])
         changes |= {"org": org.code, "org_path": list(org.path)}

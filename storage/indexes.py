@@ -32,6 +32,7 @@ async def ensure_index(
 def _setups() -> list[IndexSetup]:
     from services.benefits import store as benefits_store
     from services.birthdays import store as birthdays_store
+    from services.coupons import store as coupons_store
     from services.lotteries import store as lotteries_store
     from storage import activities as mp_activities
     from storage import (  # the editors' console
@@ -76,6 +77,7 @@ def _setups() -> list[IndexSetup]:
         benefits_store.ensure_indexes,
         lotteries_store.ensure_indexes,
         birthdays_store.ensure_indexes,
+        coupons_store.ensure_indexes,
     ]
 
 

@@ -6,7 +6,7 @@ handler returning None passes to the next line and finally to the default.
 
 from __future__ import annotations
 
-from wechat_bot import content, following, location, menu, platform
+from wechat_bot import benefits, content, following, location, menu, platform
 from wechat_bot.router import Router, default, event, message, text
 
 
@@ -14,6 +14,8 @@ def build_router() -> Router:
     return Router([
         # A worker writes: editors' keyword rules per org (投票, 报名, 问卷, 心理, 法律, 人工 → agent ...)
         text(content.keyword_reply),
+        # 抢券 / 优惠券 (when no editor's rule answered): the mini-program's coupons page
+        text(benefits.coupons_link),
         # A worker speaks: WeChat's speech recognition goes through the same keyword rules
         message("voice", handler=content.voice_reply),
         # A worker sends a location: the three nearest worker-service centres

@@ -162,3 +162,9 @@ class MiniProgramAPI:
     async def msg_sec_check(self, openid: str, content: str, scene: int = 2) -> JsonDict:
         body = {"content": content, "version": 2, "scene": scene, "openid": openid}
         return await self.client.post("wxa/msg_sec_check", body, idempotent=True)
+
+    async def user_risk_rank(self, openid: str, client_ip: str, *, scene: int = 1) -> int:
+        """WeChat's risk rank of a user (0 lowest .. 4 highest) for a marketing scene (1) or sign-up (0)."""
+        body = {"appid": self.client.app_id, "openid": openid, "scene": scene, "client_ip": client_ip or "127.0.0.1"}
+        answer = await self.client.post("wxa/getuserriskrank", body, idempotent=True)
+        return int(answer["risk_rank"])

@@ -6,7 +6,9 @@ from handlers.console import (
     activities,
     audit,
     auth,
+    benefits,
     birthdays,
+    coupons,
     editors,
     home,
     lotteries,
@@ -34,4 +36,6 @@ routes = [
     *roster.routes,
     *qrcodes.routes,
     *pushes.routes,
+    *coupons.routes,
+    *benefits.routes,
 ]

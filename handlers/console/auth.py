@@ -45,6 +45,7 @@ class LoginPage(ConsolePage):
 
 class LogoutPage(ConsolePage):
     viewer_may_post: ClassVar[bool] = True
+    vendor_allowed: ClassVar[bool] = True
 
     async def post(self) -> None:
         assert self.session is not None
@@ -66,6 +67,7 @@ class OrgSwitchPage(ConsolePage):
 
 class PasswordPage(ConsolePage):
     viewer_may_post: ClassVar[bool] = True
+    vendor_allowed: ClassVar[bool] = True
 
     async def get(self) -> None:
         await self.render_page("console/password.html")
@@ -88,6 +90,8 @@ class PasswordPage(ConsolePage):
 
 
 class MeApi(ConsoleApi):
+    vendor_allowed: ClassVar[bool] = True  # one's own account and CSRF token
+
     async def get(self) -> None:
         e = self.scope.editor
         self.write_json(

@@ -8,6 +8,8 @@
   The application has `xsrf_cookies` off because WeChat and the mini-program cannot send tokens.
 - Roles: `viewer` accounts cannot use unsafe methods (except where a handler says `viewer_may_post`,
   e.g. logout or their own password); `admin_only` handlers need an admin.
+- Vendor accounts (role `vendor`, one shop) reach only handlers that say `vendor_allowed` (redemption,
+  their statements, logout, password); elsewhere pages redirect them to /admin/redeem, the API says 403.
 - `self.scope` (services.console_scope.Scope) carries the org rule into every service call.
 """
 
@@ -46,6 +48,8 @@ class ConsoleMixin(BaseHandler):
     admin_only: ClassVar[bool] = False
     viewer_may_post: ClassVar[bool] = False  # logout, switching org, one's own password
     streams_body: ClassVar[bool] = False  # uploads: CSRF is checked after the body arrived
+    vendor_allowed: ClassVar[bool] = False  # shop accounts may use this handler (redemption and little else)
+    vendor_may_post: ClassVar[bool] = False  # ... and change things through it (redeem a code)
     session: Session | None = None
     scope: Scope
 
@@ -62,16 +66,23 @@ class ConsoleMixin(BaseHandler):
         elif not self.public:
             self.not_logged_in()
             return
+        if self.session is not None and self.session.editor.is_vendor and not self.vendor_allowed:
+            self.vendor_elsewhere()
+            return
         if self.request.method not in SAFE_METHODS:
             if not self.streams_body:
                 self.check_csrf()
-            if self.session is not None and not self.viewer_may_post:
+            vendor_post = self.vendor_may_post and self.session is not None and self.session.editor.is_vendor
+            if self.session is not None and not self.viewer_may_post and not vendor_post:
                 self.scope.require_write()
         if self.admin_only and self.session is not None:
             self.scope.require_admin()
 
     def not_logged_in(self) -> None:
         raise Unauthorized("请先登录", code="login_required")
+
+    def vendor_elsewhere(self) -> None:
+        raise Forbidden("商户账号只能使用核销功能", code="vendor_only")
 
     def check_csrf(self, submitted: str | None = None) -> None:
         """The session's token must come back with every change; without a session, Tornado's cookie check."""
@@ -120,6 +131,12 @@ class ConsolePage(ConsoleMixin):
         if self.request.method in ("GET", "HEAD") and self.request.uri and self.request.uri != "/admin/":
             url += "?" + urlencode({"next": self.request.uri})
         self.redirect(url, status=302 if self.request.method in ("GET", "HEAD") else 303)
+
+    def vendor_elsewhere(self) -> None:
+        if self.request.method in ("GET", "HEAD"):
+            self.redirect("/admin/redeem")
+            return
+        super().vendor_elsewhere()
 
     def form(self) -> dict[str, str]:
         """Submitted form fields (single values, trimmed), without the CSRF token."""

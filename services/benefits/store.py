@@ -34,6 +34,7 @@ async def ensure_indexes(db: Db) -> None:
     await coll.create_index([("source", ASCENDING), ("status", ASCENDING)])
     await coll.create_index([("org_path", ASCENDING)])
     await coll.create_index([("vendor_id", ASCENDING), ("redeemed_at", ASCENDING)])
+    await ensure_vendor_indexes(db)
 
 
 async def insert_once(db: Db, doc: Doc) -> tuple[Doc, bool]:
@@ -81,6 +82,11 @@ async def change_status(
     )
 
 
+async def annotate(db: Db, entitlement_id: str, fields: Doc) -> None:
+    """Set descriptive fields (risk verdict, note) without touching the status."""
+    await _coll(db).update_one({"_id": entitlement_id}, {"$set": fields})
+
+
 async def of_member(db: Db, member_id: str, limit: int = 100) -> list[Doc]:
     cursor = db.entitlements.find({"member_id": member_id}).sort("granted_at", DESCENDING).limit(limit)
     return await cursor.to_list()
@@ -100,3 +106,30 @@ async def count_source(db: Db, source: str) -> int:
 async def redeemed_by_vendor(db: Db, vendor_id: str, start: datetime, end: datetime) -> list[Doc]:
     query = {"vendor_id": vendor_id, "redeemed_at": {"$gte": start, "$lt": end}}
     return await db.entitlements.find(query).sort("redeemed_at", ASCENDING).to_list()
+
+
+# --- vendors (`vendors`: {_id, name, address, org, org_path, disabled, created_by, created_at}) -------
+async def ensure_vendor_indexes(db: Db) -> None:
+    await db.vendors.create_index([("org_path", ASCENDING)])
+
+
+async def insert_vendor(db: Db, doc: Doc) -> None:
+    await db.get_collection("vendors", write_concern=JOURNALED).insert_one(doc)
+
+
+async def find_vendor(db: Db, vendor_id: str) -> Doc | None:
+    return await db.vendors.find_one({"_id": vendor_id})
+
+
+async def vendors_under(db: Db, org: str) -> list[Doc]:
+    return await db.vendors.find({"org_path": org}).sort("created_at", ASCENDING).to_list()
+
+
+async def page_of_member(db: Db, member_id: str, before: tuple[datetime, str] | None, limit: int) -> list[Doc]:
+    """A member's entitlements, newest first, strictly after the cursor (granted_at, _id) when given."""
+    query: Doc = {"member_id": member_id}
+    if before is not None:
+        at, eid = before
+        query["$or"] = [{"granted_at": {"$lt": at}}, {"granted_at": at, "_id": {"$lt": eid}}]
+    cursor = db.entitlements.find(query).sort([("granted_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+    return await cursor.to_list()

@@ -16,6 +16,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne, WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 Db = AsyncDatabase[dict[str, Any]]
 Doc = dict[str, Any]
@@ -80,12 +81,19 @@ async def due_for_final(db: Db, at: datetime) -> list[str]:
 
 
 async def save_entry(db: Db, entry: Doc) -> Doc:
-    """Insert once (journaled); the stored entry wins over a retry's."""
-    stored = await _entries(db).find_one_and_update(
-        {"_id": entry["_id"]}, {"$setOnInsert": entry}, upsert=True, return_document=ReturnDocument.AFTER
-    )
-    assert stored is not None
-    return stored
+    """Insert once (journaled); the stored entry wins over a retry's (two racing upserts: one inserts)."""
+    for _ in range(3):
+        try:
+            stored = await _entries(db).find_one_and_update(
+                {"_id": entry["_id"]}, {"$setOnInsert": entry}, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError:
+            stored = None
+        if stored is None:
+            stored = await db.lottery_entries.find_one({"_id": entry["_id"]})
+        if stored is not None:
+            return stored
+    raise RuntimeError(f"entry {entry['_id']} could not be stored")
 
 
 async def save_entries(db: Db, entries: list[Doc]) -> int:

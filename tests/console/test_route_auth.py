@@ -26,7 +26,7 @@ def console_rules(deps: Deps) -> list[tuple[str, type]]:
 
 HEX = "0123456789abcdef0123456789abcdef"
 CANDIDATES = ("abc123", "370100:kw:abc123", "370100", "x.csv") + tuple(
-    prefix + HEX[:n] for prefix in ("", "p", "sv", "ac", "qr", "u") for n in (10, 12, 16, 24)
+    prefix + HEX[:n] for prefix in ("", "p", "sv", "ac", "qr", "u", "v") for n in (10, 12, 16, 24)
 )
 
 
@@ -261,3 +261,38 @@ async def test_no_form_input_makes_a_500(deps: Deps, client: Client, make_editor
         for form in FORMS:
             resp = await c.post(path, form)
             assert resp.status < 500, (path, form, resp.status, resp.text[-500:])
+
+
+VENDOR_ALLOWED = {"/admin/logout", "/admin/password", "/admin/redeem", "/api/admin/redeem", "/api/admin/me"}
+
+
+async def test_vendor_accounts_reach_only_redemption(deps: Deps, client: Client) -> None:
+    """A shop's account (role vendor) is sent to /admin/redeem from every page and refused by every other API."""
+    from services import editors
+    from services.benefits import store
+
+    await store.insert_vendor(deps.db, {"_id": "v0123456789", "name": "店", "org": "370100",
+                                        "org_path": ["370000", "370100"]})  # fmt: skip
+    await editors.create(deps.db, None, {"username": "shop_walk", "role": "vendor", "vendor_id": "v0123456789",
+                                         "org": "370100", "password": "Test-password-2025"})  # fmt: skip
+    c = await client(fresh=True)
+    assert (await c.login("shop_walk")).status == 303
+    checked = 0
+    for pattern, handler in console_rules(deps):
+        path = sample_path(pattern)
+        if path in VENDOR_ALLOWED or path in PUBLIC or "/statement" in path:
+            continue
+        for method in METHODS:
+            if not implemented(handler, method):
+                continue
+            checked += 1
+            if path.startswith("/api/admin"):
+                resp = await c.api(method, path, {} if method != "GET" else None)
+                assert resp.status == 403 and resp.json["code"] == "vendor_only", (method, path, resp.status)
+            elif method == "GET":
+                resp = await c.get(path)
+                assert resp.status == 302 and resp.location == "/admin/redeem", (method, path, resp.status)
+            else:
+                resp = await c.post(path, {}) if method == "POST" else await c.request(method, path)
+                assert resp.status == 403, (method, path, resp.status)
+    assert checked > 20

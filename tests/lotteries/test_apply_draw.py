@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -87,24 +87,24 @@ async def test_unbound_worker_is_refused_with_the_bind_page(deps: Deps) -> None:
 
 async def test_concurrent_entries_and_a_close_race_freeze_exactly_what_was_acknowledged(deps: Deps) -> None:
     scope = editor_scope()
-    until = now() + timedelta(seconds=1)
+    until = now() + timedelta(hours=1)
     lot = await admin.create(deps, scope, draw_def(entries_until=until.isoformat()))
     nos = [f"C{i:04d}" for i in range(200)]
     await add_members(deps, nos)
 
-    async def one(no: str) -> str | None:
+    async def one(no: str, at: datetime | None = None) -> str | None:
         try:
-            return str((await entering.enter(deps, member_user(no), lot))["code"])
+            return str((await entering.enter(deps, member_user(no), lot, now=at))["code"])
         except Conflict:
             return None
 
-    half = await asyncio.gather(*(one(n) for n in nos[:100]), *(one(nos[0]) for _ in range(20)))
-    await asyncio.sleep(max(0.0, (until - now()).total_seconds()) + 0.05)
-    results = await asyncio.gather(one(nos[150]), admin.close(deps, scope, lot))
-    assert results[0] is None  # after the deadline
-    acknowledged = {c for c in half if c}
-    closed = results[1]
-    assert closed["entry_count"] == 100 == len(acknowledged)
+    before = await asyncio.gather(*(one(n) for n in nos[:100]), *(one(nos[0]) for _ in range(20)))
+    late = until + timedelta(seconds=1)
+    racing = await asyncio.gather(*(one(n, late) for n in nos[100:150]), admin.close(deps, scope, lot, now=late))
+    assert all(code is None for code in racing[:-1])  # after the deadline, whatever the interleaving
+    acknowledged = {c for c in before if c}
+    closed = racing[-1]
+    assert isinstance(closed, dict) and closed["entry_count"] == 100 == len(acknowledged)
     assert closed["merkle_root"] == draw.merkle_root(sorted(acknowledged))
 
 

@@ -207,3 +207,20 @@ def media_upload(call: Call) -> dict[str, Any]:
     kind = call.query.get("type", "image")
     call.state.media[media_id] = {"type": kind, "permanent": False, "size": len(call.raw)}
     return {"type": kind, "media_id": media_id, "created_at": int(call.now)}
+
+
+# --- security: a user's risk rank ----------------------------------------------------------------
+RISK_SCENES = {0, 1}
+
+
+@api("wxa/getuserriskrank")
+def get_user_risk_rank(call: Call) -> dict[str, Any]:
+    """Like WeChat: appid must be the caller's, scene 0 (sign-up) or 1 (marketing), client_ip required."""
+    body = call.obj()
+    if body.get("appid") != call.appid:
+        raise WeChatError(40013, "invalid appid")
+    openid = call.openid(body.get("openid"))
+    if body.get("scene") not in RISK_SCENES or not isinstance(body.get("client_ip"), str) or not body["client_ip"]:
+        raise WeChatError(47001, "data format error, scene must be 0 or 1 and client_ip is required")
+    rank = call.state.risk_ranks.get(openid, 0)
+    return {"errcode": 0, "errmsg": "getuserriskrank succ", "risk_rank": rank, "unoin_id": call.state.next_id()}

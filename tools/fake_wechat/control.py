@@ -120,6 +120,11 @@ def _template(s: FakeWeChat, b: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _risk(s: FakeWeChat, b: dict[str, Any]) -> dict[str, Any]:
+    s.risk_ranks[str(_need(b, "openid"))] = int(_need(b, "rank"))
+    return {"ok": True}
+
+
 def _simple(fn: Callable[[FakeWeChat], object]) -> Callable[[FakeWeChat, dict[str, Any]], dict[str, Any]]:
     def run(s: FakeWeChat, b: dict[str, Any]) -> dict[str, Any]:
         fn(s)
@@ -145,6 +150,7 @@ POSTS: dict[str, Callable[[FakeWeChat, dict[str, Any]], dict[str, Any]]] = {
     "touch": _touch,
     "templates": _template,
     "config": _config,
+    "risk": _risk,
 }
 
 

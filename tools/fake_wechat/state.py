@@ -88,6 +88,7 @@ class FakeWeChat:
         self.templates: dict[str, dict[str, str]] = {k: dict(v) for k, v in SEED_TEMPLATES.items()}
         self.subscribe_consents: dict[tuple[str, str], int] = {}
         self.banned_words: dict[str, int] = dict(SEED_BANNED_WORDS)
+        self.risk_ranks: dict[str, int] = {}  # openid -> getuserriskrank's risk_rank (default 0)
         self.tags: dict[int, str] = {2: "星标组"}
         self.next_tag_id = 100
         self.menus: dict[str, dict[str, Any]] = {}  # appid -> {"button": [...], "conditional": [...]}

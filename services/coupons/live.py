@@ -1,0 +1,142 @@
+"""A coupon batch's live state in Redis (the only module that knows these keys) and its scripts.
+
+Keys for batch B:
+- `cpn:B:meta` hash: status (open|closed), org, waves "start-end;..." (ms), buckets "c1,c2,..." (direct
+  sub-orgs), opened / closed (wave bookkeeping, maintained by the scripts).
+- `cpn:B:alloc` hash: "<wave>:<bucket>" and "<wave>:_pool" -> that wave's allotment (written at creation).
+- `cpn:B:stock` hash: bucket -> coupons left in it this wave, `_pool` -> the common pool, `got:<bucket>` /
+  `got:_pool` -> granted from it, `_granted`, `_revoked`.
+- `cpn:B:served` hash: member number -> "<state>\\t<bucket>\\t<wave>", state p (risk check pending),
+  g (granted), h (held for review), u (risk unknown). One per member, whatever the account.
+- `cpn:B:idem:<member>:<key>`: an Idempotency-Key already answered (15 minutes).
+- `cpn:grants` stream: every grant (`g`), risk verdict (`v`) and stock move (`r`), in decision order,
+  until the flusher has stored it in MongoDB (journaled); then it is deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from core.redis_pipe import RedisPipe
+from services.coupons import lua
+from storage.batching import ScriptBatcher
+
+STREAM = "cpn:grants"
+Entries = list[tuple[str, dict[str, str]]]
+
+
+def _k(batch_id: str, part: str) -> str:
+    return f"cpn:{batch_id}:{part}"
+
+
+@dataclass(frozen=True)
+class GrabAnswer:
+    outcome: str  # ok, replay, nometa, closed, audience, served, early, ended, soldout
+    detail: list[str]
+
+
+@dataclass(frozen=True)
+class Served:
+    state: str  # p, g, h, u
+    bucket: str
+    wave: int
+
+
+def parse_served(raw: str) -> Served | None:
+    if not raw:
+        return None
+    state, bucket, wave = (raw.split("\t") + ["", "0"])[:3]
+    return Served(state, bucket, int(wave or 0))
+
+
+class CouponLive:
+    def __init__(self, redis: aioredis.Redis, pipe: RedisPipe) -> None:
+        self.redis = redis
+        self._grab = ScriptBatcher(pipe, lua.GRAB)
+        self._tick = ScriptBatcher(pipe, lua.TICK)
+        self._verdict = ScriptBatcher(pipe, lua.VERDICT)
+        self._give_back = ScriptBatcher(pipe, lua.GIVE_BACK)
+
+    async def grab(
+        self, batch_id: str, member_id: str, *, now_ms: int, org_path: tuple[str, ...], openid: str, org: str,
+        idempotency_key: str = "",
+    ) -> GrabAnswer:  # fmt: skip
+        idem = _k(batch_id, f"idem:{member_id}:{idempotency_key}") if idempotency_key else ""
+        keys = [
+            _k(batch_id, "meta"),
+            _k(batch_id, "alloc"),
+            _k(batch_id, "stock"),
+            _k(batch_id, "served"),
+            STREAM,
+            idem,
+        ]
+        path = "," + ",".join(org_path) + ","
+        answer = await self._grab(keys=keys, args=[batch_id, member_id, now_ms, path, openid, org])
+        return GrabAnswer(str(answer[0]), [str(x) for x in answer[1:]])
+
+    async def tick(self, batch_id: str, now_ms: int) -> None:
+        keys = [_k(batch_id, "meta"), _k(batch_id, "alloc"), _k(batch_id, "stock"), STREAM]
+        await self._tick(keys=keys, args=[batch_id, now_ms])
+
+    async def verdict(self, batch_id: str, member_id: str, state: str, rank: int, reason: str) -> bool:
+        keys = [_k(batch_id, "served"), STREAM]
+        return bool(await self._verdict(keys=keys, args=[batch_id, member_id, state, rank, reason]))
+
+    async def give_back(self, batch_id: str) -> None:
+        await self._give_back(keys=[_k(batch_id, "stock")], args=[])
+
+    async def install(
+        self, batch_id: str, *, org: str, waves: list[tuple[int, int]], buckets: list[str], alloc: dict[str, int],
+        expire_at: int,
+    ) -> None:  # fmt: skip
+        """A new batch's rules and allotments (status open); never touches stock already there."""
+        meta = {
+            "status": "open",
+            "org": org,
+            "waves": ";".join(f"{s}-{e}" for s, e in waves),
+            "buckets": ",".join(buckets),
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(_k(batch_id, "meta"), mapping={k: v for k, v in meta.items()})
+            pipe.hset(_k(batch_id, "alloc"), mapping={str(k): str(v) for k, v in alloc.items()})
+            pipe.hsetnx(_k(batch_id, "stock"), "_pool", 0)
+            for part in ("meta", "alloc", "stock", "served"):
+                pipe.expireat(_k(batch_id, part), expire_at)
+            await pipe.execute()
+
+    async def set_status(self, batch_id: str, status: str) -> None:
+        await self.redis.hset(_k(batch_id, "meta"), "status", status)
+
+    async def status(self, batch_id: str) -> str:
+        return str(await self.redis.hget(_k(batch_id, "meta"), "status") or "")
+
+    async def stock(self, batch_id: str) -> dict[str, int]:
+        raw = cast(dict[str, str], await self.redis.hgetall(_k(batch_id, "stock")))
+        return {k: int(v) for k, v in raw.items()}
+
+    async def served(self, batch_id: str, member_id: str) -> Served | None:
+        return parse_served(str(await self.redis.hget(_k(batch_id, "served"), member_id) or ""))
+
+    async def served_count(self, batch_id: str) -> int:
+        return int(await self.redis.hlen(_k(batch_id, "served")))
+
+    async def wave_state(self, batch_id: str) -> tuple[int, int]:
+        opened, closed = await self.redis.hmget(_k(batch_id, "meta"), ["opened", "closed"])
+        return int(opened or 0), int(closed or 0)
+
+    # --- the stream, for the flusher -----------------------------------------------------------
+    async def read_pending(self, count: int, block_ms: int | None) -> Entries:
+        if block_ms is None:
+            return cast(Entries, await self.redis.xrange(STREAM, "-", "+", count=count))
+        answer: Any = await self.redis.xread({STREAM: "0-0"}, count=count, block=block_ms)
+        return cast(Entries, list(answer[0][1])) if answer else []
+
+    async def trim(self, entry_ids: list[str]) -> None:
+        if entry_ids:
+            await self.redis.xdel(STREAM, *entry_ids)
+
+    async def pending(self) -> int:
+        return int(await self.redis.xlen(STREAM))

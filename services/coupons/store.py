@@ -1,0 +1,64 @@
+"""Coupon batches in MongoDB (`coupon_batches`) and the audited stock moves (`coupon_moves`).
+
+`coupon_batches`: `{_id, org, org_path, title, value_cents, vendor_org, stock, waves: [{opens_at, closes_at,
+share}], buckets: [org codes], members: {org: n}, direct, alloc: {"<wave>:<bucket>": n}, status,
+expires_at, created_by, created_at}`. `coupon_moves`: `{_id: "<batch>:<wave>", batch, wave, moved, parts,
+at}`: leftovers moved to the pool, idempotent under the deterministic id (a replayed stream entry
+writes nothing new). The entitlements themselves live in the benefits ledger.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.write_concern import WriteConcern
+
+Db = AsyncDatabase[dict[str, Any]]
+Doc = dict[str, Any]
+JOURNALED = WriteConcern(w=1, j=True)
+
+
+async def ensure_indexes(db: Db) -> None:
+    await db.coupon_batches.create_index([("org_path", ASCENDING), ("created_at", DESCENDING)])
+    await db.coupon_moves.create_index([("batch", ASCENDING), ("wave", ASCENDING)])
+
+
+async def insert_batch(db: Db, doc: Doc) -> None:
+    await db.get_collection("coupon_batches", write_concern=JOURNALED).insert_one(doc)
+
+
+async def get_batch(db: Db, batch_id: str) -> Doc | None:
+    return await db.coupon_batches.find_one({"_id": batch_id})
+
+
+async def set_status(db: Db, batch_id: str, status: str) -> None:
+    coll = db.get_collection("coupon_batches", write_concern=JOURNALED)
+    await coll.update_one({"_id": batch_id}, {"$set": {"status": status}})
+
+
+async def batches_in(db: Db, org_codes: list[str], before: tuple[datetime, str] | None, limit: int) -> list[Doc]:
+    """Batches owned by any of `org_codes` (a worker's org path), newest first, after the cursor."""
+    query: Doc = {"org": {"$in": org_codes}}
+    if before is not None:
+        at, bid = before
+        query["$or"] = [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": bid}}]
+    cursor = db.coupon_batches.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+    return await cursor.limit(limit).to_list()
+
+
+async def batches_under(db: Db, org: str, limit: int = 200) -> list[Doc]:
+    return await db.coupon_batches.find({"org_path": org}).sort("created_at", DESCENDING).limit(limit).to_list()
+
+
+async def record_move(db: Db, doc: Doc) -> bool:
+    """Store a stock move once; True when it was new."""
+    coll = db.get_collection("coupon_moves", write_concern=JOURNALED)
+    result = await coll.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+    return result.upserted_id is not None
+
+
+async def moves(db: Db, batch_id: str) -> list[Doc]:
+    return await db.coupon_moves.find({"batch": batch_id}).sort("wave", ASCENDING).to_list()

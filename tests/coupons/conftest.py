@@ -1,0 +1,59 @@
+"""Fixtures for coupon batches: a roster under 济南 (370100) and an editor's scope there."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from core.clock import now
+from core.deps import Deps
+from services.console_scope import Scope
+from services.coupons import admin
+from services.editors import Editor
+from services.sessions import CurrentUser
+from tests.conftest import Fetch
+from tests.console.conftest import client, make_editor  # noqa: F401 - the console fixtures
+from tests.mp.conftest import MpClient
+
+JINAN = ("370000", "370100")
+LIXIA = (*JINAN, "370102")
+SHIZHONG = (*JINAN, "370103")
+
+
+def scope(org: str = "370100", role: str = "editor") -> Scope:
+    path = ("370000",) if org == "370000" else ("370000", org)
+    return Scope(Editor("ed-" + org, "编辑", role, org, path), org)
+
+
+async def add_members(deps: Deps, path: tuple[str, ...], n: int, prefix: str) -> list[CurrentUser]:
+    docs = [{"_id": f"{prefix}{i:05d}", "name": f"会员{i}", "phone": "", "org": path[-1], "org_path": list(path)}
+            for i in range(n)]  # fmt: skip
+    if docs:
+        await deps.db.members.insert_many(docs)
+    return [CurrentUser(f"o{prefix}{i:05d}", "", f"{prefix}{i:05d}", path[-1], path) for i in range(n)]
+
+
+def wave(start: datetime, minutes: int = 60, share: int = 1) -> dict[str, Any]:
+    return {
+        "opens_at": start.isoformat(),
+        "closes_at": (start + timedelta(minutes=minutes)).isoformat(),
+        "share": share,
+    }
+
+
+def spec(stock: int, waves: list[dict[str, Any]] | None = None, **over: Any) -> admin.BatchSpec:
+    at = now()
+    data: dict[str, Any] = {
+        "title": "超市 20 元券", "value_cents": 2000, "stock": stock,
+        "waves": waves or [wave(at - timedelta(minutes=1))], "expires_at": (at + timedelta(days=30)).isoformat(),
+    }  # fmt: skip
+    data.update(over)
+    return admin.parse_spec(data)
+
+
+@pytest.fixture
+def mp(fetch: Fetch, fake_wechat: Any) -> MpClient:
+    """The app over HTTP as the mini-program calls it (real logins through the fake WeChat platform)."""
+    return MpClient(fetch, fake_wechat)

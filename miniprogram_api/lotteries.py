@@ -21,6 +21,11 @@ class LotteryListHandler(MpHandler):
             "summary": "我能看到的抽奖（本单位及上级工会发布的），新的在前",
             "operationId": "listLotteries",
             "parameters": [
+                query(
+                    "state",
+                    {"type": "string", "enum": ["all", "live"], "default": "all"},
+                    "live：报名中或公示中（首页）",
+                ),
                 query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 20}),
                 query("cursor", {"type": "string", "pattern": r"^\d{0,13}$"}, "上一页的 next_cursor；空为第一页"),
             ],
@@ -35,7 +40,13 @@ class LotteryListHandler(MpHandler):
         cursor = self.get_query_argument("cursor", "", strip=False)
         if not re.fullmatch(r"\d{0,13}", cursor):
             raise BadInput("cursor 不正确，请使用上一页返回的 next_cursor", code="invalid_field")
-        self.write_json(await entering.list_visible(self.deps, self.user, cursor=cursor, limit=int(raw_limit)))
+        state = self.get_query_argument("state", "all", strip=False)
+        if state not in ("all", "live"):
+            raise BadInput("state 只能是 all 或 live", code="invalid_field")
+        page = await entering.list_visible(
+            self.deps, self.user, cursor=cursor, limit=int(raw_limit), live=state == "live"
+        )
+        self.write_json(page)
 
 
 class LotteryHandler(MpHandler):

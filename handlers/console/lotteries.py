@@ -105,6 +105,13 @@ class WinnersExport(ConsolePage):
         await send_csv(self, f"中奖名单-{lottery_id}", await overview.winner_rows(self.deps, self.scope, lottery_id))
 
 
+class EntriesExport(ConsolePage):
+    nav: ClassVar[str] = "lotteries"
+
+    async def get(self, lottery_id: str) -> None:
+        await send_csv(self, f"报名名单-{lottery_id}", overview.entry_rows(self.deps, self.scope, lottery_id))
+
+
 class LotteriesApi(ConsoleApi):
     async def get(self) -> None:
         self.write_json({"items": await overview.list_for(self.deps, self.scope)})
@@ -133,6 +140,7 @@ routes = [
     (r"/admin/lotteries/new", LotteryNewPage),
     (r"/admin/lotteries/" + LOT_ID, LotteryPage),
     (r"/admin/lotteries/" + LOT_ID + r"/winners\.csv", WinnersExport),
+    (r"/admin/lotteries/" + LOT_ID + r"/entries\.csv", EntriesExport),
     (r"/api/admin/lotteries", LotteriesApi),
     (r"/api/admin/lotteries/" + LOT_ID, LotteryApi),
     (r"/api/admin/lotteries/" + LOT_ID + r"/(close|draw|publish|appeal|finalize|stop)", LotteryActionApi),

@@ -54,7 +54,7 @@ async def enter(deps: Deps, user: CurrentUser, lottery_id: str, *, now: datetime
             raise Conflict("报名已截止", code="entries_closed")
         entry = {
             "_id": f"{lottery_id}:{user.member_id}", "lottery_id": lottery_id, "member_id": user.member_id,
-            "code": d.value, "org": user.org, "org_path": list(user.org_path), "openid": user.openid, "entered_at": at,
+            "code": d.value, "org": user.org, "org_path": list(user.org_path), "entered_at": at,
         }  # fmt: skip
         stored = await store.save_entry(deps.db, entry)  # journaled before the worker hears the code
         return {"code": stored["code"], "created": d.verdict == "ok", "entered_at": stored["entered_at"].isoformat()}
@@ -71,7 +71,7 @@ async def my_entry(deps: Deps, user: CurrentUser, lottery_id: str) -> dict[str, 
     out: dict[str, Any] = {"code": entry["code"], "entered_at": entry["entered_at"].isoformat(), "proof": [],
                            "result": "pending", "tier": ""}  # fmt: skip
     if doc["state"] != "open" and doc.get("merkle_root"):
-        codes = await store.sorted_codes(deps.db, lottery_id)
+        codes = await frozen_codes(deps, lottery_id)
         out["proof"] = [{"side": s, "hash": h} for s, h in draw.merkle_proof(codes, codes.index(entry["code"]))]
     if doc["state"] in PUBLIC_STATES:
         won = {w["code"]: w["tier"] for w in doc["winners"]}
@@ -81,14 +81,29 @@ async def my_entry(deps: Deps, user: CurrentUser, lottery_id: str) -> dict[str, 
     return out
 
 
+async def frozen_codes(deps: Deps, lottery_id: str) -> list[str]:
+    """The sorted codes of a closed lottery, kept per process (they never change once frozen; two at most)."""
+    cache: dict[str, list[str]] = deps.extras.setdefault("lotteries", {}).setdefault("codes", {})
+    if lottery_id not in cache:
+        codes = await store.sorted_codes(deps.db, lottery_id)
+        while len(cache) >= 2:
+            cache.pop(next(iter(cache)))
+        cache[lottery_id] = codes
+    return cache[lottery_id]
+
+
 async def detail(deps: Deps, user: CurrentUser, lottery_id: str) -> dict[str, Any]:
     return public_view(await load_visible(deps, user, lottery_id))
 
 
-async def list_visible(deps: Deps, user: CurrentUser, *, cursor: str, limit: int) -> dict[str, Any]:
+async def list_visible(deps: Deps, user: CurrentUser, *, cursor: str, limit: int, live: bool = False) -> dict[str, Any]:
+    """Newest first; `live`: only those a worker can act on or check now (open, or in 公示) — the home page."""
     from services.lotteries.views import summary
 
     before = datetime.fromtimestamp(int(cursor) / 1000, tz=UTC) if cursor.isdigit() and len(cursor) <= 13 else None
-    docs = await store.page(deps.db, visibility.visible_filter(user), before=before, limit=limit + 1)
+    query = visibility.visible_filter(user)
+    if live:
+        query["state"] = {"$in": ["open", "publicized"]}
+    docs = await store.page(deps.db, query, before=before, limit=limit + 1)
     items = [summary(d) for d in docs[:limit]]
     return {"items": items, "next_cursor": str(ms(docs[limit - 1]["created_at"])) if len(docs) > limit else None}

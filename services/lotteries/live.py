@@ -87,7 +87,7 @@ class Decision:
 
 
 def _batcher(deps: Deps, name: str, source: str) -> ScriptBatcher:
-    scripts: dict[str, ScriptBatcher] = deps.extras.setdefault("lotteries", {})
+    scripts: dict[str, ScriptBatcher] = deps.extras.setdefault("lotteries", {}).setdefault("scripts", {})
     if name not in scripts:
         scripts[name] = ScriptBatcher(deps.redis_pipe, source)
     return scripts[name]

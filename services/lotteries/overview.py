@@ -3,6 +3,7 @@ instant-win lottery early."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,20 @@ async def winner_rows(deps: Deps, scope: Scope, lottery_id: str) -> list[list[An
         m = await members.get(deps.db, e["member_id"]) if e else None
         rows.append([w["tier"], w["code"], e["member_id"] if e else "", m.name if m else "", m.org if m else ""])
     return rows
+
+
+async def entry_rows(deps: Deps, scope: Scope, lottery_id: str) -> AsyncIterator[list[Any]]:
+    """Every entry, by code: 抽签码, member number, org, time (for checking appeals; editors only)."""
+    await load_in_scope(deps, scope, lottery_id)
+    yield ["抽签码", "会员编号", "工会", "报名时间"]
+    after = ""
+    while True:
+        page = await store.entries_page(deps.db, lottery_id, after, 2_000)
+        for e in page:
+            yield [e["code"], e["member_id"], e.get("org", ""), e["entered_at"].isoformat(timespec="seconds")]
+        if len(page) < 2_000:
+            return
+        after = page[-1]["code"]
 
 
 async def stop_instant(deps: Deps, scope: Scope, lottery_id: str, at: datetime | None = None) -> dict[str, Any]:

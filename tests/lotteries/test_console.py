@@ -48,6 +48,8 @@ async def test_editor_runs_a_draw_from_the_console(client: Client, deps: Deps) -
     assert ok.status == 303
     csv = await c.get(f"/admin/lotteries/{lot}/winners.csv")
     assert csv.status == 200 and out not in csv.text and "W0" in csv.text
+    entries = await c.get(f"/admin/lotteries/{lot}/entries.csv")
+    assert entries.status == 200 and len(entries.text.strip().splitlines()) == 7 and out in entries.text
     actions = {d["action"] async for d in deps.db.audit_log.find({"target_id": lot})}
     assert {"lottery.create", "lottery.close", "lottery.draw", "lottery.publish", "lottery.appeal"} <= actions
 

@@ -36,7 +36,7 @@ async def test_worker_enters_and_verifies_the_published_draw(deps: Deps, mp: Any
     assert status == 404  # a city lottery is not visible to an unbound worker
 
     token = await bound_token(deps, mp, "o-zs", "张三", "13800138000")
-    status, listed = await mp.call("GET", "/api/mp/lotteries", None, token)
+    status, listed = await mp.call("GET", "/api/mp/lotteries?state=live", None, token)
     assert status == 200 and [i["id"] for i in listed["items"]] == [lot]
     status, entry = await mp.call("POST", f"/api/mp/lotteries/{lot}/entries", None, token)
     assert status == 201 and len(entry["code"]) == 10
@@ -51,6 +51,8 @@ async def test_worker_enters_and_verifies_the_published_draw(deps: Deps, mp: Any
     await admin.run_draw(deps, scope, lot, beacon_value="07 12 25 31 33 + 09")
     await admin.publish(deps, scope, lot)
 
+    status, listed = await mp.call("GET", "/api/mp/lotteries?state=live&limit=1", None, token)
+    assert [i["state"] for i in listed["items"]] == ["publicized"] and listed["next_cursor"] is None
     status, mine = await mp.call("GET", f"/api/mp/lotteries/{lot}/entries/mine", None, token)
     assert status == 200 and mine["code"] == entry["code"] and mine["result"] in ("won", "lost") and mine["proof"]
     status, pub = await mp.call("GET", f"/api/mp/lotteries/{lot}/publication")

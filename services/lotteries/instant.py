@@ -2,8 +2,9 @@
 
 The script (live._PLAY) picks the tier from a server-drawn number, checks the tier's stock released
 so far, falls back to the fallback prize, records the play (one per member, or per member and day)
-and appends it to a stream in the same step; the play is then granted at once and again by the
-write-behind (`flush_plays`), both idempotent under the entitlement id.
+and appends it to a stream in the same step. Before the answer the play is written to MongoDB
+(journaled) and its prize granted; the stream's write-behind (`flush_plays`) repeats both for a
+process that died in between — all idempotent (play _id, entitlement id).
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ async def play(deps: Deps, user: CurrentUser, lottery_id: str, *, now: datetime 
         if d.verdict == "ended":
             raise Conflict("抽奖已结束", code="ended")
         outcome = int(d.value)
+        if d.verdict == "ok":  # journaled before the answer: a Redis loss is rebuilt from these exactly
+            await store.save_plays(deps.db, [_play_doc(lottery_id, key, user.member_id, outcome, day, at)])
         ent_id = await grant_outcome(deps, doc, user.member_id, outcome, day)
         tier = prize_of(doc, outcome)
         return {
@@ -107,6 +110,11 @@ async def play(deps: Deps, user: CurrentUser, lottery_id: str, *, now: datetime 
     raise Unavailable("抽奖服务正在恢复，请稍后重试", code="recovering")
 
 
+def _play_doc(lottery_id: str, key: str, member_id: str, outcome: int, day: str, at: datetime) -> dict[str, Any]:
+    return {"_id": f"{lottery_id}:{key}", "lottery_id": lottery_id, "key": key, "member_id": member_id,
+            "outcome": outcome, "day": day, "at": at}  # fmt: skip
+
+
 async def flush_plays(deps: Deps, batch: int = 500) -> int:
     """Write the stream head to `lottery_plays`, grant its prizes, and only then delete it from the stream."""
     rows = await live.read_plays(deps, batch)
@@ -115,10 +123,8 @@ async def flush_plays(deps: Deps, batch: int = 500) -> int:
     docs: dict[str, dict[str, Any] | None] = {}
     plays: list[dict[str, Any]] = []
     for _, f in rows:
-        plays.append({
-            "_id": f"{f['lot']}:{f['key']}", "lottery_id": f["lot"], "key": f["key"], "member_id": f["member"],
-            "outcome": int(f["outcome"]), "day": f["day"], "at": datetime.fromtimestamp(int(f["at"]) / 1000, tz=TZ),
-        })  # fmt: skip
+        at = datetime.fromtimestamp(int(f["at"]) / 1000, tz=TZ)
+        plays.append(_play_doc(f["lot"], f["key"], f["member"], int(f["outcome"]), f["day"], at))
     await store.save_plays(deps.db, plays)
     for p in plays:
         if p["outcome"] < 0:

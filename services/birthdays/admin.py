@@ -9,8 +9,8 @@ from core.clock import now as clock_now
 from core.deps import Deps
 from services import audit
 from services.birthdays import live, store
-from services.birthdays.granting import RunReport, ensure_budget, next_month, run_month
-from services.birthdays.notify import notify_many
+from services.birthdays.granting import RunReport, ensure_budget, next_month
+from services.birthdays.jobs import run_and_notify
 from services.birthdays.policy import Policy, from_doc, nearest, parse
 from services.console_scope import Scope
 from storage import members
@@ -100,8 +100,7 @@ async def preview(deps: Deps, scope: Scope, year: int | None = None, month: int 
 async def run_now(deps: Deps, scope: Scope, year: int, month: int) -> RunReport:
     """An editor reruns a month by hand (e.g. after late bindings): idempotent like the scheduled run."""
     scope.require_write()
-    report = await run_month(deps, year, month)
-    await notify_many(deps, report.new_claims)
+    report = await run_and_notify(deps, year, month)
     owner = await scope.owner(deps.db)
     counts = {k: v for k, v in asdict(report).items() if k != "new_claims"}
     await audit.record(

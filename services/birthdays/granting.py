@@ -1,7 +1,8 @@
 """The monthly birthday run: grant every covered, bound member born in the month their `bday:<year>` gift.
 
 Per member, in this order (each step idempotent, so reruns and crashes are safe):
-1. the year's claim exists already (any org, any earlier run) → only make sure the ledger has it;
+1. the year's claim exists already (any org, any earlier run) → only make sure the ledger has it
+   (claims are read a thousand at a time; `granted` marks those the ledger has);
 2. charge the policy org's budget in Redis (one Lua decision: once per member, never over budget);
 3. insert the claim (unique `bday:<year>:<member>`; journaled). Lost the race to another run → give the
    charge back unless that run charged the same budget;
@@ -57,13 +58,17 @@ async def _grant(deps: Deps, claim: dict[str, Any]) -> None:
         expires_at=claim["expires_at"],
     )
     await benefits.grant(deps, req)
+    await store.mark_granted(deps.db, claim["_id"])
 
 
-async def grant_member(deps: Deps, p: Policy, m: members.Member, year: int, month: int, report: RunReport) -> None:
+async def grant_member(
+    deps: Deps, p: Policy, m: members.Member, year: int, month: int, report: RunReport,
+    existing: dict[str, Any] | None,
+) -> None:  # fmt: skip
     claim_id = benefits.entitlement_id(source(year), m.member_no)
-    existing = await store.get_claim(deps.db, claim_id)
     if existing is not None:
-        await _grant(deps, existing)
+        if not existing.get("granted"):  # a run stopped between the claim and the ledger
+            await _grant(deps, existing)
         report.already += 1
         return
     for _ in range(2):
@@ -84,7 +89,7 @@ async def grant_member(deps: Deps, p: Policy, m: members.Member, year: int, mont
         winner = await store.get_claim(deps.db, claim_id)
         if verdict == "ok" and (winner is None or winner["policy_org"] != p.org):
             await live.uncharge(deps, p.org, year, m.member_no, p.value_cents)
-        if winner is not None:
+        if winner is not None and not winner.get("granted"):
             await _grant(deps, winner)
         report.already += 1
         return
@@ -100,6 +105,7 @@ async def run_month(deps: Deps, year: int, month: int) -> RunReport:
     if not policies:
         return report
     async for chunk in members.born_in_month(deps.db, month):
+        claims = await store.claims_among(deps.db, [benefits.entitlement_id(source(year), m.member_no) for m in chunk])
         for m in chunk:
             p = nearest(policies, m.org_path)
             if p is None:
@@ -107,7 +113,8 @@ async def run_month(deps: Deps, year: int, month: int) -> RunReport:
             if not m.bound_openid:
                 report.not_bound.append(m.member_no)
                 continue
-            await grant_member(deps, p, m, year, month, report)
+            claim = claims.get(benefits.entitlement_id(source(year), m.member_no))
+            await grant_member(deps, p, m, year, month, report, claim)
     return report
 
 

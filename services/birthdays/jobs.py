@@ -11,6 +11,7 @@ from core.deps import Deps
 from core.lease import Lease
 from services.birthdays.granting import RunReport, run_month
 from services.birthdays.notify import notify_many
+from services.birthdays.store import unnotified
 from services.signup_flush import pause, stop_requested
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ INTERVAL = 3600.0  # look every hour; the run itself happens once per day (`bday
 
 async def run_and_notify(deps: Deps, year: int, month: int) -> RunReport:
     report = await run_month(deps, year, month)
-    outcomes = await notify_many(deps, report.new_claims)
+    outcomes = await notify_many(deps, await unnotified(deps.db, year, month))
     log.info(
         "birthday run %d-%02d: %d new, %d already, %d over budget, %d not bound, notices %s",
         year, month, report.granted, report.already, len(report.over_budget), len(report.not_bound), outcomes,

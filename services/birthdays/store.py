@@ -2,7 +2,7 @@
 
 `birthday_policies`: {_id: org, org_path, enabled, gift_kind, title, value_cents, budget_cents, vendor_org,
 window_days, template_id, updated_*}. `birthday_grants`: {_id: "bday:<year>:<member>", year, month,
-member_id, policy_org, org, org_path, value_cents, title, birthday, granted_at, notice?} — the claim: its
+member_id, policy_org, org, org_path, value_cents, title, birthday, granted_at, granted?, notice?} — the claim: its
 unique _id makes a member's gift once per year whatever org they are in; the budget charge it stands
 for lives in Redis (live.py) and is rebuilt from these documents.
 """
@@ -30,6 +30,7 @@ async def ensure_indexes(db: Db) -> None:
     await db.birthday_policies.create_index([("org_path", ASCENDING)])
     await db.birthday_grants.create_index([("policy_org", ASCENDING), ("year", ASCENDING)])
     await db.birthday_grants.create_index([("org_path", ASCENDING), ("year", ASCENDING), ("month", ASCENDING)])
+    await db.birthday_grants.create_index([("year", ASCENDING), ("month", ASCENDING), ("notice", ASCENDING)])
 
 
 async def save_policy(db: Db, org: str, fields: Doc) -> tuple[Doc | None, Doc]:
@@ -66,6 +67,20 @@ async def claim(db: Db, doc: Doc) -> Doc | None:
 
 async def get_claim(db: Db, claim_id: str) -> Doc | None:
     return await db.birthday_grants.find_one({"_id": claim_id})
+
+
+async def claims_among(db: Db, claim_ids: list[str]) -> dict[str, Doc]:
+    return {d["_id"]: d async for d in db.birthday_grants.find({"_id": {"$in": claim_ids}})}
+
+
+async def mark_granted(db: Db, claim_id: str) -> None:
+    await _grants(db).update_one({"_id": claim_id}, {"$set": {"granted": True}})
+
+
+async def unnotified(db: Db, year: int, month: int, limit: int = 10_000) -> list[str]:
+    """Granted gifts nobody tried to tell yet (a run that stopped before its notices, say)."""
+    query = {"year": year, "month": month, "granted": True, "notice": {"$exists": False}}
+    return [d["_id"] async for d in db.birthday_grants.find(query, {"_id": 1}).limit(limit)]
 
 
 async def claims_of_budget(db: Db, policy_org: str, year: int) -> AsyncIterator[Doc]:

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput
 from services import benefits, roster
-from services.birthdays import admin, granting, live, notify
+from services.birthdays import admin, granting, jobs, live, notify
 from services.birthdays.policy import birthday_in, expires_at
 from storage import members, mini_users
 from tests.lotteries.conftest import editor_scope
@@ -116,3 +117,17 @@ async def test_members_are_told_once(deps: Deps, fake_wechat: Any) -> None:
     assert await notify.notify_many(deps, report.new_claims) == {"subscribe": 1}
     assert await notify.notify_many(deps, report.new_claims) == {"skipped": 1}
     assert fake_wechat.state.delivered_count("subscribe") == 1
+
+
+async def test_the_daily_job_grants_this_month_and_notifies_once(deps: Deps, fake_wechat: Any) -> None:
+    at = now()
+    await policy(deps, JINAN, budget_gifts=10)
+    await add(deps, "J0001", f"{at.month:02d}-01")
+    await add(deps, "J0002", f"{at.month:02d}-02")
+    fake_wechat.state.grant_consent("mp-J0001", "TPL_BIRTHDAY_GIFT")
+    first = await jobs.run_once(deps)
+    assert first is not None and first.granted == 2
+    assert await jobs.run_once(deps) is None  # once a day
+    assert fake_wechat.state.delivered_count("subscribe") == 1  # J0002 never consented: refused, not retried
+    outcomes = {d["_id"]: d["notice"] async for d in deps.db.birthday_grants.find({})}
+    assert outcomes == {f"bday:{at.year}:J0001": "subscribe", f"bday:{at.year}:J0002": "refused"}

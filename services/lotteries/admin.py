@@ -79,12 +79,13 @@ async def freeze_entries(deps: Deps, doc: dict[str, Any]) -> list[str]:
         await live.rebuild_entries(deps, doc["_id"], "closed", ms(doc["entries_until"]), pairs)
     at = clock_now()
     entries = await live.all_entries(deps, doc["_id"])
-    missing = [
+    stored = {member async for member, _ in store.member_codes(deps.db, doc["_id"])}
+    missing = [  # decided in Redis, never written (a process died in between): written now, journaled
         {"_id": f"{doc['_id']}:{m}", "lottery_id": doc["_id"], "member_id": m, "code": c, "entered_at": at,
          "recovered": True}
-        for m, c in entries.items()
+        for m, c in entries.items() if m not in stored
     ]  # fmt: skip
-    for start in range(0, len(missing), 5_000):  # idempotent: existing entries are left as they are
+    for start in range(0, len(missing), 5_000):
         await store.save_entries(deps.db, missing[start : start + 5_000])
     return await store.sorted_codes(deps.db, doc["_id"])
 

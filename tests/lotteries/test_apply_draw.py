@@ -13,7 +13,7 @@ from core.clock import now
 from core.deps import Deps
 from core.errors import Conflict, Forbidden, NotFound
 from services import benefits
-from services.lotteries import admin, draw, entering, views
+from services.lotteries import admin, draw, entering, live, views
 from services.sessions import CurrentUser
 from tests.lotteries.conftest import add_members, draw_def, editor_scope, member_user
 from tools import verify_draw
@@ -136,3 +136,17 @@ async def test_manual_beacon_and_editor_scope(deps: Deps) -> None:
     audit = [d["action"] async for d in deps.db.audit_log.find({"target_id": lot})]
     assert {"lottery.create", "lottery.close", "lottery.draw"} <= set(audit)
     assert not [d async for d in deps.db.audit_log.find({"after.server_seed": {"$exists": True}})]
+
+
+async def test_an_entry_decided_but_never_written_is_frozen_too(deps: Deps) -> None:
+    """A process that died between the Lua decision and its MongoDB write: the close writes the entry."""
+    scope = editor_scope()
+    lot = await admin.create(deps, scope, draw_def())
+    await add_members(deps, ["Z0001", "Z0002"])
+    await entering.enter(deps, member_user("Z0001"), lot)
+    decided = await live.enter(deps, lot, "Z0002", "ZZZZZZZZZZ", views.ms(now()))
+    assert decided.verdict == "ok"
+    closed = await admin.close(deps, scope, lot, now=now() + timedelta(hours=2))
+    assert closed["entry_count"] == 2
+    again = await entering.my_entry(deps, member_user("Z0002"), lot)
+    assert again["code"] == "ZZZZZZZZZZ" and again["proof"]

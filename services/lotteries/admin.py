@@ -18,7 +18,7 @@ from core.errors import BadInput, Conflict
 from services import audit
 from services import console_audited as audited
 from services.console_scope import Scope
-from services.lotteries import beacon, draw, live, model, store
+from services.lotteries import beacon, draw, frozen, live, model, store
 from services.lotteries.prizes import grant_draw_prizes
 from services.lotteries.views import editor_view, load_in_scope, ms
 
@@ -79,6 +79,8 @@ async def freeze_entries(deps: Deps, doc: dict[str, Any]) -> list[str]:
         await live.rebuild_entries(deps, doc["_id"], "closed", ms(doc["entries_until"]), pairs)
     at = clock_now()
     entries = await live.all_entries(deps, doc["_id"])
+    if await store.count_entries(deps.db, doc["_id"]) == len(entries):  # the usual case: nothing to repair
+        return sorted(entries.values())
     stored = {member async for member, _ in store.member_codes(deps.db, doc["_id"])}
     missing = [  # decided in Redis, never written (a process died in between): written now, journaled
         {"_id": f"{doc['_id']}:{m}", "lottery_id": doc["_id"], "member_id": m, "code": c, "entered_at": at,
@@ -125,7 +127,7 @@ async def run_draw(deps: Deps, scope: Scope, lottery_id: str, *, beacon_value: s
     spec |= {"value": value.value, "signature": value.signature}
     secret = await store.get(deps.db, lottery_id, with_secret=True)
     assert secret is not None
-    codes = await store.sorted_codes(deps.db, lottery_id)
+    codes = await frozen.sorted_codes(deps, lottery_id)
     if len(codes) != doc["entry_count"] or draw.merkle_root(codes) != doc["merkle_root"]:
         raise Conflict("封存的名单与公布的默克尔根不一致，已停止开奖，请联系技术人员", code="entries_changed")
     tiers = [(t["name"], int(t["count"])) for t in doc["tiers"]]

@@ -9,7 +9,7 @@ from core.clock import now as clock_now
 from core.deps import Deps
 from core.errors import Conflict, Forbidden, NotFound, Unavailable
 from services import visibility
-from services.lotteries import draw, live, store
+from services.lotteries import draw, frozen, live, store
 from services.lotteries.views import PUBLIC_STATES, ms, public_view
 from services.sessions import CurrentUser
 
@@ -85,7 +85,7 @@ async def frozen_codes(deps: Deps, lottery_id: str) -> list[str]:
     """The sorted codes of a closed lottery, kept per process (they never change once frozen; two at most)."""
     cache: dict[str, list[str]] = deps.extras.setdefault("lotteries", {}).setdefault("codes", {})
     if lottery_id not in cache:
-        codes = await store.sorted_codes(deps.db, lottery_id)
+        codes = await frozen.sorted_codes(deps, lottery_id)
         while len(cache) >= 2:
             cache.pop(next(iter(cache)))
         cache[lottery_id] = codes

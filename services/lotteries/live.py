@@ -133,6 +133,14 @@ async def all_entries(deps: Deps, lottery_id: str) -> dict[str, str]:
     return out
 
 
+async def closed_codes(deps: Deps, lottery_id: str) -> list[str] | None:
+    """The codes Redis froze at close (unsorted), or None when Redis does not hold a closed lottery."""
+    if await deps.redis.hget(_k(lottery_id, "meta"), "state") != "closed":
+        return None
+    # HSCAN in slices (never one long blocking HKEYS); NOVALUES needs Redis 7.4, so the members come along.
+    return [str(c) async for c, _ in deps.redis.hscan_iter(_k(lottery_id, "c"), count=10_000)]
+
+
 # --- instant win ---
 
 

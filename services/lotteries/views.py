@@ -8,7 +8,7 @@ from typing import Any
 from core.deps import Deps
 from core.errors import NotFound
 from services.console_scope import Scope
-from services.lotteries import draw, store
+from services.lotteries import draw, frozen, store
 
 STATE_NAMES = {
     "open": "报名中", "closed": "已截止，待开奖", "drawn": "已开奖，待公示", "publicized": "公示中", "final": "已结束",
@@ -114,7 +114,7 @@ async def publication(deps: Deps, lottery_id: str) -> dict[str, Any]:
             "signature": spec.get("signature", ""),
         },  # fmt: skip
         "merkle_root": doc["merkle_root"],
-        "entries": await store.sorted_codes(deps.db, lottery_id),
+        "entries": await frozen.sorted_codes(deps, lottery_id),
         "tiers": [{"name": t["name"], "count": t["count"]} for t in doc["tiers"]],
         "order": doc["order"],
         "disqualified": [{"code": d["code"], "reason": d["reason"]} for d in doc["disqualified"]],

@@ -77,19 +77,18 @@ async def freeze_entries(deps: Deps, doc: dict[str, Any]) -> list[str]:
     if held < 0:  # Redis lost the lottery: MongoDB has every acknowledged entry
         pairs = [p async for p in store.member_codes(deps.db, doc["_id"])]
         await live.rebuild_entries(deps, doc["_id"], "closed", ms(doc["entries_until"]), pairs)
-    at = clock_now()
     entries = await live.all_entries(deps, doc["_id"])
-    if await store.count_entries(deps.db, doc["_id"]) == len(entries):  # the usual case: nothing to repair
-        return sorted(entries.values())
-    stored = {member async for member, _ in store.member_codes(deps.db, doc["_id"])}
-    missing = [  # decided in Redis, never written (a process died in between): written now, journaled
-        {"_id": f"{doc['_id']}:{m}", "lottery_id": doc["_id"], "member_id": m, "code": c, "entered_at": at,
+    pending = await live.unwritten(deps, doc["_id"])  # decided, but the process may have died before MongoDB
+    at = clock_now()
+    rows = [
+        {"_id": f"{doc['_id']}:{m}", "lottery_id": doc["_id"], "member_id": m, "code": entries[m], "entered_at": at,
          "recovered": True}
-        for m, c in entries.items() if m not in stored
+        for m in pending if m in entries
     ]  # fmt: skip
-    for start in range(0, len(missing), 5_000):
-        await store.save_entries(deps.db, missing[start : start + 5_000])
-    return await store.sorted_codes(deps.db, doc["_id"])
+    for start in range(0, len(rows), 5_000):  # $setOnInsert: an entry written meanwhile keeps its own document
+        await store.save_entries(deps.db, rows[start : start + 5_000])
+    await live.forget_unwritten(deps, doc["_id"], pending)
+    return sorted(entries.values())
 
 
 async def close(

@@ -57,6 +57,7 @@ async def enter(deps: Deps, user: CurrentUser, lottery_id: str, *, now: datetime
             "code": d.value, "org": user.org, "org_path": list(user.org_path), "entered_at": at,
         }  # fmt: skip
         stored = await store.save_entry(deps.db, entry)  # journaled before the worker hears the code
+        await live.written(deps, lottery_id, user.member_id)
         return {"code": stored["code"], "created": d.verdict == "ok", "entered_at": stored["entered_at"].isoformat()}
     raise Unavailable("报名人数较多，请稍后重试", code="busy")
 

@@ -4,6 +4,7 @@ Apply-then-draw, per lottery `lot:{<id>}:*` (one hash slot):
   meta  hash {state, until}: `until` = entry deadline (ms); the script refuses entries once it passed
   m     hash member -> 抽签码 (one entry per roster member)
   c     hash 抽签码 -> member (codes unique)
+  p     set of members decided here but not yet confirmed written to MongoDB (normally empty at close)
 Closing flips `state` in the same place the entry script reads it, so no entry slips in after the
 freeze. No `meta` means Redis lost the lottery: `rebuild_entries` reloads it from MongoDB (meta last).
 
@@ -30,6 +31,7 @@ if have then return {'dup', have} end
 if state ~= 'open' or tonumber(ARGV[3]) >= tonumber(redis.call('HGET', KEYS[1], 'until')) then return {'closed'} end
 if redis.call('HSETNX', KEYS[3], ARGV[2], ARGV[1]) == 0 then return {'collision'} end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[1])
 return {'ok', ARGV[2]}
 """
 
@@ -99,8 +101,22 @@ def _decision(raw: Any) -> Decision:
 
 
 async def enter(deps: Deps, lottery_id: str, member_id: str, code: str, now_ms: int) -> Decision:
-    keys = [_k(lottery_id, "meta"), _k(lottery_id, "m"), _k(lottery_id, "c")]
+    keys = [_k(lottery_id, "meta"), _k(lottery_id, "m"), _k(lottery_id, "c"), _k(lottery_id, "p")]
     return _decision(await _batcher(deps, "enter", _ENTER)(keys, [member_id, code, now_ms]))
+
+
+async def written(deps: Deps, lottery_id: str, member_id: str) -> None:
+    """The entry is journaled in MongoDB: the close need not check it."""
+    await deps.redis_pipe.execute("SREM", _k(lottery_id, "p"), member_id)
+
+
+async def unwritten(deps: Deps, lottery_id: str) -> list[str]:
+    return [str(m) for m in await deps.redis.smembers(_k(lottery_id, "p"))]
+
+
+async def forget_unwritten(deps: Deps, lottery_id: str, members: Sequence[str]) -> None:
+    if members:
+        await deps.redis.srem(_k(lottery_id, "p"), *members)
 
 
 async def close(deps: Deps, lottery_id: str) -> int:

@@ -75,6 +75,7 @@ async def preview(deps: Deps, scope: Scope, year: int | None = None, month: int 
     out = Preview(year, month, no_birthday=await members.count_without_birthday(deps.db, scope.org))
     rows: dict[str, PolicyCost] = {}
     async for chunk in members.born_in_month(deps.db, month, org=scope.org):
+        claimed = await store.claims_among(deps.db, [f"bday:{year}:{m.member_no}" for m in chunk])
         for m in chunk:
             p = nearest(all_policies, m.org_path)
             if p is None:
@@ -87,7 +88,7 @@ async def preview(deps: Deps, scope: Scope, year: int | None = None, month: int 
                 spent = sum((await store.spent_by_month(deps.db, p.org, year)).values())
                 row = rows[p.org] = PolicyCost(p.org, p.title, p.value_cents, p.budget_cents, spent)
             row.members += 1
-            if await store.get_claim(deps.db, f"bday:{year}:{m.member_no}") is not None:
+            if f"bday:{year}:{m.member_no}" in claimed:
                 row.granted_already += 1
             elif row.spent_cents + row.cost_cents + p.value_cents <= p.budget_cents:
                 row.cost_cents += p.value_cents

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Coroutine
 from http.client import responses
@@ -39,6 +40,8 @@ class LeanRoute(httputil.HTTPMessageDelegate):
     """One request on one exact path. Subclasses implement `start()`, `data_received()` and `body_done()`."""
 
     methods: tuple[str, ...] = ("GET",)
+    # Refusals that are a normal answer on this route (e.g. a grab's "sold out"): logged at INFO, not WARNING.
+    expected_statuses: frozenset[int] = frozenset()
 
     def __init__(self, deps: Deps, route: str, conn: httputil.HTTPConnection) -> None:
         self.deps = deps
@@ -46,6 +49,7 @@ class LeanRoute(httputil.HTTPMessageDelegate):
         self.conn = conn
         self.started = time.perf_counter()
         self.method = ""
+        self.path = ""
         self.query = ""
         self.answered = False
         self._rid = ""
@@ -57,7 +61,7 @@ class LeanRoute(httputil.HTTPMessageDelegate):
     ) -> None:
         assert isinstance(start_line, httputil.RequestStartLine)
         self.method = start_line.method
-        self.query = start_line.path.partition("?")[2]
+        self.path, _, self.query = start_line.path.partition("?")
         # Read now: with xheaders, HTTPServer restores the proxy's address once the body is in.
         context = getattr(self.conn, "context", None)
         self._ip = str(getattr(context, "remote_ip", "") or "")
@@ -132,7 +136,13 @@ class LeanRoute(httputil.HTTPMessageDelegate):
         self.conn.finish()
         elapsed = time.perf_counter() - self.started
         count_request(self.deps, self.route, self.method, status, elapsed)
-        level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+        level = (
+            logging.INFO
+            if status < 400 or status in self.expected_statuses
+            else logging.WARNING
+            if status < 500
+            else logging.ERROR
+        )
         if access_log.isEnabledFor(level):
             # Tornado's access-log line, with the path only: the query carries openids and signatures.
             access_log.log(level, "%d %s %s (%s) %.2fms", status, self.method, self.route, self.client_ip(),
@@ -147,12 +157,24 @@ LeanFactory = type[LeanRoute]
 
 
 class Application(tornado.web.Application):
-    """Tornado's Application, with lean routes for exact paths looked up before any routing."""
+    """Tornado's Application, with lean routes looked up before any routing: exact paths in one dict
+    lookup, then the few regex routes (a pattern with a group, e.g. `/api/mp/coupons/(?P<batch_id>[^/]+)/grab`),
+    whose metrics and logs are labelled with the pattern, not the path."""
 
     def __init__(self, rules: list[Any], deps: Deps, lean: dict[str, LeanFactory], **settings: Any) -> None:
         super().__init__(rules, **settings)
         self.deps = deps
-        self.lean = lean
+        self.lean = {p: f for p, f in lean.items() if "(" not in p}
+        self.lean_patterns = [(re.compile(p), p, f) for p, f in lean.items() if "(" in p]
+
+    def lean_route(self, path: str) -> tuple[str, LeanFactory] | None:
+        factory = self.lean.get(path)
+        if factory is not None:
+            return path, factory
+        for regex, pattern, factory in self.lean_patterns:
+            if regex.fullmatch(path):
+                return pattern, factory
+        return None
 
     def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
         return _Switch(self, server_conn, request_conn)
@@ -171,10 +193,9 @@ class _Switch(httputil.HTTPMessageDelegate):
         self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine, headers: httputil.HTTPHeaders
     ) -> Any:
         assert isinstance(start_line, httputil.RequestStartLine)
-        path = start_line.path.partition("?")[0]
-        lean = self.app.lean.get(path)
-        if lean is not None:
-            self.delegate = lean(self.app.deps, path, self.conn)
+        found = self.app.lean_route(start_line.path.partition("?")[0])
+        if found is not None:
+            self.delegate = found[1](self.app.deps, found[0], self.conn)
         else:
             self.delegate = tornado.web.Application.start_request(self.app, self.server_conn, self.conn)
         return self.delegate.headers_received(start_line, headers)

@@ -96,12 +96,15 @@ def _positional_names(handler: type[tornado.web.RequestHandler]) -> list[str]:
     return []
 
 
-def implemented_methods(handler: type[tornado.web.RequestHandler]) -> list[str]:
+def implemented_methods(handler: type[Any]) -> list[str]:
+    if not issubclass(handler, tornado.web.RequestHandler):  # a lean route (handlers/lean.py) lists its methods
+        return [m.lower() for m in getattr(handler, "methods", ())]
     return [m for m in HTTP_METHODS if getattr(handler, m) is not getattr(tornado.web.RequestHandler, m)]
 
 
-def requires_session(handler: type[tornado.web.RequestHandler]) -> bool:
-    return issubclass(handler, MpHandler)
+def requires_session(handler: type[Any]) -> bool:
+    """MpHandlers need a session; a lean route says so itself (`requires_session = True`)."""
+    return bool(getattr(handler, "requires_session", False)) or issubclass(handler, MpHandler)
 
 
 def _operation(op: dict[str, Any], params: list[str], secured: bool) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from core.clock import now
 from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
+from handlers.console.exports import send_csv
 from handlers.console.render import field_errors
 from services.coupons import admin
 
@@ -94,6 +95,14 @@ class CouponPage(ConsolePage):
         self.redirect(f"/admin/coupons/{batch_id}", status=303)
 
 
+class GrantsCsv(ConsolePage):
+    nav: ClassVar[str] = "coupons"
+
+    async def get(self, batch_id: str) -> None:
+        rows = await admin.grants_rows(self.deps, self.scope, batch_id)
+        await send_csv(self, f"抢券领取明细-{batch_id}", rows)
+
+
 class CouponLiveApi(ConsoleApi):
     """The watch page's numbers as JSON (for a live view or a script)."""
 
@@ -110,5 +119,6 @@ class CouponLiveApi(ConsoleApi):
 routes = [
     (r"/admin/coupons", CouponsPage),
     (rf"/admin/coupons/{BATCH_ID}", CouponPage),
+    (rf"/admin/coupons/{BATCH_ID}/grants\.csv", GrantsCsv),
     (rf"/api/admin/coupons/{BATCH_ID}/live", CouponLiveApi),
 ]

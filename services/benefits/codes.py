@@ -50,6 +50,8 @@ async def show(deps: Deps, user: CurrentUser, entitlement_id: str) -> ShownCode:
     if ent.status != "granted":
         raise Conflict(f"该券{STATUS_TEXT.get(ent.status, '不可用')}，不能再出示", code=ent.status)
     now = time.time()
+    if ent.expires_at.timestamp() <= now:
+        raise Conflict("该券已过期，不能再出示", code="expired")
     window = int(now) // WINDOW_SECONDS
     code = digits(deps.settings.server.cookie_secret, ent.id, window)
     await live.remember(deps.redis, code, ent.id)

@@ -208,9 +208,12 @@ async def review(deps: Deps, scope: Scope, batch_id: str, member_id: str, *, rel
     note = note.strip()[:200]
     if release:
         done = await ledger.release(deps, eid, note=note or "审核通过")
+        if done:
+            await live(deps).restate(batch_id, member_id, "g")
     else:
         done = await ledger.revoke(deps, eid, reason=note or "审核未通过，已收回")
         if done:
+            await live(deps).restate(batch_id, member_id, "x")
             await live(deps).give_back(batch_id)
     if not done:
         raise Conflict("该券不在待审核或可收回状态（可能已处理或已核销）", code="not_reviewable")
@@ -229,3 +232,21 @@ def default_waves(start: datetime) -> list[dict[str, str]]:
     return [
         {"opens_at": s.isoformat(), "closes_at": (s + timedelta(hours=1)).isoformat(), "share": "1"} for s in starts
     ]
+
+
+GRANTS_HEADER = ["会员编号", "所属工会", "份额来源", "时段", "状态", "风险", "说明", "领取时间", "核销时间", "核销商户"]
+STATUS = {"held": "待审核", "granted": "已发放", "redeemed": "已核销", "expired": "已过期", "revoked": "已收回"}
+RISK = {"safe": "已检查", "held": "待审核", "unknown": "未知", "pending": "未检查"}
+
+
+async def grants_rows(deps: Deps, scope: Scope, batch_id: str) -> list[list[Any]]:
+    """The batch's grants for an export (editors' own subtree only)."""
+    await get(deps, scope, batch_id)
+    docs = await ledger_store.of_source(deps.db, f"cpn:{batch_id}", limit=10_000_000)
+    rows: list[list[Any]] = [GRANTS_HEADER]
+    for d in docs:
+        bucket = "公共池" if d.get("bucket") == shares.POOL else d.get("bucket", "")
+        rows.append([d["member_id"], d["org"], bucket, d.get("wave", ""), STATUS.get(d["status"], d["status"]),
+                     RISK.get(d.get("risk", ""), ""), d.get("note", ""), d["granted_at"], d.get("redeemed_at"),
+                     d.get("vendor_name", "")])  # fmt: skip
+    return rows

@@ -22,7 +22,7 @@ from services.sessions import CurrentUser
 
 BIND_PAGE = "pages/member/bind"
 NOT_MEMBER = f"抢券仅限工会会员：请先绑定会员身份（小程序「我的 - 会员绑定」，页面 {BIND_PAGE}）"
-STATE_TEXT = {"p": "已抢到", "g": "已抢到", "u": "已抢到", "h": "已抢到，待审核（审核通过后可使用）"}
+STATE_TEXT = {"p": "已抢到", "g": "已抢到", "u": "已抢到", "h": "已抢到，待审核（审核通过后可使用）", "x": "已被收回"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,10 @@ async def grab(deps: Deps, user: CurrentUser, batch_id: str, ip: str, idempotenc
         served = await coupons.served(batch_id, user.member_id)
         if served is None:  # the key was answered with a grant that no longer shows: treat as new question
             raise Conflict("请求编号已使用，请重新发起抢券", code="idempotency_key_reused")
+        if served.state == "p":  # the first attempt died between the grant and its risk check: finish it
+            verdict = await risk.check(deps, user.openid, ip)
+            await coupons.verdict(batch_id, user.member_id, verdict.state, verdict.rank, verdict.reason)
+            served = await coupons.served(batch_id, user.member_id) or served
         left = await _left(deps, batch_id, served.bucket)
         return GrabResult(eid, _status(served), STATE_TEXT[served.state], *left, replayed=True)
     if ans.outcome != "ok":
@@ -74,7 +78,7 @@ async def grab(deps: Deps, user: CurrentUser, batch_id: str, ip: str, idempotenc
 
 
 def _status(served: Served) -> str:
-    return "held" if served.state == "h" else "granted"
+    return {"h": "held", "x": "revoked"}.get(served.state, "granted")
 
 
 async def _left(deps: Deps, batch_id: str, bucket: str) -> tuple[int, int]:
@@ -108,7 +112,7 @@ class MyView:
     bucket: str  # the worker's bucket (a sub-org code), '' when they take from the pool only
     bucket_left: int
     pool_left: int
-    state: str  # none | granted | held
+    state: str  # none | granted | held | revoked
     entitlement_id: str
 
     @property

@@ -20,7 +20,7 @@ from core.lease import Lease
 from services import audit
 from services.benefits import ledger
 from services.benefits import store as ledger_store
-from services.coupons import store
+from services.coupons import reminders, store
 from services.coupons.live import CouponLive, Entries
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,7 @@ async def start(deps: Deps) -> None:
     if drained:
         log.info("flushed %d coupon entries left pending by a previous run", drained)
     deps.spawn(run_flusher(deps), "coupon-flusher")
+    deps.spawn(reminders.run_reminders(deps), "coupon-reminders")
     deps.closers.append(lambda: _final_drain(deps))
 
 

@@ -7,7 +7,7 @@ Keys for batch B:
 - `cpn:B:stock` hash: bucket -> coupons left in it this wave, `_pool` -> the common pool, `got:<bucket>` /
   `got:_pool` -> granted from it, `_granted`, `_revoked`.
 - `cpn:B:served` hash: member number -> "<state>\\t<bucket>\\t<wave>", state p (risk check pending),
-  g (granted), h (held for review), u (risk unknown). One per member, whatever the account.
+  g (granted), h (held for review), u (risk unknown), x (revoked after review). One per member, whatever the account.
 - `cpn:B:idem:<member>:<key>`: an Idempotency-Key already answered (15 minutes).
 - `cpn:grants` stream: every grant (`g`), risk verdict (`v`) and stock move (`r`), in decision order,
   until the flusher has stored it in MongoDB (journaled); then it is deleted.
@@ -40,7 +40,7 @@ class GrabAnswer:
 
 @dataclass(frozen=True)
 class Served:
-    state: str  # p, g, h, u
+    state: str  # p, g, h, u, x (revoked by an editor)
     bucket: str
     wave: int
 
@@ -59,6 +59,7 @@ class CouponLive:
         self._tick = ScriptBatcher(pipe, lua.TICK)
         self._verdict = ScriptBatcher(pipe, lua.VERDICT)
         self._give_back = ScriptBatcher(pipe, lua.GIVE_BACK)
+        self._restate = ScriptBatcher(pipe, lua.RESTATE)
 
     async def grab(
         self, batch_id: str, member_id: str, *, now_ms: int, org_path: tuple[str, ...], openid: str, org: str,
@@ -84,6 +85,9 @@ class CouponLive:
     async def verdict(self, batch_id: str, member_id: str, state: str, rank: int, reason: str) -> bool:
         keys = [_k(batch_id, "served"), STREAM]
         return bool(await self._verdict(keys=keys, args=[batch_id, member_id, state, rank, reason]))
+
+    async def restate(self, batch_id: str, member_id: str, state: str) -> None:
+        await self._restate(keys=[_k(batch_id, "served")], args=[member_id, state])
 
     async def give_back(self, batch_id: str) -> None:
         await self._give_back(keys=[_k(batch_id, "stock")], args=[])

@@ -140,6 +140,15 @@ redis.call('XADD', KEYS[2], '*', 'g', table.concat(entry, '\\t'))
 return 1
 """
 
+# An editor's review changes the member's state letter (h -> g released, -> x revoked). KEYS: served.
+# ARGV: member, new state letter.
+RESTATE = """
+local prev = redis.call('HGET', KEYS[1], ARGV[1])
+if not prev then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. string.sub(prev, 2))
+return 1
+"""
+
 # A revoked coupon goes back to the common pool, once (the ledger's guarded revoke decides "once").
 # KEYS: stock. ARGV: none
 GIVE_BACK = """

@@ -24,6 +24,7 @@ JOURNALED = WriteConcern(w=1, j=True)
 async def ensure_indexes(db: Db) -> None:
     await db.coupon_batches.create_index([("org_path", ASCENDING), ("created_at", DESCENDING)])
     await db.coupon_moves.create_index([("batch", ASCENDING), ("wave", ASCENDING)])
+    await ensure_reminder_indexes(db)
 
 
 async def insert_batch(db: Db, doc: Doc) -> None:
@@ -62,3 +63,30 @@ async def record_move(db: Db, doc: Doc) -> bool:
 
 async def moves(db: Db, batch_id: str) -> list[Doc]:
     return await db.coupon_moves.find({"batch": batch_id}).sort("wave", ASCENDING).to_list()
+
+
+# --- reminders (`coupon_reminders`: {_id: "<batch>:<openid>:<wave>", batch, openid, wave, opens_at,
+# remind_at, status: pending|sending|sent|refused|failed, claimed_by, at}) ------------------------------
+async def ensure_reminder_indexes(db: Db) -> None:
+    await db.coupon_reminders.create_index([("status", ASCENDING), ("remind_at", ASCENDING)])
+
+
+async def add_reminder(db: Db, doc: Doc) -> bool:
+    """Upsert on insert only (a second tap changes nothing); True when it was new."""
+    coll = db.get_collection("coupon_reminders", write_concern=JOURNALED)
+    result = await coll.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+    return result.upserted_id is not None
+
+
+async def claim_due_reminder(db: Db, at: datetime, stale_before: datetime, owner: str) -> Doc | None:
+    """One due reminder, moved pending -> sending (or taken over from a claim that died long ago)."""
+    query = {"$or": [{"status": "pending", "remind_at": {"$lte": at}},
+                     {"status": "sending", "claimed_at": {"$lt": stale_before}}]}  # fmt: skip
+    update = {"$set": {"status": "sending", "claimed_by": owner, "claimed_at": at}}
+    coll = db.get_collection("coupon_reminders", write_concern=JOURNALED)
+    return await coll.find_one_and_update(query, update, sort=[("remind_at", ASCENDING)])
+
+
+async def finish_reminder(db: Db, reminder_id: str, status: str, at: datetime) -> None:
+    coll = db.get_collection("coupon_reminders", write_concern=JOURNALED)
+    await coll.update_one({"_id": reminder_id, "status": "sending"}, {"$set": {"status": status, "at": at}})

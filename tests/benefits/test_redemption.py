@@ -79,6 +79,8 @@ async def test_held_and_expired_entitlements_cannot_be_redeemed(deps: Deps) -> N
     await asyncio.sleep(2.1)
     with pytest.raises(Conflict, match="已过期"):
         await redemption.redeem(deps, shop, shown.code, None)
+    with pytest.raises(Conflict, match="已过期"):
+        await codes.show(deps, WORKER, eid)
     other = CurrentUser("oW2", "", "M200", PATH[-1], PATH)
     with pytest.raises(ServiceError, match="权益不存在"):
         await codes.show(deps, other, eid)

@@ -47,3 +47,21 @@ async def test_a_bound_worker_grabs_once_and_sees_it_in_my_benefits(deps: Deps, 
     other = await mp.login("oOther0001")
     status, _ = await mp.call("GET", f"/api/mp/benefits/{got['entitlement_id']}/code", token=other)
     assert status == 404
+
+
+async def test_the_lean_grab_route_speaks_like_every_mp_route(deps: Deps, mp: MpClient, fetch: Any) -> None:
+    batch = await admin.create(deps, scope(), spec(4))
+    path = f"/api/mp/coupons/{batch['_id']}/grab"
+    status, body = await mp.call("POST", path)
+    assert status == 401 and body["code"] == "unauthorized"
+    anon = await fetch(path, method="POST", body=b"")
+    assert anon.headers["WWW-Authenticate"] == 'Bearer realm="mp"' and anon.headers["X-Request-Id"]
+    token = await mp.login("oGuest0002")
+    status, body = await mp.call("POST", path, token=token, headers={"Idempotency-Key": "bad key!"})
+    assert status == 400 and body["code"] == "invalid_idempotency_key"
+    status, body = await mp.call("POST", "/api/mp/coupons/nope/grab", token=token)
+    assert status == 403 and body["code"] == "not_member"  # members only, before anything else is looked up
+    wrong = await fetch(path, method="GET")
+    assert wrong.code == 405 and wrong.headers["Allow"] == "POST"
+    metrics = (await fetch("/metrics")).body.decode()
+    assert 'route="/api/mp/coupons/(?P<batch_id>[^/]+)/grab"' in metrics and batch["_id"] not in metrics

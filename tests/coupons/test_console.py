@@ -45,6 +45,8 @@ async def test_create_watch_and_review_a_batch_in_the_console(deps: Deps, client
     assert released.status == 303
     again = await editor.post(f"/admin/coupons/{bid}", {"action": "release", "member_id": lixia[0].member_id})
     assert again.status == 409 and "不在待审核" in again.text
+    csv = await editor.get(f"/admin/coupons/{bid}/grants.csv")
+    assert csv.status == 200 and csv.text.count("\r\n") == 4 and lixia[0].member_id in csv.text and "已发放" in csv.text
     closed = await editor.post(f"/admin/coupons/{bid}", {"action": "close"})
     assert closed.status == 303
     qingdao = await client("qd_editor", org="370200", role="editor")

@@ -141,6 +141,8 @@ async def test_risk_rank_4_holds_the_grant_and_an_error_is_unknown_never_safe(de
     with pytest.raises(Conflict):
         await admin.review(deps, scope(), batch["_id"], risky.member_id, release=True, note="")
     assert (await jobs.live(deps).stock(batch["_id"]))["_pool"] == 1  # the revoked coupon is back in the pool
+    view = await grabbing.my_view(deps, risky, batch["_id"], batch["buckets"])
+    assert view.state == "revoked" and view.pool_left == 1
 
 
 async def test_a_flush_replayed_after_a_crash_stores_nothing_twice(deps: Deps) -> None:
@@ -162,3 +164,38 @@ async def test_a_flush_replayed_after_a_crash_stores_nothing_twice(deps: Deps) -
     assert await live.pending() == 0
     watch = await admin.watch(deps, scope(), batch["_id"])
     assert watch.stored == 30 and watch.granted_redis == 30 and watch.agrees
+
+
+async def test_a_retry_finishes_a_risk_check_the_first_attempt_never_made(deps: Deps, fake_wechat: Any) -> None:
+    user = (await add_members(deps, LIXIA, 1, "L"))[0]
+    fake_wechat.state.risk_ranks[user.openid] = 4
+    batch = await admin.create(deps, scope(), spec(2))
+    live = jobs.live(deps)
+    # the process died right after the Lua grant: the member's state is still "risk check pending"
+    first = await live.grab(batch["_id"], user.member_id, now_ms=int(now().timestamp() * 1000), org_path=LIXIA,
+                            openid=user.openid, org="370102", idempotency_key="retry-0000001")  # fmt: skip
+    assert first.outcome == "ok" and (await live.served(batch["_id"], user.member_id)).state == "p"  # type: ignore[union-attr]
+    again = await grabbing.grab(deps, user, batch["_id"], "10.0.0.1", "retry-0000001")
+    assert again.replayed and again.status == "held"
+    await jobs.drain(deps)
+    doc = await deps.db.entitlements.find_one({"_id": again.entitlement_id})
+    assert doc is not None and doc["status"] == "held" and doc["risk"] == "held"
+
+
+async def test_a_slow_risk_check_answers_within_a_second_as_unknown(
+    deps: Deps, fake_wechat: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.coupons import risk
+
+    user = (await add_members(deps, LIXIA, 1, "L"))[0]
+    batch = await admin.create(deps, scope(), spec(2))
+    await deps.mp.client.tokens.get()  # the access_token is fetched before the clock starts, as in a running service
+    monkeypatch.setattr(risk, "TIMEOUT_SECONDS", 0.8)
+    fake_wechat.state.set_delay("wxa/getuserriskrank", 3.0)
+    started = asyncio.get_running_loop().time()
+    got = await grabbing.grab(deps, user, batch["_id"], "10.0.0.1")
+    assert asyncio.get_running_loop().time() - started < 1.5
+    assert got.status == "granted"
+    await jobs.drain(deps)
+    doc = await deps.db.entitlements.find_one({"_id": got.entitlement_id})
+    assert doc is not None and doc["risk"] == "unknown" and "未知" in doc["note"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import app
 import miniprogram_api
+from handlers.lean import LeanRoute
 from miniprogram_api.base import MpHandler, PublicMpHandler
 from miniprogram_api.openapi import document, implemented_methods, openapi_path
 from tests.conftest import Fetch
@@ -30,7 +31,9 @@ def test_every_mp_route_has_a_spec_for_exactly_its_methods() -> None:
     routes = _api_routes()
     assert routes
     for pattern, handler in routes:
-        assert issubclass(handler, PublicMpHandler), f"{pattern}: not an MpHandler/PublicMpHandler"
+        assert issubclass(handler, PublicMpHandler | LeanRoute), (
+            f"{pattern}: not an MpHandler/PublicMpHandler/LeanRoute"
+        )
         assert handler.openapi, f"{pattern}: {handler.__name__} has no `openapi` spec"
         assert set(handler.openapi) == set(implemented_methods(handler)), f"{pattern}: spec and methods differ"
 
@@ -63,7 +66,7 @@ def test_security_follows_the_base_class() -> None:
     for pattern, handler in _api_routes():
         path, _ = openapi_path(pattern, handler)
         for op in doc["paths"][path].values():
-            if issubclass(handler, MpHandler):
+            if issubclass(handler, MpHandler) or getattr(handler, "requires_session", False):
                 assert op["security"] == [{"bearerAuth": []}] and "401" in op["responses"]
             else:
                 assert op["security"] == []

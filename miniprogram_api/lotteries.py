@@ -151,7 +151,7 @@ _SUMMARY: dict[str, Any] = {
     "title": {"type": "string"},
     "mode": {"type": "string", "enum": ["draw", "instant"]},
     "org": {"type": "string"},
-    "state": {"type": "string", "enum": ["open", "closed", "drawn", "publicized", "final"]},
+    "state": {"type": "string", "enum": ["open", "closed", "drawn", "publicized", "finalizing", "final"]},
     "state_name": {"type": "string"},
     "entries_until": _T,
     "starts_at": _T,

@@ -158,49 +158,52 @@ async def publish(deps: Deps, scope: Scope, lottery_id: str) -> dict[str, Any]:
 async def disqualify(deps: Deps, scope: Scope, lottery_id: str, code: str, reason: str) -> dict[str, Any]:
     """An upheld appeal: the winner is out and everyone after moves up one place — never a redraw."""
     scope.require_write()
-    doc = await load_in_scope(deps, scope, lottery_id)
-    _require(doc, "publicized", "处理申诉")
     code, reason = code.strip().upper(), reason.strip()
     if not reason or len(reason) > 200:
         raise BadInput("请填写取消资格的理由（不超过 200 字）", code="invalid_reason")
-    if code not in {w["code"] for w in doc["winners"]}:
-        raise BadInput(f"抽签码 {code} 不在当前中奖名单中", code="not_a_winner")
-    out = {d["code"] for d in doc["disqualified"]} | {code}
-    tiers = [(t["name"], int(t["count"])) for t in doc["tiers"]]
-    order = list(doc["order"])
-    needed = sum(n for _, n in tiers) + len(out)
-    if needed > len(order) and len(order) < doc["entry_count"]:  # reserves used up: continue the same order
-        secret = await store.get(deps.db, lottery_id, with_secret=True)
-        assert secret is not None
-        codes = await store.sorted_codes(deps.db, lottery_id)
-        order = draw.draw_order(
-            codes, draw.draw_seed(secret["server_seed"], doc["beacon"]["value"], doc["merkle_root"]), needed
+    for _ in range(5):  # optimistic: the update applies only to the list of disqualified it was computed from
+        doc = await load_in_scope(deps, scope, lottery_id)
+        _require(doc, "publicized", "处理申诉")
+        if code not in {w["code"] for w in doc["winners"]}:
+            raise BadInput(f"抽签码 {code} 不在当前中奖名单中", code="not_a_winner")
+        out = {d["code"] for d in doc["disqualified"]} | {code}
+        tiers = [(t["name"], int(t["count"])) for t in doc["tiers"]]
+        order = list(doc["order"])
+        needed = sum(n for _, n in tiers) + len(out)
+        if needed > len(order) and len(order) < doc["entry_count"]:  # reserves used up: continue the same order
+            secret = await store.get(deps.db, lottery_id, with_secret=True)
+            assert secret is not None
+            seed = draw.draw_seed(secret["server_seed"], doc["beacon"]["value"], doc["merkle_root"])
+            order = draw.draw_order(await frozen.sorted_codes(deps, lottery_id), seed, needed)
+        winners = [{"tier": t, "code": c} for t, c in draw.winners(order, out, tiers)]
+        entry = {"code": code, "reason": reason, "at": clock_now(), "by": scope.editor.username}
+        after = await store.update_guarded(
+            deps.db,
+            {"_id": lottery_id, "state": "publicized", "disqualified": {"$size": len(doc["disqualified"])}},
+            {"$push": {"disqualified": entry}, "$set": {"winners": winners, "order": order}},
         )
-    winners = [{"tier": t, "code": c} for t, c in draw.winners(order, out, tiers)]
-    entry = {"code": code, "reason": reason, "at": clock_now(), "by": scope.editor.username}
-    after = await store.update_guarded(
-        deps.db,
-        {"_id": lottery_id, "state": "publicized", "disqualified.code": {"$ne": code}},
-        {"$push": {"disqualified": entry}, "$set": {"winners": winners, "order": order}},
-    )
-    if after is None:
-        raise Conflict("该中奖者已被取消资格，或公示已结束", code="wrong_state")
-    await _audit(
-        deps, scope, "appeal", after, f"申诉成立，取消抽签码 {code} 的中奖资格", {"reason": reason, "winners": winners}
-    )
-    return editor_view(after)
+        if after is not None:
+            summary = f"申诉成立，取消抽签码 {code} 的中奖资格"
+            await _audit(deps, scope, "appeal", after, summary, {"reason": reason, "winners": winners})
+            return editor_view(after)
+    raise Conflict("中奖名单正在被其他操作修改，请刷新后重试", code="busy")
 
 
 async def finalize(deps: Deps, lottery_id: str, *, now: datetime | None = None, scope: Scope | None = None) -> bool:
-    """After 7 days of 公示: grant the prizes (idempotent) and only then mark the lottery final."""
+    """After 7 days of 公示: stop appeals (publicized → finalizing), grant the winners as they now stand
+    (idempotent; a crash here is resumed by the finalizer), then mark the lottery final."""
     at = now or clock_now()
     doc = await (load_in_scope(deps, scope, lottery_id) if scope else store.get(deps.db, lottery_id))
-    if doc is None or doc.get("mode") != "draw" or doc["state"] != "publicized":
+    if doc is None or doc.get("mode") != "draw" or doc["state"] not in ("publicized", "finalizing"):
         return False
-    if at < doc["publicity_until"]:
-        raise Conflict("公示期未满 7 天，不能结束公示", code="publicity_running")
+    if doc["state"] == "publicized":
+        if at < doc["publicity_until"]:
+            raise Conflict("公示期未满 7 天，不能结束公示", code="publicity_running")
+        doc = await store.transition(deps.db, lottery_id, "publicized", "finalizing", {"finalizing_at": at})
+        if doc is None:
+            return False
     granted = await grant_draw_prizes(deps, doc)
-    after = await store.transition(deps.db, lottery_id, "publicized", "final", {"finalized_at": at, "granted": granted})
+    after = await store.transition(deps.db, lottery_id, "finalizing", "final", {"finalized_at": at, "granted": granted})
     if after is not None:
         await audit.record(
             deps.db, scope.editor if scope else None, "lottery.final", "lottery", lottery_id, doc["org_path"],

@@ -73,7 +73,8 @@ async def page(db: Db, query: Doc, *, before: datetime | None, limit: int) -> li
 
 
 async def due_for_final(db: Db, at: datetime) -> list[str]:
-    cursor = db.lotteries.find({"state": "publicized", "publicity_until": {"$lte": at}}, {"_id": 1})
+    query = {"$or": [{"state": "publicized", "publicity_until": {"$lte": at}}, {"state": "finalizing"}]}
+    cursor = db.lotteries.find(query, {"_id": 1})
     return [d["_id"] async for d in cursor]
 
 

@@ -11,9 +11,10 @@ from services.console_scope import Scope
 from services.lotteries import draw, frozen, store
 
 STATE_NAMES = {
-    "open": "报名中", "closed": "已截止，待开奖", "drawn": "已开奖，待公示", "publicized": "公示中", "final": "已结束",
+    "open": "报名中", "closed": "已截止，待开奖", "drawn": "已开奖，待公示", "publicized": "公示中",
+    "finalizing": "公示期满，发放奖品中", "final": "已结束",
 }  # fmt: skip
-PUBLIC_STATES = ("publicized", "final")
+PUBLIC_STATES = ("publicized", "finalizing", "final")
 
 
 def ms(dt: datetime) -> int:

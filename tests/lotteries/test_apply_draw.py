@@ -150,3 +150,24 @@ async def test_an_entry_decided_but_never_written_is_frozen_too(deps: Deps) -> N
     assert closed["entry_count"] == 2
     again = await entering.my_entry(deps, member_user("Z0002"), lot)
     assert again["code"] == "ZZZZZZZZZZ" and again["proof"]
+
+
+async def test_concurrent_appeals_each_move_the_order_up(deps: Deps) -> None:
+    """Two appeals upheld at once: both winners are out and the next two of the same order move up."""
+    scope = editor_scope()
+    lot = await admin.create(deps, scope, draw_def(reserves=4))
+    nos = [f"A{i:03d}" for i in range(20)]
+    await add_members(deps, nos)
+    for no in nos:
+        await entering.enter(deps, member_user(no), lot)
+    await admin.close(deps, scope, lot, now=now() + timedelta(hours=2))
+    drawn = await admin.run_draw(deps, scope, lot, beacon_value="1 2 3")
+    await admin.publish(deps, scope, lot)
+    first, second = drawn["winners"][0]["code"], drawn["winners"][3]["code"]
+    await asyncio.gather(
+        admin.disqualify(deps, scope, lot, first, "申诉一"), admin.disqualify(deps, scope, lot, second, "申诉二")
+    )
+    pub = await views.publication(deps, lot)
+    assert {d["code"] for d in pub["disqualified"]} == {first, second}
+    assert [w["code"] for w in pub["winners"]] == [c for c in pub["order"] if c not in (first, second)][:5]
+    assert verify_draw.verify(pub) == []

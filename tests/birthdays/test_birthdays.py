@@ -131,3 +131,12 @@ async def test_the_daily_job_grants_this_month_and_notifies_once(deps: Deps, fak
     assert fake_wechat.state.delivered_count("subscribe") == 1  # J0002 never consented: refused, not retried
     outcomes = {d["_id"]: d["notice"] async for d in deps.db.birthday_grants.find({})}
     assert outcomes == {f"bday:{at.year}:J0001": "subscribe", f"bday:{at.year}:J0002": "refused"}
+
+
+async def test_a_february_29_member_gets_the_gift_in_a_common_year(deps: Deps) -> None:
+    await policy(deps, JINAN, budget_gifts=5, window_days=7)
+    await add(deps, "F0229", "02-29")
+    report = await granting.run_month(deps, 2027, 2)
+    assert report.granted == 1
+    ent = await benefits.get(deps, benefits.entitlement_id("bday:2027", "F0229"))
+    assert ent is not None and ent.expires_at.date().isoformat() == "2027-03-07"  # 02-28 + 7 days

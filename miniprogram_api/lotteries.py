@@ -126,11 +126,12 @@ class PublicationHandler(PublicMpHandler):
             "summary": "公示的开奖数据（服务器种子、信标、全部抽签码、顺序、中奖名单），"
             "任何人可用 python -m tools.verify_draw 复算",
             "operationId": "lotteryPublication",
-            "responses": {"200": ok("LotteryPublication")},
+            "responses": {"200": ok("LotteryPublication"), "429": error("下载太频繁")},
         }
     }
 
     async def get(self, lottery_id: str) -> None:
+        await self.rate_limit("lottery_publication", per_ip=600, window=60)
         self.write_json(await views.publication(self.deps, lottery_id))
 
 

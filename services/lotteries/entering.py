@@ -72,7 +72,7 @@ async def my_entry(deps: Deps, user: CurrentUser, lottery_id: str) -> dict[str, 
     out: dict[str, Any] = {"code": entry["code"], "entered_at": entry["entered_at"].isoformat(), "proof": [],
                            "result": "pending", "tier": ""}  # fmt: skip
     if doc["state"] != "open" and doc.get("merkle_root"):
-        codes = await frozen_codes(deps, lottery_id)
+        codes = await frozen.cached_codes(deps, lottery_id)
         out["proof"] = [{"side": s, "hash": h} for s, h in draw.merkle_proof(codes, codes.index(entry["code"]))]
     if doc["state"] in PUBLIC_STATES:
         won = {w["code"]: w["tier"] for w in doc["winners"]}
@@ -80,17 +80,6 @@ async def my_entry(deps: Deps, user: CurrentUser, lottery_id: str) -> dict[str, 
         out["result"] = "won" if entry["code"] in won else "disqualified" if entry["code"] in out_codes else "lost"
         out["tier"] = won.get(entry["code"], "")
     return out
-
-
-async def frozen_codes(deps: Deps, lottery_id: str) -> list[str]:
-    """The sorted codes of a closed lottery, kept per process (they never change once frozen; two at most)."""
-    cache: dict[str, list[str]] = deps.extras.setdefault("lotteries", {}).setdefault("codes", {})
-    if lottery_id not in cache:
-        codes = await frozen.sorted_codes(deps, lottery_id)
-        while len(cache) >= 2:
-            cache.pop(next(iter(cache)))
-        cache[lottery_id] = codes
-    return cache[lottery_id]
 
 
 async def detail(deps: Deps, user: CurrentUser, lottery_id: str) -> dict[str, Any]:

@@ -115,7 +115,7 @@ async def publication(deps: Deps, lottery_id: str) -> dict[str, Any]:
             "signature": spec.get("signature", ""),
         },  # fmt: skip
         "merkle_root": doc["merkle_root"],
-        "entries": await frozen.sorted_codes(deps, lottery_id),
+        "entries": await frozen.cached_codes(deps, lottery_id),
         "tiers": [{"name": t["name"], "count": t["count"]} for t in doc["tiers"]],
         "order": doc["order"],
         "disqualified": [{"code": d["code"], "reason": d["reason"]} for d in doc["disqualified"]],

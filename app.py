@@ -41,6 +41,7 @@ from miniprogram_api import surveys as mp_surveys
 from seed import seed_all
 from services import console_auth, signup_workers
 from services import polls as polls_service
+from services.benefits import jobs as benefits_jobs
 from services.birthdays import jobs as birthday_jobs
 from services.coupons import jobs as coupon_jobs
 from services.lotteries import jobs as lottery_jobs
@@ -117,6 +118,7 @@ def start_hooks() -> list[StartHook]:
     return [
         wechat_bot_setup.start,  # the official account's conversation (content cache, dedupe)
         polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
+        benefits_jobs.start,  # 权益: entitlements past their date become expired (hourly)
         coupon_jobs.start,  # 抢券: drain pending grants into the ledger, then the grant flusher
         signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
         scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election

@@ -8,7 +8,7 @@ from typing import ClassVar
 from core.clock import now
 from core.errors import ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
-from handlers.console.exports import send_csv
+from handlers.console.exports import send_csv, send_xlsx
 from handlers.console.render import field_errors
 from services.benefits import admin, vendors
 
@@ -57,16 +57,20 @@ class VendorAccountPage(ConsolePage):
         self.redirect("/admin/vendors", status=303)
 
 
-class StatementCsv(ConsolePage):
-    """A vendor's month as CSV (editors: any shop in their subtree; vendors: their own)."""
+class StatementExport(ConsolePage):
+    """A vendor's month as CSV or Excel (editors: any shop in their subtree; vendors: their own)."""
 
     nav: ClassVar[str] = "vendors"
     vendor_allowed: ClassVar[bool] = True
 
-    async def get(self, vendor_id: str) -> None:
+    async def get(self, vendor_id: str, kind: str) -> None:
         month = self.get_query_argument("month", now().strftime("%Y-%m"))
         st = await admin.statement(self.deps, self.scope, vendor_id, month)
-        await send_csv(self, f"结算单-{st.vendor.name}-{st.month}", st.rows)
+        name = f"结算单-{st.vendor.name}-{st.month}"
+        if kind == "xlsx":
+            await send_xlsx(self, name, {f"{st.month} 结算单": st.rows})
+        else:
+            await send_csv(self, name, st.rows)
 
 
 class RedeemPage(ConsolePage):
@@ -106,7 +110,7 @@ class RedeemApi(ConsoleApi):
 routes = [
     (r"/admin/vendors", VendorsPage),
     (rf"/admin/vendors/{VENDOR_ID}/account", VendorAccountPage),
-    (rf"/admin/vendors/{VENDOR_ID}/statement\.csv", StatementCsv),
+    (rf"/admin/vendors/{VENDOR_ID}/statement\.(csv|xlsx)", StatementExport),
     (r"/admin/redeem", RedeemPage),
     (r"/api/admin/redeem", RedeemApi),
 ]

@@ -82,6 +82,14 @@ async def change_status(
     )
 
 
+async def expire_due(db: Db, at: datetime) -> int:
+    """granted -> expired for everything past its date (one guarded update_many; reruns change nothing)."""
+    result = await _coll(db).update_many(
+        {"status": "granted", "expires_at": {"$lte": at}}, {"$set": {"status": "expired", "expired_at": at}}
+    )
+    return int(result.modified_count)
+
+
 async def annotate(db: Db, entitlement_id: str, fields: Doc) -> None:
     """Set descriptive fields (risk verdict, note) without touching the status."""
     await _coll(db).update_one({"_id": entitlement_id}, {"$set": fields})

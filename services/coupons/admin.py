@@ -16,7 +16,7 @@ from services import audit
 from services.benefits import ledger
 from services.benefits import store as ledger_store
 from services.console_scope import Scope
-from services.coupons import shares, store
+from services.coupons import recovery, shares, store
 from services.coupons.jobs import live
 from services.survey_validation import parse_time
 from storage import members, orgs
@@ -165,6 +165,8 @@ class Watch:
 async def watch(deps: Deps, scope: Scope, batch_id: str) -> Watch:
     doc = await get(deps, scope, batch_id)
     coupons = live(deps)
+    if not await coupons.status(batch_id):
+        await recovery.rebuild(deps, batch_id)
     await coupons.tick(batch_id, int(time.time() * 1000))
     stock = await coupons.stock(batch_id)
     opened, _ = await coupons.wave_state(batch_id)

@@ -15,7 +15,7 @@ from core.clock import from_timestamp
 from core.deps import Deps
 from core.errors import Conflict, Forbidden, NotFound, ServiceError
 from services.benefits.ledger import entitlement_id
-from services.coupons import risk
+from services.coupons import recovery, risk
 from services.coupons.jobs import live
 from services.coupons.live import GrabAnswer, Served
 from services.sessions import CurrentUser
@@ -52,10 +52,9 @@ def require_member(user: CurrentUser) -> None:
 async def grab(deps: Deps, user: CurrentUser, batch_id: str, ip: str, idempotency_key: str = "") -> GrabResult:
     require_member(user)
     coupons = live(deps)
-    ans = await coupons.grab(
-        batch_id, user.member_id, now_ms=int(time.time() * 1000), org_path=user.org_path, openid=user.openid,
-        org=user.org, idempotency_key=idempotency_key,
-    )  # fmt: skip
+    ans = await _decide(deps, user, batch_id, idempotency_key)
+    if ans.outcome == "nometa" and await recovery.rebuild(deps, batch_id):  # Redis lost it: MongoDB knows
+        ans = await _decide(deps, user, batch_id, idempotency_key)
     eid = entitlement_id(f"cpn:{batch_id}", user.member_id)
     if ans.outcome == "replay":
         served = await coupons.served(batch_id, user.member_id)
@@ -69,12 +68,18 @@ async def grab(deps: Deps, user: CurrentUser, batch_id: str, ip: str, idempotenc
         return GrabResult(eid, _status(served), STATE_TEXT[served.state], *left, replayed=True)
     if ans.outcome != "ok":
         raise _refusal(ans)
-    src, mine, bucket_left, pool_left = ans.detail[0], ans.detail[1], int(ans.detail[2]), int(ans.detail[3])
-    del src, mine
+    bucket_left, pool_left = int(ans.detail[2]), int(ans.detail[3])  # detail: source, own bucket, left, pool
     verdict = await risk.check(deps, user.openid, ip)
     await coupons.verdict(batch_id, user.member_id, verdict.state, verdict.rank, verdict.reason)
     status = "held" if verdict.state == "h" else "granted"
     return GrabResult(eid, status, STATE_TEXT[verdict.state], bucket_left, pool_left)
+
+
+async def _decide(deps: Deps, user: CurrentUser, batch_id: str, idempotency_key: str) -> GrabAnswer:
+    return await live(deps).grab(
+        batch_id, user.member_id, now_ms=int(time.time() * 1000), org_path=user.org_path, openid=user.openid,
+        org=user.org, idempotency_key=idempotency_key,
+    )  # fmt: skip
 
 
 def _status(served: Served) -> str:
@@ -123,6 +128,8 @@ class MyView:
 async def my_view(deps: Deps, user: CurrentUser, batch_id: str, buckets: list[str]) -> MyView:
     """What the worker sees on the batch page: their bucket and the pool, now, and their own result."""
     coupons = live(deps)
+    if not await coupons.status(batch_id):
+        await recovery.rebuild(deps, batch_id)
     await coupons.tick(batch_id, int(time.time() * 1000))
     mine = next((b for b in buckets if b in user.org_path), "")
     stock = await coupons.stock(batch_id)

@@ -111,6 +111,34 @@ class CouponLive:
                 pipe.expireat(_k(batch_id, part), expire_at)
             await pipe.execute()
 
+    async def restore(
+        self, batch_id: str, *, org: str, status: str, waves: list[tuple[int, int]], buckets: list[str],
+        alloc: dict[str, int], expire_at: int, opened: int, closed: int, stock: dict[str, int], served: dict[str, str],
+        chunk: int = 5_000,
+    ) -> None:  # fmt: skip
+        """Replace a batch's live state with one rebuilt from MongoDB; the meta hash (what grabs check
+        first) is written last, so no grab runs on half-restored state."""
+        await self.redis.delete(*(_k(batch_id, part) for part in ("meta", "alloc", "stock", "served")))
+        items = list(served.items())
+        for start in range(0, len(items), chunk):
+            await self.redis.hset(_k(batch_id, "served"), mapping=dict(items[start : start + chunk]))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(_k(batch_id, "alloc"), mapping={str(k): str(v) for k, v in alloc.items()})
+            pipe.hset(_k(batch_id, "stock"), mapping={str(k): str(v) for k, v in stock.items()})
+            meta = {"status": status, "org": org, "waves": ";".join(f"{s}-{e}" for s, e in waves),
+                    "buckets": ",".join(buckets), "opened": str(opened), "closed": str(closed)}  # fmt: skip
+            pipe.hset(_k(batch_id, "meta"), mapping={k: v for k, v in meta.items()})
+            for part in ("meta", "alloc", "stock", "served"):
+                pipe.expireat(_k(batch_id, part), expire_at)
+            await pipe.execute()
+
+    async def lock_rebuild(self, batch_id: str, owner: str, ttl_ms: int = 30_000) -> bool:
+        return bool(await self.redis.set(_k(batch_id, "rebuild"), owner, nx=True, px=ttl_ms))
+
+    async def unlock_rebuild(self, batch_id: str, owner: str) -> None:
+        if await self.redis.get(_k(batch_id, "rebuild")) == owner:
+            await self.redis.delete(_k(batch_id, "rebuild"))
+
     async def set_status(self, batch_id: str, status: str) -> None:
         await self.redis.hset(_k(batch_id, "meta"), "status", status)
 

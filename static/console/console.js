@@ -29,6 +29,26 @@
       sel.addEventListener("change", function () { if (sel.value) sel.form.submit(); });
     });
 
+    // Live numbers (a coupon batch's stock per bucket): poll the page's JSON every 3 s and fill the cells.
+    document.querySelectorAll("[data-live-url]").forEach(function (box) {
+      var url = box.getAttribute("data-live-url");
+      function fill() {
+        window.consoleApi("GET", url).then(function (r) {
+          if (r.status !== 200) return;
+          Object.keys(r.data).forEach(function (key) {
+            box.querySelectorAll('[data-live="' + key + '"]').forEach(function (el) { el.textContent = String(r.data[key]); });
+          });
+          (r.data.buckets || []).forEach(function (b) {
+            ["allotted", "granted", "left"].forEach(function (col) {
+              var el = box.querySelector('[data-bucket="' + b.org + '"] [data-col="' + col + '"]');
+              if (el) el.textContent = String(b[col]);
+            });
+          });
+        });
+      }
+      setInterval(fill, 3000);
+    });
+
     // Confirm before destructive actions.
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (ev) {

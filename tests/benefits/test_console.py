@@ -3,6 +3,7 @@ redemption page, redeems a worker's code once, and downloads its statement."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from core.clock import now
@@ -46,6 +47,11 @@ async def test_a_vendor_account_redeems_once_and_sees_only_redemption(deps: Deps
     again = await shop.post("/admin/redeem", {"code": code})
     assert again.status == 409 and "不能重复使用" in again.text
     assert (await shop.api("POST", "/api/admin/redeem", {"code": code})).json["code"] == "already_redeemed"
+    # 50 taps on the shop's phones at once, through the whole HTTP path: one redemption
+    second, _ = await benefits.grant(deps, req("M100", source="cpn:b10", kind="coupon"))
+    code2 = (await codes.show(deps, worker, second.id)).code
+    answers = await asyncio.gather(*(shop.api("POST", "/api/admin/redeem", {"code": code2}) for _ in range(50)))
+    assert sorted(a.status for a in answers) == [200] + [409] * 49
     # an editor is not a shop: redemption needs a vendor account
     refused = await admin.api("POST", "/api/admin/redeem", {"code": code})
     assert refused.status == 403 and refused.json["code"] == "vendor_required"
@@ -53,6 +59,9 @@ async def test_a_vendor_account_redeems_once_and_sees_only_redemption(deps: Deps
     month = now().strftime("%Y-%m")
     for who in (shop, admin):
         csv = await who.get(f"/admin/vendors/{vendor_id}/statement.csv?month={month}")
-        assert csv.status == 200 and "生日蛋糕券" in csv.text and "88.00" in csv.text
+        assert csv.status == 200 and "生日蛋糕券" in csv.text and "176.00" in csv.text  # two redeemed
+    async with admin.http.get(f"{admin.base}/admin/vendors/{vendor_id}/statement.xlsx?month={month}") as xlsx:
+        assert xlsx.status == 200 and "spreadsheetml" in xlsx.headers["Content-Type"]
+        assert (await xlsx.read())[:2] == b"PK"  # a zip: the .xlsx container
     logged = await deps.db.audit_log.find({"action": "redeem"}).to_list()
-    assert len(logged) == 1 and logged[0]["actor"] == "shop1"
+    assert len(logged) == 2 and {d["actor"] for d in logged} == {"shop1"}

@@ -60,3 +60,15 @@ async def test_held_grant_is_released_or_revoked_once(deps: Deps) -> None:
     got = await benefits.get(deps, held.id)
     assert got is not None and got.status == "revoked" and got.note == "重复领取"
     assert await benefits.get(deps, "cpn:b1:nobody") is None
+
+
+async def test_past_their_date_granted_entitlements_expire_once(deps: Deps) -> None:
+    from services.benefits import jobs
+
+    await benefits.grant(deps, req("E1", expires_at=now() - timedelta(minutes=1)))
+    await benefits.grant(deps, req("E2", expires_at=now() + timedelta(days=1)))
+    await benefits.grant(deps, req("E3", expires_at=now() - timedelta(minutes=1), held=True))
+    assert await jobs.expire_once(deps) == 1
+    assert await jobs.expire_once(deps) == 0
+    statuses = {d["member_id"]: d["status"] async for d in deps.db.entitlements.find({})}
+    assert statuses == {"E1": "expired", "E2": "granted", "E3": "held"}

@@ -14,7 +14,7 @@ from core.errors import BadInput
 from services import benefits, roster
 from services.birthdays import admin, granting, jobs, live, notify
 from services.birthdays.policy import birthday_in, expires_at
-from storage import members, mini_users
+from storage import followers, members, mini_users
 from tests.lotteries.conftest import editor_scope
 
 JINAN, LIXIA, QINGDAO = ("370000", "370100"), ("370000", "370100", "370102"), ("370000", "370200")
@@ -140,3 +140,16 @@ async def test_a_february_29_member_gets_the_gift_in_a_common_year(deps: Deps) -
     assert report.granted == 1
     ent = await benefits.get(deps, benefits.entitlement_id("bday:2027", "F0229"))
     assert ent is not None and ent.expires_at.date().isoformat() == "2027-03-07"  # 02-28 + 7 days
+
+
+async def test_a_follower_is_told_by_template_message(deps: Deps, fake_wechat: Any) -> None:
+    """A member who also follows 山东工会 gets a template message (no consent needed), with the page."""
+    await policy(deps, JINAN, budget_gifts=10)
+    await add(deps, "G0001", "08-08")
+    fake_wechat.state.add_followers(["oa-G0001"])
+    await followers.subscribed(deps.db, "oa-G0001", now(), "", list(LIXIA))
+    await mini_users.upsert_login(deps.db, "mp-G0001", "", "oa-G0001")
+    report = await granting.run_month(deps, 2027, 8)
+    assert await notify.notify_many(deps, report.new_claims) == {"template": 1}
+    sent = fake_wechat.state.last_payload("template", "oa-G0001")
+    assert sent is not None and "pages/benefits" in str(sent)

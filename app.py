@@ -39,12 +39,13 @@ from miniprogram_api import orgs as mp_orgs
 from miniprogram_api import polls as mp_polls
 from miniprogram_api import surveys as mp_surveys
 from seed import seed_all
-from services import console_auth, signup_workers
-from services import polls as polls_service
+from services.activities import jobs as signup_workers
 from services.benefits import jobs as benefits_jobs
 from services.birthdays import jobs as birthday_jobs
 from services.coupons import jobs as coupon_jobs
+from services.editors import auth as console_auth
 from services.lotteries import jobs as lottery_jobs
+from services.polls import definitions as polls_service
 from storage import meta
 from storage.indexes import ensure_indexes
 from wechat_bot import setup as wechat_bot_setup

@@ -96,7 +96,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 async def make_sessions(redis_url: str, mongo_url: str, n: int) -> list[str]:
     """Sessions exactly as POST /api/mp/login stores them (login itself is rate-limited per IP)."""
-    from storage.sessions import SessionData, SessionStore
+    from services.members.sessions_live import SessionData, SessionStore
 
     deps = build_deps(settings(redis_url, mongo_url), redis_url=redis_url, mongo_url=mongo_url)
     try:
@@ -128,7 +128,7 @@ def settings(redis_url: str, mongo_url: str) -> Any:
 
 
 async def create_poll(redis_url: str, mongo_url: str) -> str:
-    from services import polls
+    from services.polls import definitions as polls
 
     deps = build_deps(settings(redis_url, mongo_url), redis_url=redis_url, mongo_url=mongo_url)
     try:
@@ -145,8 +145,8 @@ async def create_poll(redis_url: str, mongo_url: str) -> str:
 
 
 async def verify(redis_url: str, mongo_url: str, poll_id: str, created: int) -> dict[str, Any]:
-    from services import polls
-    from storage import ballots
+    from services.polls import ballots_store as ballots
+    from services.polls import definitions as polls
 
     deps = build_deps(settings(redis_url, mongo_url), redis_url=redis_url, mongo_url=mongo_url)
     try:

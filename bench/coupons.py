@@ -83,8 +83,8 @@ def start_aside(args: list[str]) -> subprocess.Popen[bytes]:
 
 async def prepare(deps: Deps, members: int) -> tuple[list[str], dict[str, int]]:
     """The roster (uneven districts of 济南 plus some members directly in 济南) and one session each."""
-    from storage import orgs
-    from storage.sessions import SessionData, SessionStore
+    from services.members.sessions_live import SessionData, SessionStore
+    from services.orgs import store as orgs
 
     await deps.db.members.delete_many({})
     districts = [o.code for o in await orgs.children(deps.db, "370100")]
@@ -112,9 +112,9 @@ async def prepare(deps: Deps, members: int) -> tuple[list[str], dict[str, int]]:
 
 
 async def create_batch(deps: Deps, stock: int, title: str) -> dict[str, Any]:
-    from services.console_scope import Scope
     from services.coupons import admin
-    from services.editors import Editor
+    from services.editors.accounts import Editor
+    from services.editors.scope import Scope
 
     scope = Scope(Editor("bench", "基准", "editor", "370100", ("370000", "370100")), "370100")
     spec = admin.parse_spec({
@@ -160,7 +160,7 @@ def wrk(
 
 
 async def create_poll(deps: Deps) -> str:
-    from services import polls
+    from services.polls import definitions as polls
 
     poll = await polls.create(deps, "370000", {
         "title": "基准测试投票", "options": [{"title": f"选项{i}"} for i in range(1, 9)],

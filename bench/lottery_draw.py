@@ -58,8 +58,8 @@ async def service(n: int, redis_url: str, mongo_url: str) -> tuple[float, float,
     from core.config import parse_settings
     from core.deps import build_deps, close_deps
     from seed import seed_all
-    from services.console_scope import Scope
-    from services.editors import Editor
+    from services.editors.accounts import Editor
+    from services.editors.scope import Scope
     from services.lotteries import admin, live
     from storage.indexes import ensure_indexes
 

@@ -114,7 +114,7 @@ async def seed(deps: Deps, n: int) -> float:
 
 
 async def create_push(deps: Deps) -> str:
-    from services import pushes
+    from services.pushes import compose as pushes
 
     data = {
         "title": "五一劳动节健步走活动通知", "channel": "template", "audience": {"kind": "all"},
@@ -162,7 +162,7 @@ class Watch:
 
 
 async def run(ns: argparse.Namespace) -> int:
-    from services import push_progress
+    from services.pushes import progress as push_progress
 
     n = ns.recipients
     data = Path(tempfile.mkdtemp(prefix="bench-push-"))

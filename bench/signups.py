@@ -80,7 +80,7 @@ def start_service(port: int, fake_port: int, redis_url: str, mongo_url: str, dat
 
 async def make_sessions(redis_url: str, mongo_url: str, n: int, prefix: str) -> list[str]:
     """Sessions exactly as POST /api/mp/login stores them (login itself is rate-limited per IP)."""
-    from storage.sessions import SessionData, SessionStore
+    from services.members.sessions_live import SessionData, SessionStore
 
     deps = build_deps(settings(redis_url, mongo_url), redis_url=redis_url, mongo_url=mongo_url)
     try:
@@ -91,7 +91,7 @@ async def make_sessions(redis_url: str, mongo_url: str, n: int, prefix: str) -> 
 
 
 async def create_activity(redis_url: str, mongo_url: str, sessions: int, capacity: int) -> str:
-    from services import activity_admin
+    from services.activities import definitions as activity_admin
 
     deps = build_deps(settings(redis_url, mongo_url), redis_url=redis_url, mongo_url=mongo_url)
     at = now()
@@ -114,8 +114,8 @@ async def create_activity(redis_url: str, mongo_url: str, sessions: int, capacit
 
 
 async def verify(redis_url: str, mongo_url: str, activity_id: str, sessions: int, capacity: int) -> dict[str, Any]:
-    from services import signups
-    from storage import signups as repo
+    from services.activities import signups
+    from services.activities import signups_store as repo
 
     deps = build_deps(settings(redis_url, mongo_url), redis_url=redis_url, mongo_url=mongo_url)
     try:

@@ -43,7 +43,7 @@ def write_requests(path: Path, n: int, token: str, app_id: str, aes_key: str, se
 def reply_text(mp_appid: str = "wxdemo0000000mp", public_url: str = "http://127.0.0.1:8080") -> str:
     """Our seeded answer to 投票, rendered as the service renders it."""
     from seed.bot_content import TEMPLATES
-    from services.bot_content import Globals, make_env
+    from services.replies.compile import Globals, make_env
 
     source = (TEMPLATES / "vote.j2").read_text(encoding="utf-8").strip()
     return make_env(Globals(mp_appid=mp_appid, public_url=public_url)).from_string(source).render().strip()

@@ -12,8 +12,9 @@ from typing import Any, ClassVar
 from miniprogram_api.base import MpHandler
 from miniprogram_api.openapi import body, error, ok
 from miniprogram_api.surveys import BEFORE_PARAM, INVALID_ANSWERS, LIMIT_PARAM, DetailedErrors, page_args
-from services import activities, checkin, signups
-from storage.signup_state import split_id
+from services.activities import browsing as activities
+from services.activities import checkin, signups
+from services.activities.live import split_id
 
 TAGS = ["报名"]
 

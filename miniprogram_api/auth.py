@@ -6,7 +6,8 @@ from typing import Any, ClassVar
 
 from miniprogram_api.base import MpHandler, PublicMpHandler
 from miniprogram_api.openapi import body, error, ok
-from services import members, sessions
+from services.members import binding as members
+from services.members import sessions
 
 LOGIN_PER_IP_PER_MINUTE = 600  # a factory's shared Wi-Fi logs in hundreds of workers at 8:00
 

@@ -22,8 +22,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from core.errors import ServiceError, TooMany, Unauthorized
 from handlers.base import JsonHandler
 from miniprogram_api import validation
-from services import sessions
-from services.sessions import CurrentUser
+from services.members import sessions
+from services.members.sessions import CurrentUser
 from storage.ratelimit import Limit, RateLimiter
 
 SESSION_EXPIRED = "登录已过期，请重新登录"

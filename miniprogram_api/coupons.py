@@ -14,8 +14,8 @@ from core.errors import BadInput, NotFound, ServiceError, Unauthorized
 from handlers.lean import LeanRoute
 from miniprogram_api.base import INFRASTRUCTURE_ERRORS, SESSION_EXPIRED, MpHandler
 from miniprogram_api.openapi import error, header, ok, query
-from services import sessions
 from services.coupons import browsing, grabbing, reminders
+from services.members import sessions
 
 log = logging.getLogger(__name__)
 

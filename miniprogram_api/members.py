@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from miniprogram_api.base import MpHandler
 from miniprogram_api.openapi import body, error, ok
-from services import members
+from services.members import binding as members
 
 # Guessing a stranger's roster entry must be slow: 5 tries per user and 60 per IP every 10 minutes.
 BIND_PER_USER, BIND_PER_IP, BIND_WINDOW = 5, 60, 600

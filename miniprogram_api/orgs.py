@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from core.errors import NotFound
 from miniprogram_api.base import PublicMpHandler
 from miniprogram_api.openapi import ok
-from storage import orgs
+from services.orgs import store as orgs
 
 
 async def _org_or_404(handler: PublicMpHandler, code: str) -> orgs.Org:

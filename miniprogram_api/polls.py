@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from core.errors import BadInput
 from miniprogram_api.base import MpHandler
 from miniprogram_api.openapi import body, error, header, ok, query
-from services import votes
+from services.polls import voting as votes
 
 STATES = ("all", "open", "ended")
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from core.errors import BadInput, ServiceError
 from miniprogram_api.base import MpHandler
 from miniprogram_api.openapi import body, error, ok, query
-from services import surveys
+from services.surveys import answering as surveys
 
 TAGS = ["问卷"]
 LIMIT_PARAM = query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 20})

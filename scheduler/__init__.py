@@ -1,5 +1,5 @@
 """Scheduled pushes: the leader-only APScheduler (runner.py, leader.py, jobs.py) and the fan-out
-workers every instance runs (services/fanout.py).
+workers every instance runs (services/pushes/fanout.py).
 
 `start(deps)` is a start hook (app.py); `stop(deps)` winds both down gracefully: in-flight sends
 finish and are recorded, chunks are given back clean, and leadership is released for another
@@ -12,9 +12,9 @@ from functools import partial
 
 from core.deps import Deps
 from scheduler.runner import SchedulerRunner
-from services import push_receipts
-from services.fanout import Fanout
-from services.push_state import load_tuning
+from services.pushes import receipts as push_receipts
+from services.pushes.fanout import Fanout
+from services.pushes.live import load_tuning
 from wechat_bot import hooks
 
 RUNNER = "pushes.scheduler"

@@ -14,9 +14,9 @@ from typing import Any
 
 from core import clock
 from core.deps import Deps
-from services import push_control
-from storage import push_runs as runs
-from storage import pushes as push_store
+from services.pushes import control as push_control
+from services.pushes import runs_store as runs
+from services.pushes import store as push_store
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,9 @@ from core import clock
 from core.deps import Deps
 from scheduler import jobs
 from scheduler.leader import LeaderLock
-from services import push_rules
-from services.pushes import SCHED_VERSION_KEY
-from storage import pushes as push_store
+from services.pushes import rules as push_rules
+from services.pushes import store as push_store
+from services.pushes.compose import SCHED_VERSION_KEY
 
 log = logging.getLogger(__name__)
 JOB_PREFIX = "push:"

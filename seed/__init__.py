@@ -11,7 +11,9 @@ async def seed_all(db: AsyncDatabase[dict[str, Any]]) -> None:
     """Every feature's seed, in one list: orgs first, since other content belongs to an org."""
     from seed import bot_content as bot_content_seed
     from seed import centres as centres_seed
-    from storage import bot_content, centres, orgs
+    from services.followers import centres_store as centres
+    from services.orgs import store as orgs
+    from services.replies import store as bot_content
 
     await orgs.seed_orgs(db)
     await bot_content.seed(db, bot_content_seed.content_docs())

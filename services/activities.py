@@ -7,10 +7,11 @@ from typing import Any
 
 from core.clock import localize, now
 from core.deps import Deps
-from services import signups, visibility
-from services.sessions import CurrentUser
-from services.survey_validation import parse_time
-from storage import activities as repo
+from services.activities import signups
+from services.activities import store as repo
+from services.members.sessions import CurrentUser
+from services.orgs import visibility
+from services.surveys.questions import parse_time
 
 PHASE_TEXT = {
     "not_open": "报名未开始",

@@ -1,7 +1,7 @@
 """Editors' side of activities (报名活动): create, edit, publish, cancel, delete, with definition checks.
 
 `editor_org` is the org the editor administers (`None`: the system). Changes to capacities, waitlist rules
-or the per-user limit of a live activity reach the Redis state at once (services.signups.apply_config),
+or the per-user limit of a live activity reach the Redis state at once (services.activities.signups.apply_config),
 and freed places are given to the waitlist in order.
 """
 
@@ -14,12 +14,13 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
-from services import signups, visibility
-from services.item_cache import cache_for
-from services.survey_admin import check_scope
-from services.survey_validation import FORM_TYPES, ID_RE, InvalidDefinition, normalize_questions, parse_time
-from storage import activities as repo
-from storage import signups as signups_repo
+from services.activities import signups
+from services.activities import signups_store as signups_repo
+from services.activities import store as repo
+from services.orgs import visibility
+from services.surveys.definitions import check_scope
+from services.surveys.questions import FORM_TYPES, ID_RE, InvalidDefinition, normalize_questions, parse_time
+from storage.item_cache import cache_for
 
 FIELDS = {
     "org", "title", "description", "place", "members_only", "signup_opens_at", "signup_deadline",

@@ -17,9 +17,9 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from storage import push_audiences as q
-from storage import pushes as push_store
-from storage.orgs import PROVINCE_CODE
+from services.orgs.store import PROVINCE_CODE
+from services.pushes import audiences_store as q
+from services.pushes import store as push_store
 
 Db = AsyncDatabase[dict[str, Any]]
 OUT_OF_SCOPE = "不在本单位关注者范围内"

@@ -15,8 +15,8 @@ from typing import Any
 
 from core.clock import localize, now
 from core.errors import NotFound
-from services.editors import Editor
-from storage import audit as store
+from services.editors import audit_store as store
+from services.editors.accounts import Editor
 
 log = logging.getLogger(__name__)
 

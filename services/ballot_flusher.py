@@ -17,7 +17,7 @@ import logging
 import secrets
 
 from core.deps import Deps
-from storage import ballots
+from services.polls import ballots_store as ballots
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.bot_content import EMPTY, Globals, Snapshot, build_snapshot, make_env
-from storage import bot_content as store
+from services.replies import store
+from services.replies.compile import EMPTY, Globals, Snapshot, build_snapshot, make_env
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Editing the account's content: validate, save, bump the version every process watches.
 
 Editors' console handlers (a later issue) call `save` / `remove`; the seed writes through
-`storage.bot_content.seed`. A document is compiled exactly as the bot will compile it, so what
+`services.replies.store.seed`. A document is compiled exactly as the bot will compile it, so what
 an editor saves is what workers get, and a mistake is a clear Chinese message, not a silent skip.
 """
 
@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 from pymongo.asynchronous.database import AsyncDatabase
 
 from core.errors import BadInput, NotFound
-from services.bot_content import ContentError, Globals, compile_reply, compile_rule, make_env
-from storage import bot_content as store
+from services.replies import store
+from services.replies.compile import ContentError, Globals, compile_reply, compile_rule, make_env
 
 MAX_PATTERN = 200
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from storage import centres as store
+from services.followers import centres_store as store
 
 
 def valid_point(lat: float, lng: float) -> bool:

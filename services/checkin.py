@@ -4,7 +4,7 @@
     the bot calls `check_in_follower`, which finds their sign-up through unionid and returns the reply.
 (b) Mini-program: the venue shows a QR code carrying a signed code `<activity>.<session>.<expires>.<sig>`
     (HMAC-SHA256 with server.cookie_secret, so a code cannot be forged); the user posts it.
-The check-in itself is one Lua script (storage.signup_lua.CHECK_IN): a second scan finds it done.
+The check-in itself is one Lua script (services.activities.signup_lua.CHECK_IN): a second scan finds it done.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 from core.clock import from_timestamp, localize, now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
-from services import signups
-from services.sessions import CurrentUser
-from storage import signups as signups_repo
+from services.activities import signups
+from services.activities import signups_store as signups_repo
+from services.members.sessions import CurrentUser
 
 
 @dataclass(frozen=True)

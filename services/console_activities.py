@@ -1,4 +1,4 @@
-"""Activities (报名) in the console: over services.activity_admin (definitions, status) and the sign-up
+"""Activities (报名) in the console: over services.activities.definitions (definitions, status) and the sign-up
 state, adding the form parsing, the scope check, idempotent creation, the audit log, live numbers per
 session and the sign-up list export (with the roster's names, so organisers can run the event)."""
 
@@ -10,13 +10,14 @@ from functools import partial
 from typing import Any
 
 from core.deps import Deps
-from services import activity_admin, signups
-from services import console_audited as audited
-from services.console_scope import Scope
-from services.console_surveys import answer_label
-from services.signup_flush import flush_ids, state
-from services.survey_validation import InvalidDefinition
-from storage import activities as repo
+from services.activities import definitions as activity_admin
+from services.activities import signups
+from services.activities import store as repo
+from services.activities.flusher import flush_ids, state
+from services.editors import audited
+from services.editors.scope import Scope
+from services.surveys.admin import answer_label
+from services.surveys.questions import InvalidDefinition
 
 KIND = audited.Kind("activity", "活动")
 SESSION_SLOTS = 8

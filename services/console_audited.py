@@ -14,8 +14,9 @@ from typing import Any
 
 from core.deps import Deps
 from core.errors import BadInput
-from services import audit, console_once
-from services.console_scope import Scope
+from services.editors import audit
+from services.editors import once as console_once
+from services.editors.scope import Scope
 
 Doc = dict[str, Any]
 Action = Callable[[], Awaitable[Doc | None]]  # changes a document's status; returns it after (None: deleted)

@@ -16,10 +16,10 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput, Forbidden, TooMany, Unauthorized
-from services import audit, editors
-from services.editors import Editor
-from storage import console_sessions as sessions
-from storage import editors as store
+from services.editors import accounts as editors
+from services.editors import audit, store
+from services.editors import sessions_live as sessions
+from services.editors.accounts import Editor
 
 log = logging.getLogger(__name__)
 BAD_LOGIN = "用户名或密码不正确"

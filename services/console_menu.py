@@ -6,7 +6,7 @@ An editor saves a draft, then publishes it. Publishing a city's menu makes sure 
 tag ("济南市总工会关注者"), replaces the city's previous conditional menu, and starts tagging the
 city's followers in the background (50 openids a call, resumable from the last openid done, one
 holder at a time). Followers who bind to the city later are tagged soon after they bind
-(services/follower_tags.py).
+(services/menus/city_tags.py).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput, Conflict
 from core.wechat.errors import WeChatError
-from services import audit
-from services.console_menu_rules import clean, wechat_message
-from services.console_scope import Scope
-from storage import console_menus as store
-from storage import orgs
+from services.editors import audit
+from services.editors.scope import Scope
+from services.menus import store
+from services.menus.rules import clean, wechat_message
+from services.orgs import store as orgs
 
 log = logging.getLogger(__name__)
 TAG_BATCH = 50  # WeChat's batchtagging takes at most 50 openids

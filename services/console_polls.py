@@ -1,4 +1,4 @@
-"""Polls in the console: over the votes engineer's services.polls (which enforces the editor's subtree
+"""Polls in the console: over the votes engineer's services.polls.definitions (which enforces the editor's subtree
 itself), adding the console's form parsing, the scope check, idempotent creation and the audit log."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 
 from core.deps import Deps
 from core.errors import BadInput
-from services import console_audited as audited
-from services import polls
-from services.console_scope import Scope
-from services.survey_validation import parse_time
+from services.editors import audited
+from services.editors.scope import Scope
+from services.polls import definitions as polls
+from services.surveys.questions import parse_time
 
 KIND = audited.Kind("poll", "投票")
 

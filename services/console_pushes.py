@@ -1,4 +1,4 @@
-"""Pushes in the console: over 5a's push API (services.pushes, push_progress, push_tools), which enforces
+"""Pushes in the console: over 5a's push API (services.pushes.compose, push_progress, push_tools), which enforces
 the editor's subtree itself; this adds the compose form's parsing, the scope check, idempotent
 creation, the audit log, and progress shaped for the live progress bar."""
 
@@ -9,9 +9,13 @@ from typing import Any
 
 from core.deps import Deps
 from core.errors import BadInput
-from services import audit, console_once, push_progress, push_tools, pushes
-from services.console_scope import Scope
-from storage import pushes as store
+from services.editors import audit
+from services.editors import once as console_once
+from services.editors.scope import Scope
+from services.pushes import compose as pushes
+from services.pushes import progress as push_progress
+from services.pushes import store
+from services.pushes import trial_and_uploads as push_tools
 
 FINAL = ("done", "cancelled", "failed", "skipped", "missed")
 ACTION_NAMES = {"submit": "提交发送", "pause": "暂停", "resume": "继续", "cancel": "取消"}

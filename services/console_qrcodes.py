@@ -21,10 +21,11 @@ from core.clock import localize, now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, Unavailable
 from core.wechat.errors import WeChatError
-from services import audit, console_activities
-from services.console_menu_rules import wechat_message
-from services.console_scope import Scope
-from storage import console_qrcodes as store
+from services.activities import admin as console_activities
+from services.editors import audit
+from services.editors.scope import Scope
+from services.menus.rules import wechat_message
+from services.qrcodes import store
 
 MAX_TEMP = timedelta(days=30)
 MIN_LEFT = timedelta(days=1)  # a reused check-in code must stay valid at least this long

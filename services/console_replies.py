@@ -1,7 +1,7 @@
 """Automatic replies in the console: keyword rules, welcome, default reply and menu-click replies, per org.
 
-Built on the bot engineer's content model (storage.bot_content, validated and saved by
-services.bot_content_edit, so what an editor saves is what the bot compiles). This module adds the
+Built on the bot engineer's content model (services.replies.store, validated and saved by
+services.replies.edit, so what an editor saves is what the bot compiles). This module adds the
 console's rules: the org scope, an optimistic version check against concurrent edits, and the
 audit log. A city's content overrides the province's for that city's followers; the console
 shows and edits only the working org's own documents.
@@ -15,10 +15,11 @@ from typing import Any
 from core.clock import localize
 from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
-from services import audit, bot_content_edit
-from services.console_scope import Scope
-from storage import bot_content as store
-from storage import orgs
+from services.editors import audit
+from services.editors.scope import Scope
+from services.orgs import store as orgs
+from services.replies import edit as bot_content_edit
+from services.replies import store
 
 KIND_NAMES = {"keyword": "关键词回复", "welcome": "关注欢迎语", "default": "默认回复", "click": "菜单点击回复"}
 MATCH_NAMES = {"exact": "完全匹配", "prefix": "开头匹配", "contains": "包含匹配", "regex": "正则表达式"}

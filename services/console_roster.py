@@ -1,4 +1,4 @@
-"""The member roster import in the console: over services.roster.import_roster (4a's importer), adding the
+"""The member roster import in the console: over services.members.roster.import_roster (4a's importer), adding the
 scope (the working org, which must lie in the editor's subtree), the audit log and a downloadable
 per-row error report kept for an hour."""
 
@@ -10,8 +10,9 @@ from typing import Any
 
 from core.deps import Deps
 from core.errors import NotFound
-from services import audit, roster
-from services.console_scope import Scope
+from services.editors import audit
+from services.editors.scope import Scope
+from services.members import roster
 
 REPORT_TTL = 3600
 MAX_STORED_ERRORS = 20_000

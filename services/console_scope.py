@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import Forbidden, NotFound
-from services.editors import Editor
-from storage import orgs
+from services.editors.accounts import Editor
+from services.orgs import store as orgs
 
 
 @dataclass(frozen=True)

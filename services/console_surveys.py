@@ -1,4 +1,4 @@
-"""Surveys in the console: over services.survey_admin (definitions, status, results), adding the form
+"""Surveys in the console: over services.surveys.definitions (definitions, status, results), adding the form
 parsing, the scope check, idempotent creation, the audit log and the exports (results and responses)."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from functools import partial
 from typing import Any
 
 from core.deps import Deps
-from services import console_audited as audited
-from services import survey_admin
-from services.console_scope import Scope
-from services.survey_validation import TYPE_NAMES, InvalidDefinition
-from storage import surveys as repo
+from services.editors import audited
+from services.editors.scope import Scope
+from services.surveys import definitions as survey_admin
+from services.surveys import store as repo
+from services.surveys.questions import TYPE_NAMES, InvalidDefinition
 
 KIND = audited.Kind("survey", "问卷")
 

@@ -5,7 +5,7 @@ pushes), `viewer` (reads only), `vendor` (a shop's account bound to one vendor i
 statements only; created from the vendor's page, services.benefits.vendors). An admin manages accounts
 inside their own subtree only, and never their own role or status (so nobody locks the last door from
 inside). Disabling an account or resetting its password ends its sessions at once. Every change is
-audited by the caller's service (services.console_auth), with the password hash never in the log.
+audited by the caller's service (services.editors.auth), with the password hash never in the log.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from core.clock import now
 from core.errors import BadInput, Conflict, Forbidden, NotFound
-from storage import editors as store
-from storage import orgs
+from services.editors import store
+from services.orgs import store as orgs
 
 ROLES = {"admin": "管理员", "editor": "编辑", "viewer": "只读", "vendor": "商户核销员"}
 VENDOR_ID_RE = re.compile(r"^v[0-9a-f]{10}$")

@@ -2,7 +2,7 @@
 
 Three kinds of loops per process:
 - chunk workers (`Tuning.workers` of them): claim a chunk of a running run (next sequence number
-  from a Redis cursor, then a guarded lease in MongoDB), work it (services/push_chunk.py), repeat;
+  from a Redis cursor, then a guarded lease in MongoDB), work it (services/pushes/chunk.py), repeat;
 - a snapshotter: cuts a new run's audience into chunks (one instance per run, under a lease);
 - a supervisor: resumes quota-paused runs when the quota returns, re-mirrors run state to Redis,
   finishes runs whose last chunk completed, settles stopped runs.
@@ -24,11 +24,12 @@ from typing import Any
 
 from core import clock
 from core.deps import Deps
-from services import push_control, push_receipts
-from services.push_chunk import ChunkJob
-from services.push_state import PushState, Tuning, get_state, load_tuning
-from storage import push_runs as runs
-from storage import pushes as push_store
+from services.pushes import control as push_control
+from services.pushes import receipts as push_receipts
+from services.pushes import runs_store as runs
+from services.pushes import store as push_store
+from services.pushes.chunk import ChunkJob
+from services.pushes.live import PushState, Tuning, get_state, load_tuning
 
 log = logging.getLogger(__name__)
 TUNING_RELOAD_SECONDS = 10.0
@@ -109,7 +110,7 @@ class Fanout:
 
     async def recent_interactions(self, openids: list[str]) -> dict[str, float]:
         """Last interactions the message path has seen but not yet written to MongoDB."""
-        from services.followers import SEEN_KEY
+        from services.followers.following import SEEN_KEY
 
         values = await self.deps.redis.hmget(SEEN_KEY, openids)
         return {o: float(v) for o, v in zip(openids, values, strict=True) if v}
@@ -120,7 +121,7 @@ class Fanout:
         self.deps.spawn(self._forget(openids), "push-followers-left")
 
     async def _forget(self, openids: list[str]) -> None:
-        from services.followers import leave
+        from services.followers.following import leave
 
         for openid in openids:
             try:
@@ -222,7 +223,7 @@ class Fanout:
                 await asyncio.sleep(self.tuning.idle_poll)
 
     async def _snapshot(self, run: dict[str, Any]) -> None:
-        from services.push_snapshot import cut
+        from services.pushes.snapshot import cut
 
         renewer = asyncio.create_task(self._renew_snapshot(run["_id"]))
         try:

@@ -1,6 +1,6 @@
 """Followers who bind to a city by QR code get the city's menu tag, so they see its conditional menu.
 
-Publishing a city's menu tags the followers bound at that moment (services/console_menu.py); this
+Publishing a city's menu tags the followers bound at that moment (services/menus/admin.py); this
 module covers everyone who binds afterwards, and takes the old city's tag away from a follower who
 moves to another city (WeChat would otherwise match either city's menu). A bind queues the openid
 in Redis (`menu:tagq:<city>` / `menu:untagq:<city>`, the city in `menu:tagq` / `menu:untagq`); the
@@ -23,8 +23,8 @@ import redis.asyncio as aioredis
 from core.deps import Deps
 from core.lease import Lease
 from core.wechat.errors import WeChatError
-from services.console_menu import TAG_BATCH, tag_batch
-from storage import console_menus as menus
+from services.menus import store as menus
+from services.menus.admin import TAG_BATCH, tag_batch
 
 log = logging.getLogger(__name__)
 

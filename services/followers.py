@@ -17,8 +17,8 @@ import redis.asyncio as aioredis
 from pymongo.asynchronous.database import AsyncDatabase
 
 from core import clock
-from storage import followers as store
-from storage import orgs
+from services.followers import store
+from services.orgs import store as orgs
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,11 @@ from typing import Any
 
 from core.deps import Deps
 from core.errors import BadInput, Conflict
-from services import sessions
-from services.sessions import CurrentUser
-from storage import members, mini_users, orgs
+from services.members import sessions
+from services.members import store as members
+from services.members import users_store as mini_users
+from services.members.sessions import CurrentUser
+from services.orgs import store as orgs
 
 log = logging.getLogger(__name__)
 

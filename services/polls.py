@@ -18,11 +18,12 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import Conflict, Forbidden, NotFound, Unavailable
-from services import ballot_flusher
-from services.poll_input import check_changes, check_new
-from storage import ballots, orgs
-from storage import polls as store
-from storage.poll_live import PollLive
+from services.orgs import store as orgs
+from services.polls import ballots_store as ballots
+from services.polls import flusher as ballot_flusher
+from services.polls import store
+from services.polls.input import check_changes, check_new
+from services.polls.live import PollLive
 
 log = logging.getLogger(__name__)
 

@@ -21,14 +21,15 @@ from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
 
 from core import clock
-from services import push_control, push_receipts
-from services.push_send import FAILED, FATAL, QUOTA, RETRY, SENT, SKIPPED, THROTTLED, UNKNOWN, Outcome, Sender
-from services.push_state import COUNTS
-from storage import deliveries
-from storage import push_runs as runs
+from services.pushes import control as push_control
+from services.pushes import deliveries_store as deliveries
+from services.pushes import receipts as push_receipts
+from services.pushes import runs_store as runs
+from services.pushes.live import COUNTS
+from services.pushes.send import FAILED, FATAL, QUOTA, RETRY, SENT, SKIPPED, THROTTLED, UNKNOWN, Outcome, Sender
 
 if TYPE_CHECKING:
-    from services.fanout import Fanout
+    from services.pushes.fanout import Fanout
 
 log = logging.getLogger(__name__)
 

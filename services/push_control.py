@@ -18,10 +18,10 @@ from typing import Any
 
 from core import clock
 from core.deps import Deps
-from services.push_state import COUNTS, current_key, get_state
-from storage import deliveries
-from storage import push_runs as runs
-from storage import pushes as push_store
+from services.pushes import deliveries_store as deliveries
+from services.pushes import runs_store as runs
+from services.pushes import store as push_store
+from services.pushes.live import COUNTS, current_key, get_state
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from typing import Any
 from core import clock
 from core.deps import Deps
 from core.errors import NotFound
-from services.push_receipts import MASS_TEXT, RECEIPT_TEXT
-from services.push_state import COUNTS, get_state
-from services.pushes import _owned
-from storage import deliveries
-from storage import push_runs as runs
+from services.pushes import deliveries_store as deliveries
+from services.pushes import runs_store as runs
+from services.pushes.compose import _owned
+from services.pushes.live import COUNTS, get_state
+from services.pushes.receipts import MASS_TEXT, RECEIPT_TEXT
 
 RUN_TEXT = {
     "running": "发送中", "paused": "已暂停", "quota_paused": "今日额度已用完，暂停中", "done": "已完成",
@@ -57,7 +57,7 @@ async def progress(deps: Deps, push_id: str, *, editor_org: str, run_id: str | N
 
 
 def _receipts(found: dict[str, Any] | None) -> dict[str, int]:
-    """WeChat's reports so far (services/push_receipts.py): template receipts, mass batch counts."""
+    """WeChat's reports so far (services/pushes/receipts.py): template receipts, mass batch counts."""
     return {k: int((found or {}).get(k, 0)) for k in (*RECEIPT_TEXT, *MASS_TEXT)}
 
 

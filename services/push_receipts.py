@@ -33,8 +33,8 @@ from typing import Any, cast
 
 from core import clock
 from core.deps import Deps
-from storage import deliveries
-from storage import push_runs as runs
+from services.pushes import deliveries_store as deliveries
+from services.pushes import runs_store as runs
 
 log = logging.getLogger(__name__)
 

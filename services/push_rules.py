@@ -2,7 +2,7 @@
 
 Every refusal is a `BadInput` with a Chinese message naming the field, so the console can show
 it next to the input. Validation is pure (no I/O) except where noted by the caller (org scope,
-upload ownership), which lives in services/pushes.py.
+upload ownership), which lives in services/pushes/compose.py.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Idempotency keys: template sends carry `client_msg_id = "<run id>:<openid>"` (WeChat sends once per
 openid + id within 10 minutes), mass batches carry `clientmsgid = "<run id>:m<chunk>"` (a repeat
 answers 45065). Customer-service and subscribe messages have no key, so the pipeline never resends
-them when in doubt: at most once, on purpose (see services/push_chunk.py).
+them when in doubt: at most once, on purpose (see services/pushes/chunk.py).
 """
 
 from __future__ import annotations

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from core import clock
 from core.wechat.errors import WeChatError
-from services import audiences, push_control
-from storage import push_runs as runs
-from storage import pushes as push_store
+from services.pushes import audiences
+from services.pushes import control as push_control
+from services.pushes import runs_store as runs
+from services.pushes import store as push_store
 
 if TYPE_CHECKING:
-    from services.fanout import Fanout
+    from services.pushes.fanout import Fanout
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,10 @@ from typing import Any
 from core.deps import Deps
 from core.errors import BadInput, ServiceError, TooMany, Unavailable
 from core.wechat.errors import WeChatError
-from services import push_rules, push_send
-from services.pushes import _org_in_scope, _owned
-from storage import pushes as store
+from services.pushes import rules as push_rules
+from services.pushes import send as push_send
+from services.pushes import store
+from services.pushes.compose import _org_in_scope, _owned
 
 MAX_UPLOAD = 200_000  # ~7 MB of text; bigger audiences are better described by tags or orgs
 PREVIEWS_PER_MINUTE = 10

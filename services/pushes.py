@@ -3,7 +3,7 @@
 Every function takes the editor's org (`editor_org`): a push belongs to an org, and an editor sees
 and changes only pushes of their own subtree (anything else is "not found"). Mutations return the
 push as a JSON-ready dict (`view`). Sending itself happens elsewhere: "now" starts a run at once
-(services/push_control.py); "at" and "cron" arm the push for the scheduler leader (scheduler/).
+(services/pushes/control.py); "at" and "cron" arm the push for the scheduler leader (scheduler/).
 
 Push statuses: draft, scheduled (armed for a time or recurrence), running, paused, done,
 cancelled, failed.
@@ -19,10 +19,11 @@ from typing import Any
 from core import clock
 from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
-from services import push_control, push_rules
-from storage import orgs
-from storage import push_runs as runs
-from storage import pushes as store
+from services.orgs import store as orgs
+from services.pushes import control as push_control
+from services.pushes import rules as push_rules
+from services.pushes import runs_store as runs
+from services.pushes import store
 
 STATUS_TEXT = {
     "draft": "草稿", "scheduled": "已排期", "running": "发送中", "paused": "已暂停", "done": "已完成",

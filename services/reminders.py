@@ -27,10 +27,10 @@ from core.clock import localize
 from core.clock import now as clock_now
 from core.deps import Deps
 from core.wechat import WeChatError
-from services import signups
-from services.signup_flush import pause, stop_requested
-from storage import signups as signups_repo
-from storage.signup_state import NOTIFY
+from services.activities import signups
+from services.activities import signups_store as signups_repo
+from services.activities.flusher import pause, stop_requested
+from services.activities.live import NOTIFY
 
 log = logging.getLogger(__name__)
 GROUP = "notify"

@@ -17,7 +17,8 @@ from typing import Any
 
 from core.deps import Deps
 from core.errors import BadInput, NotFound
-from services.members import (
+from services.members import store as members
+from services.members.binding import (
     MEMBER_NO,
     PHONE,
     normalize_birth_md,
@@ -25,7 +26,7 @@ from services.members import (
     normalize_name,
     normalize_phone,
 )
-from storage import members, orgs
+from services.orgs import store as orgs
 
 MAX_ROWS = 100_000
 MAX_BYTES = 20 * 1024 * 1024

@@ -1,6 +1,6 @@
 """Login with WeChat (`jscode2session`), our own opaque sessions, and the current user's profile.
 
-The WeChat session_key stays in Redis (storage.sessions); clients only ever hold our random token.
+The WeChat session_key stays in Redis (services.members.sessions_live); clients only ever hold our random token.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from core.deps import Deps
 from core.errors import BadInput, TooMany, Unavailable
 from core.wechat import WeChatError, WeChatTransportError
-from storage import mini_users
-from storage.sessions import SLIDING_SECONDS, SessionData, SessionStore
+from services.members import users_store as mini_users
+from services.members.sessions_live import SLIDING_SECONDS, SessionData, SessionStore
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import secrets
 from typing import cast
 
 from core.deps import Deps
-from storage import signups as signups_repo
-from storage.signup_state import SignupState
+from services.activities import signups_store as signups_repo
+from services.activities.live import SignupState
 
 log = logging.getLogger(__name__)
 BATCH = 1000

@@ -1,7 +1,7 @@
 """Activity sign-up (报名): decided in Redis, one Lua call per sign-up, flushed to MongoDB in batches.
 
 - Capacity, waitlist order, the per-user limit and "one active sign-up per session" are one atomic
-  script (storage.signup_lua.SIGN_UP); cancelling promotes the first waitlisted in the same script.
+  script (services.activities.signup_lua.SIGN_UP); cancelling promotes the first waitlisted in the same script.
 - Ids are `<activity>-<seq>`, `seq` the server's arrival order, so MongoDB writes are idempotent.
 - When Redis has no state for an activity (first use, expiry, or a lost Redis) it is rebuilt from
   MongoDB under a lock, after flushing whatever of the activity Redis still held unflushed.
@@ -18,16 +18,16 @@ from typing import Any
 from core.clock import from_timestamp, localize, now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, Forbidden, NotFound, TooMany, Unavailable
-from services import visibility
-from services.item_cache import cache_for
-from services.sessions import CurrentUser
-from services.signup_flush import flush_ids
-from services.signup_flush import state as state  # re-exported: callers use signups.state(deps)
-from services.survey_validation import check_answers
-from storage import activities as repo
-from storage import signups as signups_repo
+from services.activities import signups_store as signups_repo
+from services.activities import store as repo
+from services.activities.flusher import flush_ids
+from services.activities.flusher import state as state  # re-exported: callers use signups.state(deps)
+from services.activities.live import RATE_WINDOW, Decision, split_id
+from services.members.sessions import CurrentUser
+from services.orgs import visibility
+from services.surveys.questions import check_answers
+from storage.item_cache import cache_for
 from storage.ratelimit import retry_after
-from storage.signup_state import RATE_WINDOW, Decision, split_id
 
 log = logging.getLogger(__name__)
 CACHE = "activities.cache"

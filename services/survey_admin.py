@@ -13,11 +13,11 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, Forbidden, NotFound
-from services import visibility
-from services.item_cache import cache_for
-from services.survey_validation import InvalidDefinition, normalize_questions, parse_time
-from storage import orgs
-from storage import surveys as repo
+from services.orgs import store as orgs
+from services.orgs import visibility
+from services.surveys import store as repo
+from services.surveys.questions import InvalidDefinition, normalize_questions, parse_time
+from storage.item_cache import cache_for
 
 FIELDS = {
     "org", "title", "description", "questions", "opens_at", "closes_at",

@@ -23,7 +23,7 @@ from typing import Any
 
 from core.clock import TZ
 from core.errors import BadInput
-from services.answer_formats import TEXT_FORMATS, format_ok
+from services.surveys.answer_formats import TEXT_FORMATS, format_ok
 
 TYPE_NAMES = {"single": "单选题", "multiple": "多选题", "text": "填空题", "rating": "评分题", "matrix": "矩阵题"}
 FORM_TYPES = ("single", "multiple", "text", "rating")  # sign-up forms: no matrix

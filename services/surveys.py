@@ -1,6 +1,6 @@
 """Workers' side of surveys (问卷): list, read, keep a draft, submit, see their own responses.
 
-The per-user limit is the unique index (survey_id, respondent, slot) in storage.surveys: a submit takes
+The per-user limit is the unique index (survey_id, respondent, slot) in services.surveys.store: a submit takes
 the next free slot below the limit, so concurrent submits can never exceed it. A submit carrying the same
 `client_id` twice is answered with the first response (a retried request is not a second response).
 """
@@ -16,12 +16,12 @@ from typing import Any
 from core.clock import localize, now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
-from services import visibility
-from services.item_cache import cache_for
-from services.sessions import CurrentUser
-from services.survey_admin import CACHE
-from services.survey_validation import check_answers, parse_time
-from storage import surveys as repo
+from services.members.sessions import CurrentUser
+from services.orgs import visibility
+from services.surveys import store as repo
+from services.surveys.definitions import CACHE
+from services.surveys.questions import check_answers, parse_time
+from storage.item_cache import cache_for
 
 DRAFT_MAX_BYTES = 64 * 1024
 STATE_TEXT = {"upcoming": "未开始", "open": "进行中", "closed": "已结束"}

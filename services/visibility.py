@@ -23,7 +23,7 @@ PROVINCE = "370000"
 
 
 class Viewer(Protocol):
-    """Anything with the session's view of the user (services.sessions.CurrentUser satisfies it)."""
+    """Anything with the session's view of the user (services.members.sessions.CurrentUser satisfies it)."""
 
     @property
     def org_path(self) -> tuple[str, ...]: ...

@@ -1,6 +1,6 @@
 """Voting, as a worker in the mini-program does it: visible polls, a poll with live counts, casting.
 
-Casting is one Redis round trip (storage.poll_live's script decides and queues atomically); MongoDB is
+Casting is one Redis round trip (services.polls.live's script decides and queues atomically); MongoDB is
 read only when Redis does not know the poll yet.
 """
 
@@ -14,10 +14,11 @@ from typing import Any
 from core.clock import TZ, now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, Forbidden, NotFound, TooMany, Unavailable
-from services import polls, visibility
-from services.sessions import CurrentUser
-from storage import ballots
-from storage import polls as store
+from services.members.sessions import CurrentUser
+from services.orgs import visibility
+from services.polls import ballots_store as ballots
+from services.polls import definitions as polls
+from services.polls import store
 
 CURSOR = re.compile(r"^(\d{1,13})\.([0-9a-f]{12})$")
 HIDDEN = "投票不存在或不在您所属工会的范围内"

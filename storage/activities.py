@@ -4,7 +4,7 @@
 signup_opens_at, signup_deadline, cancel_deadline, per_user_limit, waitlist: {enabled, limit},
 form: [questions], sessions: [{id, title, starts_at, ends_at, place, capacity}],
 remind_minutes_before, checkin_minutes_before, created_at, updated_at, created_by}`.
-Sign-ups live in `signups` (storage.signups) and, while live, in Redis (storage.signup_state).
+Sign-ups live in `signups` (services.activities.signups_store) and, while live, in Redis (services.activities.live).
 """
 
 from __future__ import annotations

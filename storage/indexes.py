@@ -30,30 +30,28 @@ async def ensure_index(
 
 
 def _setups() -> list[IndexSetup]:
+    from services.activities import signups_store as mp_signups
+    from services.activities import store as mp_activities
     from services.benefits import store as benefits_store
     from services.birthdays import store as birthdays_store
     from services.coupons import store as coupons_store
+    from services.editors import audit_store as audit
+    from services.editors import store as editors
+    from services.followers import centres_store as centres
+    from services.followers import store as followers
     from services.lotteries import store as lotteries_store
-    from storage import activities as mp_activities
-    from storage import (  # the editors' console
-        audit,
-        bot_content,
-        centres,
-        console_menus,
-        console_qrcodes,
-        editors,
-        followers,
-        members,
-        meta,
-        mini_users,
-        orgs,
-        push_runs,
-        pushes,
-    )
-    from storage import ballots as mp_ballots
-    from storage import polls as mp_polls
-    from storage import signups as mp_signups
-    from storage import surveys as mp_surveys
+    from services.members import store as members
+    from services.members import users_store as mini_users
+    from services.menus import store as console_menus
+    from services.orgs import store as orgs
+    from services.polls import ballots_store as mp_ballots
+    from services.polls import store as mp_polls
+    from services.pushes import runs_store as push_runs
+    from services.pushes import store as pushes
+    from services.qrcodes import store as console_qrcodes
+    from services.replies import store as bot_content
+    from services.surveys import store as mp_surveys
+    from storage import meta
 
     return [
         meta.ensure_indexes,

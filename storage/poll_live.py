@@ -20,7 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from core.redis_pipe import RedisPipe
-from storage.ballots import STREAM
+from services.polls.ballots_store import STREAM
 from storage.batching import ScriptBatcher
 from storage.ratelimit import LUA_CHECK, Limit, window_keys
 

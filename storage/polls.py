@@ -1,4 +1,4 @@
-"""Polls (`polls`) in MongoDB: what editors wrote. Live counts are in Redis (storage.poll_live).
+"""Polls (`polls`) in MongoDB: what editors wrote. Live counts are in Redis (services.polls.live).
 
 `{_id, org, org_path, title, description, cover_url, options: [{id, title, description, image_url}],
 multiple, max_choices, limit: {per: "day"|"poll", count}, opens_at, closes_at, members_only,

@@ -14,7 +14,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from storage.deliveries import LOOKUP_BATCH
+from services.pushes.deliveries_store import LOOKUP_BATCH
 
 Db = AsyncDatabase[dict[str, Any]]
 STREAM_BATCH = 2000

@@ -67,7 +67,7 @@ async def runs_of_push(db: Db, push_id: str, limit: int = 20) -> list[dict[str, 
 
 
 async def add_receipts(db: Db, run_id: str, counts: dict[str, int]) -> None:
-    """Template messages' delivery receipts (services/push_receipts.py), added up on the run."""
+    """Template messages' delivery receipts (services/pushes/receipts.py), added up on the run."""
     await db.push_runs.update_one({"_id": run_id}, {"$inc": {f"receipts.{k}": n for k, n in counts.items()}})
 
 

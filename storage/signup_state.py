@@ -1,7 +1,7 @@
 """Sign-up state in Redis: the live, authoritative record of capacity, waitlists and each sign-up.
 
-MongoDB (storage.signups) holds the durable copy, written in batches by the flusher; Redis persistence
-(AOF) covers the gap. Decisions are Lua scripts (storage.signup_lua), one round trip each.
+MongoDB (services.activities.signups_store) holds the durable copy, written in batches by the flusher; Redis persistence
+(AOF) covers the gap. Decisions are Lua scripts (services.activities.signup_lua), one round trip each.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from core.redis_pipe import RedisPipe, RedisReplyError
-from storage import signup_lua
+from services.activities import signup_lua
 from storage.batching import ScriptBatcher
 from storage.ratelimit import Limit, window_keys
 

@@ -23,8 +23,8 @@ from core.config import ConfigError, Settings, load_settings
 from core.db import connect_mongo
 from core.embedded import EmbeddedServer, start_mongo
 from core.errors import ServiceError
-from services import editors
-from storage import editors as store
+from services.editors import accounts as editors
+from services.editors import store
 from storage.indexes import ensure_indexes
 
 
@@ -93,7 +93,7 @@ async def _run(args: argparse.Namespace) -> int:
             "password": password,
         }
         doc = await editors.create(db, None, data)
-        from services import audit
+        from services.editors import audit
 
         await audit.record(
             db,

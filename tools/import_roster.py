@@ -24,7 +24,7 @@ from core.db import connect_mongo
 from core.deps import Deps
 from core.embedded import EmbeddedServer, start_mongo
 from core.errors import ServiceError
-from services.roster import import_roster
+from services.members.roster import import_roster
 from storage.indexes import ensure_indexes
 
 MAX_LISTED = 200

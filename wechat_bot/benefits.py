@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from services.bot_content import normalize
+from services.replies.compile import normalize
 from wechat_bot.context import Ctx
 from wechat_bot.message import Message, Reply, Text
 

@@ -28,7 +28,7 @@ from wechat_bot.router import Router
 
 if TYPE_CHECKING:
     from core.deps import Deps
-    from services.bot_content_cache import ContentCache
+    from services.replies.cache import ContentCache
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core import clock
-from storage.orgs import PROVINCE_CODE
+from services.orgs.store import PROVINCE_CODE
 
 if TYPE_CHECKING:
     from core.deps import Deps
-    from services.bot_content import CompiledReply, OrgContent, Snapshot
+    from services.replies.compile import CompiledReply, OrgContent, Snapshot
     from wechat_bot.message import Reply
 
 PROVINCE_PATH = (PROVINCE_CODE,)

@@ -14,7 +14,7 @@ SET NX):
    retry waits for that answer);
 3. `HGET msg:fo <openid>` — the follower's org path (per-org content), saving a round trip;
 4. `HSET msg:seen <openid> <now>` — their last interaction (the 48-hour customer-service
-   window), moved to MongoDB in batches by `services.followers.flush_seen`.
+   window), moved to MongoDB in batches by `services.followers.following.flush_seen`.
 
 The answer is stored with `SET msg:d:<key> R<reply> EX` without waiting.
 """
@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 
 from core.redis_pipe import RedisPipe, RedisReplyError, bulk
-from services.followers import ORG_KEY, SEEN_KEY
+from services.followers.following import ORG_KEY, SEEN_KEY
 
 log = logging.getLogger(__name__)
 

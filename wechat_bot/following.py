@@ -1,8 +1,8 @@
 """Bot handlers for following: welcome, unfollow (data deleted), and parametric QR scenes.
 
 Scenes: `org:<code>` binds the follower to that org (its content, pushes, statistics, and its
-city's conditional menu: services/follower_tags.py);
-`checkin:<activity id>` checks them in to an activity: `services.checkin.check_in_follower` of the
+city's conditional menu: services/menus/city_tags.py);
+`checkin:<activity id>` checks them in to an activity: `services.activities.checkin.check_in_follower` of the
 activities feature, or whatever is registered with `hooks.register_checkin`.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from services import follower_tags, followers
+from services.followers import following as followers
+from services.menus import city_tags as follower_tags
 from wechat_bot import hooks
 from wechat_bot.context import Ctx
 from wechat_bot.message import ACK, Message, Reply, Text
@@ -69,6 +70,6 @@ async def _checkin(msg: Message, ctx: Ctx, activity_id: str) -> str:
     checkin = hooks.checkin(ctx.deps)
     if checkin is not None:
         return await checkin(msg.openid, activity_id)
-    from services.checkin import check_in_follower
+    from services.activities.checkin import check_in_follower
 
     return await check_in_follower(ctx.deps, activity_id[:64], msg.openid)

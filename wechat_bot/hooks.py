@@ -1,6 +1,6 @@
 """Extension points other features plug into (kept in `deps.extras`, so no core edits are needed).
 
-- check-in: a `checkin:<activity id>` QR scan goes to `services.checkin.check_in_follower`
+- check-in: a `checkin:<activity id>` QR scan goes to `services.activities.checkin.check_in_follower`
   unless another is registered (`register_checkin(deps, fn)`; fn(openid, activity_id) -> text);
 - unfollow: every feature holding personal data about a follower deletes it when they leave
   (`on_unfollow(deps, fn)`; fn(openid));

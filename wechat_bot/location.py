@@ -7,8 +7,8 @@ possibly every few seconds while the chat is open) are answered at most once per
 
 from __future__ import annotations
 
-from services import centres
-from storage import followers as follower_store
+from services.followers import centres
+from services.followers import store as follower_store
 from wechat_bot.context import Ctx
 from wechat_bot.message import ACK, Message, Reply, Text
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from services import followers
+from services.followers import following as followers
 from wechat_bot.context import Ctx
 from wechat_bot.following import scene_reply
 from wechat_bot.message import ACK, Message, Reply, Text

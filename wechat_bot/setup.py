@@ -9,9 +9,10 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
-from services import follower_tags, followers
-from services.bot_content import Globals
-from services.bot_content_cache import ContentCache
+from services.followers import following as followers
+from services.menus import city_tags as follower_tags
+from services.replies.cache import ContentCache
+from services.replies.compile import Globals
 from wechat_bot.bot import Bot
 from wechat_bot.dedupe import Deduper
 from wechat_bot.table import build_router

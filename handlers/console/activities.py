@@ -9,7 +9,8 @@ from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.exports import send_csv, send_xlsx
 from handlers.console.render import field_errors, fmt_input_dt
-from services import console_activities, console_once
+from services.activities import admin as console_activities
+from services.editors import once as console_once
 
 ACTIVITY_ID = r"(ac[0-9a-f]{12})"
 PREVIEW_ROWS = 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from handlers.console.base import ConsoleApi, ConsolePage
-from services import audit
+from services.editors import audit
 
 PAGE = 50
 

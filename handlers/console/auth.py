@@ -7,7 +7,7 @@ from typing import ClassVar
 from core.errors import BadInput, ServiceError
 from handlers.console.base import SESSION_COOKIE, ConsoleApi, ConsolePage
 from handlers.console.render import field_errors
-from services import console_auth
+from services.editors import auth as console_auth
 
 
 def safe_next(url: str | None, default: str = "/admin/") -> str:

@@ -10,7 +10,7 @@
   e.g. logout or their own password); `admin_only` handlers need an admin.
 - Vendor accounts (role `vendor`, one shop) reach only handlers that say `vendor_allowed` (redemption,
   their statements, logout, password); elsewhere pages redirect them to /admin/redeem, the API says 403.
-- `self.scope` (services.console_scope.Scope) carries the org rule into every service call.
+- `self.scope` (services.editors.scope.Scope) carries the org rule into every service call.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ import tornado.web
 from core.errors import Forbidden, ServiceError, Unauthorized
 from handlers.base import HTTP_TEXT, BaseHandler, JsonHandler
 from handlers.console.render import install_filters, jsonable, static_url
-from services import console_auth, console_scope
-from services.console_auth import Session
-from services.console_scope import Scope
+from services.editors import auth as console_auth
+from services.editors import scope as console_scope
+from services.editors.auth import Session
+from services.editors.scope import Scope
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,10 @@ from typing import Any, ClassVar
 from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.render import field_errors
-from services import console_auth, console_scope, editors
-from storage import orgs
+from services.editors import accounts as editors
+from services.editors import auth as console_auth
+from services.editors import scope as console_scope
+from services.orgs import store as orgs
 
 FIELDS = {
     "username": "username",

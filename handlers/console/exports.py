@@ -7,7 +7,7 @@ from typing import Any
 
 import tornado.web
 
-from services import console_exports
+from services.editors import exports as console_exports
 
 
 async def send_csv(

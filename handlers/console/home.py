@@ -9,7 +9,7 @@ import tornado.web
 from core.deps import Deps
 from handlers.console.base import ConsolePage
 from handlers.console.render import STATIC_DIR
-from services import audit
+from services.editors import audit
 
 
 class HomePage(ConsolePage):

@@ -9,7 +9,7 @@ from core.clock import now
 from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.exports import send_csv
-from services import console_once
+from services.editors import once as console_once
 from services.lotteries import admin, forms, overview
 
 LOT_ID = r"([0-9a-f]{12})"

@@ -7,8 +7,9 @@ from typing import Any, ClassVar
 from core.errors import ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.render import field_errors
-from services import console_menu, console_menu_rules
-from storage import console_menus as store
+from services.menus import admin as console_menu
+from services.menus import rules as console_menu_rules
+from services.menus import store
 
 FIELDS = {"wechat_refused": "_", "no_draft": "_", "menu_level": "_"}
 

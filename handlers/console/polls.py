@@ -10,7 +10,8 @@ from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.exports import send_csv, send_xlsx
 from handlers.console.render import field_errors
-from services import console_once, console_polls
+from services.editors import once as console_once
+from services.polls import admin as console_polls
 
 POLL_ID = r"([0-9a-f]{12})"
 FIELDS = {

@@ -12,7 +12,11 @@ from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.render import field_errors
 from handlers.console.roster import parse_upload
-from services import console_once, console_pushes, push_rules, push_tools, pushes
+from services.editors import once as console_once
+from services.pushes import admin as console_pushes
+from services.pushes import compose as pushes
+from services.pushes import rules as push_rules
+from services.pushes import trial_and_uploads as push_tools
 
 PUSH_ID = r"(p[0-9a-f]{10})"
 MAX_FORM = 12 * 1024 * 1024  # an openid list (up to 200,000 lines) plus a mass article
@@ -187,7 +191,7 @@ class PushReport(ConsolePage):
         run_id = self.get_argument("run", "") or None
         chunks = await console_pushes.report(self.deps, self.scope, push_id, run_id)
         self.set_header("Content-Type", "text/csv; charset=utf-8")
-        from services.console_exports import disposition
+        from services.editors.exports import disposition
 
         self.set_header("Content-Disposition", disposition(f"推送报告-{push_id}{'-' + run_id if run_id else ''}.csv"))
         async for chunk in chunks:

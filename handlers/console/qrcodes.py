@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from handlers.console.base import ConsoleApi, ConsolePage
-from services import console_exports, console_qrcodes
+from services.editors import exports as console_exports
+from services.qrcodes import admin as console_qrcodes
 
 QR_ID = r"(qr[0-9a-f]{12})"
 

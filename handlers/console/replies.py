@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.render import field_errors
-from services import console_once, console_replies
+from services.editors import once as console_once
+from services.replies import admin as console_replies
 
 DOC_ID = r"([0-9]{6,20}:[A-Za-z0-9:_\-]{1,120})"
 FIELDS = {

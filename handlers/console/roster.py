@@ -10,7 +10,8 @@ import tornado.web
 from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.exports import send_csv
-from services import console_roster, roster
+from services.members import admin as console_roster
+from services.members import roster
 
 MAX_UPLOAD = roster.MAX_BYTES + 64 * 1024  # the file plus the form around it
 

@@ -11,8 +11,9 @@ from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.exports import send_csv, send_xlsx
 from handlers.console.render import field_errors
-from services import console_once, console_surveys
-from services.survey_validation import TYPE_NAMES
+from services.editors import once as console_once
+from services.surveys import admin as console_surveys
+from services.surveys.questions import TYPE_NAMES
 
 SURVEY_ID = r"(sv[0-9a-f]{12})"
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from core.deps import Deps
 from core.errors import Forbidden, NotFound
-from services import console_auth
 from services.benefits import redemption, vendors
 from services.benefits.ledger import Entitlement
-from services.console_scope import Scope
+from services.editors import auth as console_auth
+from services.editors.scope import Scope
 
 
 async def create_vendor_account(deps: Deps, scope: Scope, vendor_id: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
 from services.benefits import ledger, live
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 
 WINDOW_SECONDS = 30
 DIGITS = 12

@@ -11,7 +11,7 @@ from core.deps import Deps
 from core.errors import BadInput
 from services.benefits import ledger, store
 from services.benefits.codes import STATUS_TEXT
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 
 CURSOR = re.compile(r"(\d{1,13})\.(.{1,200})")
 

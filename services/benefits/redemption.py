@@ -15,10 +15,10 @@ from typing import Any
 from core.clock import TZ, localize, now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, Forbidden, NotFound
-from services import audit
 from services.benefits import codes, ledger, store
 from services.benefits.vendors import Vendor
-from services.editors import Editor
+from services.editors import audit
+from services.editors.accounts import Editor
 
 
 async def redeem(deps: Deps, vendor: Vendor, code: str, actor: Editor | None, ip: str = "") -> ledger.Entitlement:

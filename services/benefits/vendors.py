@@ -13,9 +13,9 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput
-from services import audit
 from services.benefits import store
-from services.console_scope import Scope
+from services.editors import audit
+from services.editors.scope import Scope
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ from typing import Any
 
 from core.clock import now as clock_now
 from core.deps import Deps
-from services import audit
 from services.birthdays import live, store
 from services.birthdays.granting import RunReport, ensure_budget, next_month
 from services.birthdays.jobs import run_and_notify
 from services.birthdays.policy import Policy, from_doc, nearest, parse
-from services.console_scope import Scope
-from storage import members
+from services.editors import audit
+from services.editors.scope import Scope
+from services.members import store as members
 
 
 async def save_policy(deps: Deps, scope: Scope, data: dict[str, Any]) -> Policy:

@@ -20,7 +20,7 @@ from core.deps import Deps
 from services import benefits
 from services.birthdays import live, store
 from services.birthdays.policy import Policy, birthday_in, expires_at, from_doc, nearest
-from storage import members
+from services.members import store as members
 
 
 @dataclass

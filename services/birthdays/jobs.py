@@ -9,10 +9,10 @@ import logging
 from core.clock import now
 from core.deps import Deps
 from core.lease import Lease
+from services.activities.flusher import pause, stop_requested
 from services.birthdays.granting import RunReport, run_month
 from services.birthdays.notify import notify_many
 from services.birthdays.store import unnotified
-from services.signup_flush import pause, stop_requested
 
 log = logging.getLogger(__name__)
 LEASE_KEY = "bday:run:lease"

@@ -9,8 +9,8 @@ from core.deps import Deps
 from services import benefits
 from services.birthdays import store
 from services.birthdays.policy import birthday_in, from_doc, nearest
-from services.sessions import CurrentUser
-from storage import members
+from services.members import store as members
+from services.members.sessions import CurrentUser
 
 
 async def my_birthday(deps: Deps, user: CurrentUser) -> dict[str, Any]:

@@ -14,7 +14,9 @@ from core.deps import Deps
 from core.wechat import WeChatError, WeChatTransportError
 from services.birthdays import store
 from services.birthdays.policy import DEFAULT_TEMPLATE
-from storage import followers, members, mini_users
+from services.followers import store as followers
+from services.members import store as members
+from services.members import users_store as mini_users
 
 log = logging.getLogger(__name__)
 PAGE = "pages/benefits/mine"

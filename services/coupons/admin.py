@@ -12,14 +12,15 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput, Conflict
-from services import audit
 from services.benefits import ledger
 from services.benefits import store as ledger_store
-from services.console_scope import Scope
 from services.coupons import recovery, shares, store
 from services.coupons.jobs import live
-from services.survey_validation import parse_time
-from storage import members, orgs
+from services.editors import audit
+from services.editors.scope import Scope
+from services.members import store as members
+from services.orgs import store as orgs
+from services.surveys.questions import parse_time
 
 MAX_STOCK = 10_000_000
 MAX_WAVES = 12

@@ -12,8 +12,8 @@ from core.clock import from_timestamp, localize, now
 from core.deps import Deps
 from core.errors import BadInput, NotFound
 from services.coupons import grabbing, store
-from services.sessions import CurrentUser
-from storage.orgs import PROVINCE_CODE
+from services.members.sessions import CurrentUser
+from services.orgs.store import PROVINCE_CODE
 
 CURSOR = re.compile(r"(\d{1,13})\.([0-9a-f]{12})")
 

@@ -18,7 +18,7 @@ from services.benefits.ledger import entitlement_id
 from services.coupons import recovery, risk
 from services.coupons.jobs import live
 from services.coupons.live import GrabAnswer, Served
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 
 BIND_PAGE = "pages/member/bind"
 NOT_MEMBER = f"抢券仅限工会会员：请先绑定会员身份（小程序「我的 - 会员绑定」，页面 {BIND_PAGE}）"

@@ -1,6 +1,6 @@
 """Write-behind: grants, risk verdicts and stock moves go from the `cpn:grants` stream into MongoDB.
 
-Like ballots (services/ballot_flusher.py): a batch is read from the head of the stream, written
+Like ballots (services/polls/flusher.py): a batch is read from the head of the stream, written
 (grants as ledger entitlements under their deterministic ids, journaled; moves under `<batch>:<wave>`),
 and only then deleted from the stream. A crash in between replays the batch and writes nothing twice.
 Order matters and is kept: a verdict follows its grant in the stream, so it either merges into the
@@ -17,11 +17,11 @@ from typing import Any
 from core.clock import from_timestamp
 from core.deps import Deps
 from core.lease import Lease
-from services import audit
 from services.benefits import ledger
 from services.benefits import store as ledger_store
 from services.coupons import reminders, store
 from services.coupons.live import CouponLive, Entries
+from services.editors import audit
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from core.deps import Deps
 from core.errors import Conflict, NotFound
 from core.wechat import WeChatError, WeChatTransportError
 from services.coupons import store
-from services.sessions import CurrentUser
-from storage.orgs import PROVINCE_CODE
+from services.members.sessions import CurrentUser
+from services.orgs.store import PROVINCE_CODE
 
 BEFORE = timedelta(minutes=5)
 STALE = timedelta(minutes=10)

@@ -15,9 +15,8 @@ from typing import Any
 from core.clock import now as clock_now
 from core.deps import Deps
 from core.errors import BadInput, Conflict
-from services import audit
-from services import console_audited as audited
-from services.console_scope import Scope
+from services.editors import audit, audited
+from services.editors.scope import Scope
 from services.lotteries import beacon, draw, frozen, live, model, store
 from services.lotteries.prizes import grant_draw_prizes
 from services.lotteries.views import editor_view, load_in_scope, ms

@@ -8,10 +8,10 @@ from typing import Any
 from core.clock import now as clock_now
 from core.deps import Deps
 from core.errors import Conflict, Forbidden, NotFound, Unavailable
-from services import visibility
 from services.lotteries import draw, frozen, live, store
 from services.lotteries.views import PUBLIC_STATES, ms, public_view
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
+from services.orgs import visibility
 
 BIND_PAGE = "pages/member/bind"
 NOT_BOUND = f"抽奖仅限已绑定的工会会员参加，请先绑定会员信息（小程序“我的-会员绑定”：{BIND_PAGE}）"

@@ -23,8 +23,8 @@ from services.lotteries import live, model, store
 from services.lotteries.entering import load_visible, require_member
 from services.lotteries.prizes import request
 from services.lotteries.views import ms
-from services.sessions import CurrentUser
-from storage import members
+from services.members import store as members
+from services.members.sessions import CurrentUser
 
 
 def _table(doc: dict[str, Any], given: list[int]) -> live.Table:

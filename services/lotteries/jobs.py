@@ -7,8 +7,8 @@ import logging
 
 from core.clock import now
 from core.deps import Deps
+from services.activities.flusher import pause, stop_requested
 from services.lotteries import admin, instant, store
-from services.signup_flush import pause, stop_requested
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 1.0

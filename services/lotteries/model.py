@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from core.errors import BadInput
 from services.lotteries.beacon import DEFAULT_DRAND
-from services.survey_validation import parse_time
+from services.surveys.questions import parse_time
 
 PPM = 1_000_000
 MAX_TIERS = 10

@@ -10,11 +10,11 @@ from typing import Any
 from core.clock import now
 from core.deps import Deps
 from core.errors import Conflict
-from services import audit
-from services.console_scope import Scope
+from services.editors import audit
+from services.editors.scope import Scope
 from services.lotteries import instant, live, store
 from services.lotteries.views import editor_view, load_in_scope, summary
-from storage import members
+from services.members import store as members
 
 
 async def list_for(deps: Deps, scope: Scope, limit: int = 200) -> list[dict[str, Any]]:

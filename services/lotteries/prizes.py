@@ -9,7 +9,7 @@ from core.clock import now
 from core.deps import Deps
 from services import benefits
 from services.lotteries import store
-from storage import members
+from services.members import store as members
 
 
 def request(

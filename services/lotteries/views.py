@@ -7,7 +7,7 @@ from typing import Any
 
 from core.deps import Deps
 from core.errors import NotFound
-from services.console_scope import Scope
+from services.editors.scope import Scope
 from services.lotteries import draw, frozen, store
 
 STATE_NAMES = {

@@ -10,7 +10,7 @@ from core.clock import now
 from core.deps import Deps
 from services import benefits
 from services.benefits import codes
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 from tests.benefits.test_ledger import PATH, req
 from tests.console.conftest import PASSWORD, Client
 

@@ -12,9 +12,9 @@ from core.deps import Deps
 from core.errors import BadInput, Conflict, Forbidden, ServiceError
 from services import benefits
 from services.benefits import codes, live, redemption, vendors
-from services.console_scope import Scope
-from services.editors import Editor
-from services.sessions import CurrentUser
+from services.editors.accounts import Editor
+from services.editors.scope import Scope
+from services.members.sessions import CurrentUser
 from tests.benefits.test_ledger import PATH, req
 
 WORKER = CurrentUser("oW1", "", "M100", PATH[-1], PATH)

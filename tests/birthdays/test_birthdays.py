@@ -11,10 +11,13 @@ import pytest
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput
-from services import benefits, roster
+from services import benefits
 from services.birthdays import admin, granting, jobs, live, notify
 from services.birthdays.policy import birthday_in, expires_at
-from storage import followers, members, mini_users
+from services.followers import store as followers
+from services.members import roster
+from services.members import store as members
+from services.members import users_store as mini_users
 from tests.lotteries.conftest import editor_scope
 
 JINAN, LIXIA, QINGDAO = ("370000", "370100"), ("370000", "370100", "370102"), ("370000", "370200")

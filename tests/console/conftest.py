@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from core.deps import Deps
-from services import editors
+from services.editors import accounts as editors
 
 PASSWORD = "Test-password-2025"
 CITY_A, CITY_B, PROVINCE = "370100", "370200", "370000"  # 济南, 青岛, the province

@@ -8,15 +8,15 @@ import re
 from yarl import URL
 
 from core.deps import Deps
-from services import console_auth
-from storage import console_sessions
+from services.editors import auth as console_auth
+from services.editors import sessions_live as console_sessions
 from tests.console.conftest import PASSWORD, Client, ConsoleClient, MakeEditor
 
 
 async def test_login_sets_a_secure_session_cookie_and_logs_the_login(client: Client, deps: Deps) -> None:
     c = await client()
     await deps.db.editors.delete_many({})
-    from services import editors
+    from services.editors import accounts as editors
 
     await editors.create(
         deps.db, None, {"username": "zhang", "name": "张三", "role": "editor", "org": "370100", "password": PASSWORD}
@@ -46,7 +46,7 @@ async def test_secure_flag_when_public_url_is_https(client: Client, deps: Deps) 
     object.__setattr__(deps.settings.server, "public_url", "https://gh.example.cn")
     try:
         c = await client()
-        from services import editors
+        from services.editors import accounts as editors
 
         await editors.create(deps.db, None, {"username": "li", "role": "admin", "org": "370000", "password": PASSWORD})
         resp = await c.login("li")

@@ -17,7 +17,8 @@ import pytest
 
 from core.clock import now
 from core.deps import Deps
-from services import activity_admin, editors
+from services.activities import definitions as activity_admin
+from services.editors import accounts as editors
 from tests.console.conftest import CITY_A, CITY_B, PASSWORD
 from tests.mp.polls_helpers import make_poll
 

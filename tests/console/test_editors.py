@@ -122,7 +122,7 @@ async def test_create_admin_command(deps: Deps, tmp_path: Path) -> None:
     assert weak.returncode == 1 and "密码长度" in weak.stderr
     reset = await run([*cmd, "--reset"], env=env | {"ADMIN_PW": "Second-Root-2025"})
     assert reset.returncode == 0, reset.stderr
-    from services import editors
+    from services.editors import accounts as editors
 
     doc = await deps.db.editors.find_one({"_id": "admin"})
     assert await editors.verify_password(doc["password_hash"], "Second-Root-2025")

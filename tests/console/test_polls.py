@@ -10,8 +10,8 @@ from openpyxl import load_workbook
 
 from core.clock import now
 from core.deps import Deps
-from services import votes
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
+from services.polls import voting as votes
 from tests.console.conftest import CITY_A, CITY_B, Client, audit_count
 from tests.mp.polls_helpers import make_poll
 

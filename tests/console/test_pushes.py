@@ -10,7 +10,7 @@ from typing import Any
 
 from core.clock import now
 from core.deps import Deps
-from services import pushes
+from services.pushes import compose as pushes
 from tests.console.conftest import CITY_A, CITY_B, Client, ConsoleClient, audit_count
 
 

@@ -13,7 +13,7 @@ from openpyxl import Workbook
 
 from core.clock import now
 from core.deps import Deps
-from services import activity_admin
+from services.activities import definitions as activity_admin
 from tests.console.conftest import CITY_A, CITY_B, Client, ConsoleClient, audit_count
 
 ROSTER = (

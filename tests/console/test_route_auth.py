@@ -136,7 +136,9 @@ async def real_ids(deps: Deps) -> tuple[str, ...]:
     from datetime import timedelta
 
     from core.clock import now
-    from services import activity_admin, pushes, survey_admin
+    from services.activities import definitions as activity_admin
+    from services.pushes import compose as pushes
+    from services.surveys import definitions as survey_admin
     from tests.mp.polls_helpers import make_poll
 
     poll = await make_poll(deps, org="370100")
@@ -268,8 +270,8 @@ VENDOR_ALLOWED = {"/admin/logout", "/admin/password", "/admin/redeem", "/api/adm
 
 async def test_vendor_accounts_reach_only_redemption(deps: Deps, client: Client) -> None:
     """A shop's account (role vendor) is sent to /admin/redeem from every page and refused by every other API."""
-    from services import editors
     from services.benefits import store
+    from services.editors import accounts as editors
 
     await store.insert_vendor(deps.db, {"_id": "v0123456789", "name": "店", "org": "370100",
                                         "org_path": ["370000", "370100"]})  # fmt: skip

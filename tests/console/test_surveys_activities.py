@@ -12,8 +12,11 @@ from openpyxl import load_workbook
 
 from core.clock import now
 from core.deps import Deps
-from services import activity_admin, signups, survey_admin, surveys
-from services.sessions import CurrentUser
+from services.activities import definitions as activity_admin
+from services.activities import signups
+from services.members.sessions import CurrentUser
+from services.surveys import answering as surveys
+from services.surveys import definitions as survey_admin
 from tests.console.conftest import CITY_A, CITY_B, Client, ConsoleClient, audit_count
 
 QUESTIONS = [

@@ -9,10 +9,10 @@ import pytest
 
 from core.clock import now
 from core.deps import Deps
-from services.console_scope import Scope
 from services.coupons import admin
-from services.editors import Editor
-from services.sessions import CurrentUser
+from services.editors.accounts import Editor
+from services.editors.scope import Scope
+from services.members.sessions import CurrentUser
 from tests.conftest import Fetch
 from tests.console.conftest import client, make_editor  # noqa: F401 - the console fixtures
 from tests.mp.conftest import MpClient

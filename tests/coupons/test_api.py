@@ -7,7 +7,7 @@ from typing import Any
 
 from core.deps import Deps
 from services.coupons import admin, jobs
-from services.roster import import_roster
+from services.members.roster import import_roster
 from tests.coupons.conftest import scope, spec
 from tests.mp.conftest import MpClient
 from tests.mp.roster_files import ROSTER, csv_bytes

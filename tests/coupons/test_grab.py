@@ -13,7 +13,7 @@ from core.clock import now
 from core.deps import Deps
 from core.errors import Conflict, Forbidden, ServiceError
 from services.coupons import admin, grabbing, jobs
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 from tests.coupons.conftest import LIXIA, SHIZHONG, add_members, scope, spec, wave
 
 

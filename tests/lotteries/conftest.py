@@ -10,10 +10,10 @@ import pytest
 
 from core.clock import now
 from core.deps import Deps
-from services.console_scope import Scope
-from services.editors import Editor
-from services.sessions import CurrentUser
-from storage import members
+from services.editors.accounts import Editor
+from services.editors.scope import Scope
+from services.members import store as members
+from services.members.sessions import CurrentUser
 from tests.wechat_bot.conftest import make_sim, sim  # noqa: F401 - the official account's simulator
 from tools.fake_beacon import FakeDrandServer, start_fake_drand
 

@@ -14,7 +14,7 @@ from core.deps import Deps
 from core.errors import Conflict, Forbidden, NotFound
 from services import benefits
 from services.lotteries import admin, draw, entering, live, views
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 from tests.lotteries.conftest import add_members, draw_def, editor_scope, member_user
 from tools import verify_draw
 from tools.fake_beacon import FakeDrandServer

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from core.clock import now
 from core.deps import Deps
-from services import roster
 from services.lotteries import entering
+from services.members import roster
 from tests.console.conftest import Client, client, make_editor  # noqa: F401 - console fixtures
 from tests.lotteries.conftest import add_members, member_user
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from core.clock import now
 from core.deps import Deps
-from services import roster
 from services.birthdays import admin as birthday_admin
 from services.birthdays import granting
 from services.lotteries import admin
+from services.members import roster
 from tests.lotteries.conftest import draw_def, editor_scope
 from tools import verify_draw
 

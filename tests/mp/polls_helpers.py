@@ -8,8 +8,9 @@ from typing import Any
 
 from core.clock import now
 from core.deps import Deps
-from services import ballot_flusher, polls
-from storage import ballots
+from services.polls import ballots_store as ballots
+from services.polls import definitions as polls
+from services.polls import flusher as ballot_flusher
 
 
 async def make_poll(deps: Deps, org: str = "370000", **kw: Any) -> dict[str, Any]:

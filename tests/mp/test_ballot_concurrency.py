@@ -15,8 +15,8 @@ import aiohttp
 import yaml
 
 from core.deps import Deps
-from services import polls
-from storage import ballots
+from services.polls import ballots_store as ballots
+from services.polls import definitions as polls
 from tests.conftest import AES_KEY, MP_APP_ID, MP_SECRET, OA_APP_ID, OA_SECRET, TOKEN
 from tests.mp.load import login_many, post_all
 from tests.mp.polls_helpers import make_poll, wait_flushed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from core.deps import Deps
-from services.roster import import_roster
+from services.members.roster import import_roster
 from tests.mp.conftest import MpClient
 from tests.mp.roster_files import ROSTER, csv_bytes
 

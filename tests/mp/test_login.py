@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from core.deps import Deps
-from storage.sessions import session_id
+from services.members.sessions_live import session_id
 from tests.mp.conftest import MpClient
 
 
@@ -140,7 +140,8 @@ async def test_redis_or_mongodb_down_is_a_503_to_retry(mp: MpClient, monkeypatch
     from pymongo.errors import ServerSelectionTimeoutError
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from services import members, sessions
+    from services.members import binding as members
+    from services.members import sessions
 
     token = await mp.login("o_outage")
 

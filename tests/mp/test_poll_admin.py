@@ -11,9 +11,11 @@ import pytest
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput, Conflict, Forbidden, NotFound
-from services import ballot_flusher, polls, votes
-from services.sessions import CurrentUser
-from storage import ballots
+from services.members.sessions import CurrentUser
+from services.polls import ballots_store as ballots
+from services.polls import definitions as polls
+from services.polls import flusher as ballot_flusher
+from services.polls import voting as votes
 from tests.mp.polls_helpers import make_poll
 
 

@@ -10,9 +10,10 @@ import pytest
 
 from core.clock import now
 from core.deps import Deps
-from services import polls, votes
-from services.roster import import_roster
-from storage import ballots
+from services.members.roster import import_roster
+from services.polls import ballots_store as ballots
+from services.polls import definitions as polls
+from services.polls import voting as votes
 from tests.mp.conftest import MpClient
 from tests.mp.polls_helpers import make_poll, stored_counts, wait_flushed
 from tests.mp.roster_files import ROSTER, csv_bytes
@@ -200,7 +201,7 @@ async def test_counts_lost_in_redis_are_rebuilt_from_mongodb(mp: MpClient, deps:
 
 async def test_rebuild_waits_for_pending_ballots(deps: Deps) -> None:
     """Ballots still in the stream are stored before the recount, so none is missed."""
-    from services.sessions import CurrentUser
+    from services.members.sessions import CurrentUser
 
     poll = await make_poll(deps)
     for i in range(5):
@@ -241,8 +242,8 @@ async def test_a_long_closed_poll_shows_its_stored_results(mp: MpClient, deps: D
 async def test_a_flushed_redis_at_a_peak_costs_one_mongodb_read_per_poll(
     deps: Deps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.sessions import CurrentUser
-    from storage import polls as poll_store
+    from services.members.sessions import CurrentUser
+    from services.polls import store as poll_store
 
     poll = await make_poll(deps, limit={"per": "poll", "count": 1}, anti_brush={"user_per_minute": 0})
     await deps.redis.flushall()

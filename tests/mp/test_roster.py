@@ -12,7 +12,7 @@ import yaml
 
 from core.deps import Deps
 from core.errors import BadInput, NotFound
-from services.roster import import_roster
+from services.members.roster import import_roster
 from tests.mp.roster_files import HEADER, ROSTER, csv_bytes, xlsx_bytes
 
 ROOT = str(Path(__file__).resolve().parents[2])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.deps import Deps
-from services.roster import import_roster
+from services.members.roster import import_roster
 from tests.mp.conftest import MpClient
 from tests.mp.polls_helpers import make_poll
 from tests.mp.roster_files import ROSTER, csv_bytes

@@ -6,8 +6,8 @@ import pytest
 
 from core.deps import Deps
 from core.errors import Forbidden, NotFound
-from services import visibility as vis
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
+from services.orgs import visibility as vis
 
 JINAN_ENTERPRISE = ("370000", "370100", "370102", "370102001", "370102001001")
 worker = CurrentUser("o1", member_id="M1", org="370102001001", org_path=JINAN_ENTERPRISE)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from core.clock import now
-from services.sessions import CurrentUser
+from services.members.sessions import CurrentUser
 from tests.conftest import Fetch
 from tests.mp.conftest import MpClient
 

@@ -6,7 +6,9 @@ import asyncio
 from typing import Any
 
 from core.deps import Deps
-from services import activity_admin, checkin, survey_admin
+from services.activities import checkin
+from services.activities import definitions as activity_admin
+from services.surveys import definitions as survey_admin
 from tests.mp.conftest import MpClient
 from tests.mp_activities.conftest import FORM, GOOD_ANSWERS, activity_def, survey_def
 from tests.mp_activities.test_checkin import soon

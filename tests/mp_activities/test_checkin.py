@@ -11,7 +11,8 @@ import pytest
 from core.clock import now
 from core.deps import Deps
 from core.errors import BadInput, Conflict
-from services import activity_admin, checkin, signups
+from services.activities import checkin, signups
+from services.activities import definitions as activity_admin
 from tests.mp_activities.conftest import FORM, activity_def, member
 
 

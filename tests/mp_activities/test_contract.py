@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from core.deps import Deps
-from services import checkin, signups
-from services.sessions import CurrentUser
+from services.activities import checkin, signups
+from services.members.sessions import CurrentUser
 from tests.mp.schemathesis_hooks import FUZZ_OPENID
 from tests.mp_activities.conftest import FORM
 from tests.mp_activities.test_api import province_activity, province_survey

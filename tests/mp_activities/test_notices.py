@@ -8,9 +8,9 @@ from typing import Any
 
 from core.clock import now
 from core.deps import Deps
-from services import reminders, signups
-from services.signup_flush import flush_all
-from storage import signups as repo
+from services.activities import reminders, signups
+from services.activities import signups_store as repo
+from services.activities.flusher import flush_all
 from tests.mp_activities.conftest import FORM, member
 from tests.mp_activities.test_signups import published
 
@@ -100,7 +100,7 @@ async def test_reminder_refused_or_missed_is_recorded(deps: Deps, fake_wechat: A
 
 
 async def test_moving_a_session_moves_its_reminders(deps: Deps, fake_wechat: Any) -> None:
-    from services import activity_admin
+    from services.activities import definitions as activity_admin
     from tests.mp_activities.conftest import activity_def
 
     aid = await published(deps, capacity=10, remind_minutes_before=60)

@@ -8,9 +8,10 @@ from typing import Any
 
 from core.deps import Deps, build_deps, close_deps
 from core.embedded import start_redis
-from services import signup_workers, signups
-from services.signup_flush import flush_all
-from storage import signups as repo
+from services.activities import jobs as signup_workers
+from services.activities import signups
+from services.activities import signups_store as repo
+from services.activities.flusher import flush_all
 from tests.mp_activities.conftest import FORM, member
 from tests.mp_activities.test_signups import published, sign
 

@@ -11,9 +11,11 @@ import pytest
 from core.clock import now
 from core.deps import Deps
 from core.errors import Conflict, Forbidden, NotFound, TooMany
-from services import activities, activity_admin, signups
-from services.signup_flush import flush_all
-from services.survey_validation import InvalidAnswers
+from services.activities import browsing as activities
+from services.activities import definitions as activity_admin
+from services.activities import signups
+from services.activities.flusher import flush_all
+from services.surveys.questions import InvalidAnswers
 from tests.mp_activities.conftest import FORM, activity_def, guest, member
 
 
@@ -145,7 +147,7 @@ async def test_200_users_race_for_the_last_10_places(deps: Deps) -> None:
     after = await signups.state(deps).get_many([w["id"] for w in waitlisted])
     assert [after[w["id"]]["status"] for w in waitlisted[:6]] == ["confirmed"] * 5 + ["waitlisted"]
     await flush_all(deps)
-    from storage import signups as repo
+    from services.activities import signups_store as repo
 
     assert await repo.count_by_status(deps.db, aid) == {"confirmed": 30, "waitlisted": 185, "cancelled": 5}
 

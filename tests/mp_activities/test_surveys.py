@@ -11,8 +11,9 @@ import pytest
 from core.clock import now
 from core.deps import Deps
 from core.errors import Conflict, Forbidden, NotFound
-from services import survey_admin, surveys
-from services.survey_validation import InvalidAnswers, InvalidDefinition
+from services.surveys import answering as surveys
+from services.surveys import definitions as survey_admin
+from services.surveys.questions import InvalidAnswers, InvalidDefinition
 from tests.mp_activities.conftest import GOOD_ANSWERS, guest, member, survey_def
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from core import clock
 from core.deps import Deps
-from services import pushes
-from services.fanout import Fanout
-from services.push_state import Tuning
+from services.pushes import compose as pushes
+from services.pushes.fanout import Fanout
+from services.pushes.live import Tuning
 
 PROVINCE = "370000"
 JINAN = "370100"

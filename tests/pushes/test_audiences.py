@@ -7,8 +7,9 @@ import pytest
 from core import clock
 from core.deps import Deps
 from core.errors import BadInput, NotFound
-from services import push_tools, pushes
-from services.fanout import Fanout
+from services.pushes import compose as pushes
+from services.pushes import trial_and_uploads as push_tools
+from services.pushes.fanout import Fanout
 from tests.pushes.conftest import JINAN, PROVINCE, QINGDAO, TEMPLATE, ids, records, seed_followers, send_now, wait_run
 
 LIXIA = "370102"  # a county of Jinan

@@ -9,8 +9,8 @@ from typing import Any
 
 from core import clock
 from core.deps import Deps
-from services import push_progress
-from services.fanout import Fanout
+from services.pushes import progress as push_progress
+from services.pushes.fanout import Fanout
 from tests.pushes.conftest import PROVINCE, ids, records, seed_followers, send_now, wait_run
 
 CUSTOM = {

@@ -10,8 +10,9 @@ import pytest
 
 from core.deps import Deps
 from core.errors import Conflict
-from services import push_progress, pushes
-from services.fanout import Fanout
+from services.pushes import compose as pushes
+from services.pushes import progress as push_progress
+from services.pushes.fanout import Fanout
 from tests.pushes.conftest import (
     FAST,
     PROVINCE,

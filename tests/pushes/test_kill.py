@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from core.deps import Deps
-from services.push_state import SETTINGS_KEY
+from services.pushes.live import SETTINGS_KEY
 from tests.conftest import AES_KEY, MP_APP_ID, MP_SECRET, OA_APP_ID, OA_SECRET, TOKEN
 from tests.pushes.conftest import TEMPLATE, ids, seed_followers, send_now, wait_for, wait_run
 

@@ -4,8 +4,8 @@ errors retried, a push-wide error stopping the run once with a reason."""
 from __future__ import annotations
 
 from core.deps import Deps
-from services import push_progress
-from services.fanout import Fanout
+from services.pushes import progress as push_progress
+from services.pushes.fanout import Fanout
 from tests.pushes.conftest import (
     PROVINCE,
     TEMPLATE,

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from core import clock
 from core.deps import Deps
-from services import push_control, push_progress
-from services.fanout import Fanout
+from services.pushes import control as push_control
+from services.pushes import progress as push_progress
+from services.pushes.fanout import Fanout
 from tests.pushes.conftest import (
     PROVINCE,
     TEMPLATE,

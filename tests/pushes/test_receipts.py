@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from core.deps import Deps
-from services import push_progress, push_receipts
-from services.fanout import Fanout
+from services.pushes import progress as push_progress
+from services.pushes import receipts as push_receipts
+from services.pushes.fanout import Fanout
 from tests.pushes.conftest import PROVINCE, TEMPLATE, ids, records, seed_followers, send_now, wait_run
 from tests.pushes.test_channels import MASS, subscribe_push
 

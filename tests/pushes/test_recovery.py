@@ -10,12 +10,13 @@ from datetime import timedelta
 
 from core import clock
 from core.deps import Deps
-from services import push_control, pushes
-from services.fanout import Fanout
-from services.push_send import client_msg_id
-from services.push_snapshot import cut
-from storage import deliveries
-from storage import push_runs as runs
+from services.pushes import compose as pushes
+from services.pushes import control as push_control
+from services.pushes import deliveries_store as deliveries
+from services.pushes import runs_store as runs
+from services.pushes.fanout import Fanout
+from services.pushes.send import client_msg_id
+from services.pushes.snapshot import cut
 from tests.pushes.conftest import FAST, PROVINCE, TEMPLATE, Clock, ids, records, seed_followers, wait_run
 from tests.pushes.test_channels import CUSTOM
 

@@ -9,7 +9,9 @@ import pytest
 from core import clock
 from core.deps import Deps
 from core.errors import BadInput, Conflict, NotFound
-from services import push_rules, push_tools, pushes
+from services.pushes import compose as pushes
+from services.pushes import rules as push_rules
+from services.pushes import trial_and_uploads as push_tools
 from tests.pushes.conftest import JINAN, PROVINCE, QINGDAO, TEMPLATE
 
 

@@ -14,8 +14,9 @@ from core.deps import Deps
 from scheduler import jobs
 from scheduler.leader import LEADER_KEY, LeaderLock
 from scheduler.runner import SchedulerRunner
-from services import push_control, pushes
-from services.fanout import Fanout
+from services.pushes import compose as pushes
+from services.pushes import control as push_control
+from services.pushes.fanout import Fanout
 from tests.pushes.conftest import PROVINCE, TEMPLATE, ids, seed_followers, wait_for, wait_run
 
 TTL = 0.6

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from core.deps import Deps
-from services import push_progress
-from services.fanout import Fanout
+from services.pushes import progress as push_progress
+from services.pushes.fanout import Fanout
 from tests.pushes.conftest import PROVINCE, TEMPLATE, ids, records, seed_followers, send_now, wait_push, wait_run
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from core.deps import Deps
 from core.errors import BadInput, NotFound
-from services import bot_content_edit
-from services.bot_content import Globals, build_snapshot, make_env
-from services.bot_content_cache import ContentCache
+from services.replies import edit as bot_content_edit
+from services.replies.cache import ContentCache
+from services.replies.compile import Globals, build_snapshot, make_env
 from tests.wechat_bot.conftest import SimFactory
 from tools.fake_wechat import SimResult
 from wechat_bot.message import Text, Transfer

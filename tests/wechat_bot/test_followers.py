@@ -12,8 +12,9 @@ import pytest
 
 from core import clock
 from core.deps import Deps
-from services import follower_tags, followers
-from storage import followers as follower_store
+from services.followers import following as followers
+from services.followers import store as follower_store
+from services.menus import city_tags as follower_tags
 from tests.wechat_bot.conftest import SimFactory
 from tools.fake_wechat import FakeWeChatServer
 from wechat_bot import hooks
@@ -202,7 +203,7 @@ async def test_moving_to_another_city_swaps_the_menu_tag(
 
 
 async def test_template_reports_are_queued_for_the_push_feature(make_sim: SimFactory, deps: Deps) -> None:
-    from services import push_receipts
+    from services.pushes import receipts as push_receipts
 
     reply = await make_sim("safe").send(make_sim("safe").template_finished("o_f_tpl", 424242, "failed:user block"))
     assert reply.text == "success"
@@ -211,7 +212,7 @@ async def test_template_reports_are_queued_for_the_push_feature(make_sim: SimFac
 
 
 async def test_subscribe_notice_reports_are_queued_for_the_push_feature(make_sim: SimFactory, deps: Deps) -> None:
-    from services import push_receipts
+    from services.pushes import receipts as push_receipts
 
     notices = [("TPL_VOTE", 7001, "success"), ("TPL_SIGNUP", 7002, "failed:user block")]
     for fmt in ("xml", "json"):  # XML repeats <List>; JSON has an array

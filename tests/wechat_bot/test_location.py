@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from core.deps import Deps
-from services import centres
-from storage.orgs import seed_docs
+from services.followers import centres
+from services.orgs.store import seed_docs
 from tests.wechat_bot.conftest import SimFactory
 
 

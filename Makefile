@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONFIG ?= config.yaml
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run test lint bench-wechat bench-ballots bench-signups bench-push bench-competitions bench-learning bench-coupons lock clean
+.PHONY: run test lint bench-wechat bench-ballots bench-signups bench-push bench-competitions bench-learning bench-coupons bench-lottery lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench-competitions: $(VENV)/.dev-installed
 
 bench-learning: $(VENV)/.dev-installed
 	$(BIN)/python bench/learning.py
+
+bench-lottery: $(VENV)/.dev-installed
+	$(BIN)/python bench/lottery_draw.py
 
 bench-coupons: $(VENV)/.dev-installed
 	$(BIN)/python bench/coupons.py

@@ -39,6 +39,7 @@ from handlers.starting import StartingGate
 from miniprogram_api import activities as mp_activities
 from miniprogram_api import auth as mp_auth
 from miniprogram_api import benefits as mp_benefits
+from miniprogram_api import birthdays as mp_birthdays
 from miniprogram_api import competitions as mp_competitions
 from miniprogram_api import consultation as mp_consultation
 from miniprogram_api import counselling as mp_counselling
@@ -46,6 +47,7 @@ from miniprogram_api import coupons as mp_coupons
 from miniprogram_api import home as mp_home
 from miniprogram_api import learning as mp_learning
 from miniprogram_api import library as mp_library
+from miniprogram_api import lotteries as mp_lotteries
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
 from miniprogram_api import orgs as mp_orgs
@@ -55,11 +57,13 @@ from seed import seed_all
 from services import learning, library
 from services.activities import jobs as signup_workers
 from services.benefits import jobs as benefits_jobs
+from services.birthdays import jobs as birthday_jobs
 from services.consultation import jobs as consultation_jobs
 from services.counselling import jobs as counselling_jobs
 from services.coupons import jobs as coupon_jobs
 from services.editors import auth as console_auth
 from services.indexes import ensure_indexes
+from services.lotteries import jobs as lottery_jobs
 from services.polls import definitions as polls_service
 from storage import meta
 from wechat_bot import consultation as consultation_bot
@@ -87,6 +91,8 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
         *mp_counselling.routes,  # /api/mp/counselling/counsellors, /slots, /slots/{id}/hold, /bookings/{id}/...
         *mp_learning.routes,  # /api/mp/learning/courses, units (start, heartbeat, read, quiz), credits, certificates
         *mp_library.routes,  # /api/mp/library/books, holds, mine, loans/{copy}/renew, code, ebooks/{book}/..., rankings
+        *mp_lotteries.routes,  # /api/mp/lotteries, /{id}, /entries, /entries/mine, /plays, /publication
+        *mp_birthdays.routes,  # /api/mp/birthday
         *mp_coupons.routes,  # /api/mp/coupons, /{batch_id}, /{batch_id}/grab
         *mp_benefits.routes,  # /api/mp/benefits, /{entitlement_id}/code
         *console.routes,  # /admin/ (editors' console pages), /api/admin/ (their JSON), /static/console/
@@ -172,6 +178,8 @@ def start_hooks() -> list[StartHook]:
         console_auth.start,  # editors' console: a hint on how to create the first admin when none exists
         consultation_jobs.start,  # consultation: escalate SLA breaches, close resolved cases after 7 days
         consultation_bot.start,  # consultation: unfollowing drops drafts and the openid on cases
+        lottery_jobs.start,  # lotteries: instant-win write-behind, end of 公示 (moving to scheduler)
+        birthday_jobs.start,  # birthdays: the daily run of the month's gifts (moving to scheduler)
         wechat_bot_setup.freeze_gc,  # keep last: parks start-up objects outside the cyclic GC (p99)
     ]
 

@@ -39,6 +39,8 @@ KEYWORDS: list[tuple[str, str, str, list[str], int, dict[str, Any]]] = [
     ("learning", "在线学习", "contains", ["学习", "学时", "网课"], 45, _text("learning")),
     ("library", "职工书屋", "contains", ["书屋", "借书", "还书", "读书"], 45, _text("library")),
     ("member", "入会与会员绑定", "contains", ["入会", "会员", "绑定"], 40, _text("member")),
+    ("lottery", "抽奖", "contains", ["抽奖", "抽签"], 50, _text("lottery")),
+    ("birthday", "生日礼品", "contains", ["生日"], 50, _text("birthday")),
     ("hotline", "服务热线", "regex", [r"(热线|电话)(是|号码|多少)?"], 10, _text("hotline")),
     ("nearby", "附近服务中心", "contains", ["服务中心", "附近", "服务站"], 20, _text("nearby")),
 ]

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.activities import signups_store as activity_signups
 from services.activities import store as activities
 from services.benefits import store as benefits
+from services.birthdays import store as birthdays
 from services.competitions import store as competitions
 from services.consultation import store as consultation
 from services.counselling import store as counselling
@@ -23,6 +24,7 @@ from services.followers import centres_store
 from services.followers import store as followers
 from services.learning import store as learning
 from services.library import store as library
+from services.lotteries import store as lotteries
 from services.members import store as members
 from services.members import users_store as mini_users
 from services.menus import store as menus
@@ -64,6 +66,8 @@ SETUPS: list[IndexSetup] = [
     library.ensure_indexes,
     benefits.ensure_indexes,
     coupons.ensure_indexes,
+    lotteries.ensure_indexes,
+    birthdays.ensure_indexes,
     push_runs.ensure_indexes,
 ]
 

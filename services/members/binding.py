@@ -44,6 +44,22 @@ def normalize_phone(phone: str) -> str:
     return digits
 
 
+def normalize_birth_md(text: str) -> str | None:
+    """'3-7', '03/07', '3月7日', '0307', '1985-03-07' (the year is dropped) -> '03-07'; None when no such day.
+
+    February 29 is kept: in other years it counts as February 28 (services/birthdays).
+    """
+    t = unicodedata.normalize("NFKC", text).strip().split(" ")[0]
+    m = re.fullmatch(r"(?:\d{4}[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?", t) or re.fullmatch(r"(\d{2})(\d{2})", t)
+    if not m:
+        return None
+    month, day = int(m.group(1)), int(m.group(2))
+    days = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+    if not (1 <= month <= 12 and 1 <= day <= days[month - 1]):
+        return None
+    return f"{month:02d}-{day:02d}"
+
+
 def normalize_member_no(no: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", no)).upper()
 

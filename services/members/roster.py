@@ -18,7 +18,14 @@ from typing import Any
 from core.deps import Deps
 from core.errors import BadInput, NotFound
 from services.members import store as members
-from services.members.binding import MEMBER_NO, PHONE, normalize_member_no, normalize_name, normalize_phone
+from services.members.binding import (
+    MEMBER_NO,
+    PHONE,
+    normalize_birth_md,
+    normalize_member_no,
+    normalize_name,
+    normalize_phone,
+)
 from services.orgs import store as orgs
 
 MAX_ROWS = 100_000
@@ -31,8 +38,9 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "name": ("姓名", "会员姓名", "name"),
     "phone": ("手机号", "手机号码", "手机", "联系电话", "电话", "phone", "mobile"),
     "org": ("工会编码", "所属工会编码", "组织编码", "工会代码", "org", "org_code"),
+    "birth_md": ("生日", "出生月日", "生日（月-日）", "birthday", "birth_md"),  # optional, month-day only
 }
-COLUMN_NAMES = {"member_no": "会员编号", "name": "姓名", "phone": "手机号", "org": "工会编码"}
+COLUMN_NAMES = {"member_no": "会员编号", "name": "姓名", "phone": "手机号", "org": "工会编码", "birth_md": "生日"}
 
 
 @dataclass(frozen=True)
@@ -200,4 +208,9 @@ def _check_row(
     if org not in subtree:
         errors.append(RowError(number, "工会编码", f"工会编码“{org[:20]}”不存在或不属于本工会"))
     row = {"member_no": no, "name": name, "phone": phone, "org": org, "org_path": subtree.get(org, [])}
+    if get("birth_md"):
+        birth_md = normalize_birth_md(get("birth_md"))
+        if birth_md is None:
+            errors.append(RowError(number, "生日", f"生日“{get('birth_md')[:20]}”不正确，应为 月-日，例如 03-07"))
+        row["birth_md"] = birth_md or ""
     return row, errors

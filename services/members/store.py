@@ -1,12 +1,14 @@
 """The union roster (`members`), imported by editors: one document per member number.
 
-`{_id: member_no, name, phone, org, org_path, bound_openid?, imported_at, updated_at}`. Phone numbers are
-kept as 11 digits; names as written in the roster (trimmed). Binding state lives on `mini_users` (its
+`{_id: member_no, name, phone, org, org_path, bound_openid?, birth_md?, imported_at, updated_at}`. Phone numbers are
+kept as 11 digits; names as written in the roster (trimmed); `birth_md` "MM-DD" (no year) when the
+roster has a birthday column (shown only to the member; services/birthdays). Binding state lives on `mini_users` (its
 unique index is the rule); `bound_openid` here is a copy for editors' lists.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +28,13 @@ class Member:
     org: str
     org_path: tuple[str, ...]
     bound_openid: str = ""
+    birth_md: str = ""
 
 
 async def ensure_indexes(db: Db) -> None:
     await db.members.create_index([("phone", ASCENDING)])
     await db.members.create_index([("org_path", ASCENDING)])
+    await db.members.create_index([("birth_md", ASCENDING)], sparse=True)
 
 
 def _from_doc(doc: dict[str, Any]) -> Member:
@@ -41,6 +45,7 @@ def _from_doc(doc: dict[str, Any]) -> Member:
         org=doc.get("org", ""),
         org_path=tuple(doc.get("org_path") or ()),
         bound_openid=doc.get("bound_openid") or "",
+        birth_md=doc.get("birth_md") or "",
     )
 
 
@@ -74,6 +79,9 @@ async def upsert_many(db: Db, rows: list[dict[str, Any]]) -> tuple[int, int]:
                     "org": r["org"],
                     "org_path": r["org_path"],
                     "updated_at": at,
+                    **(
+                        {"birth_md": r["birth_md"]} if r.get("birth_md") else {}
+                    ),  # a roster without the column keeps it
                 },
                 "$setOnInsert": {"imported_at": at},
             },
@@ -97,3 +105,23 @@ async def count_in(db: Db, org: str) -> int:
 async def contacts(db: Db, member_nos: list[str]) -> dict[str, dict[str, Any]]:
     """Name and phone of the members among `member_nos` (exports for the activity's organisers)."""
     return {m["_id"]: m async for m in db.members.find({"_id": {"$in": member_nos}}, {"name": 1, "phone": 1})}
+
+
+async def born_in_month(db: Db, month: int, org: str = "", batch: int = 1_000) -> AsyncIterator[list[Member]]:
+    """Members (of `org`'s subtree, default all) whose birth month-day lies in `month`, in batches."""
+    query: dict[str, Any] = {"birth_md": {"$gte": f"{month:02d}-01", "$lte": f"{month:02d}-31"}}
+    if org:
+        query["org_path"] = org
+    cursor = db.members.find(query).sort("_id", ASCENDING)
+    chunk: list[Member] = []
+    async for doc in cursor.batch_size(batch):
+        chunk.append(_from_doc(doc))
+        if len(chunk) >= batch:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+async def count_without_birthday(db: Db, org: str) -> int:
+    return await db.members.count_documents({"org_path": org, "birth_md": {"$exists": False}})

@@ -24,6 +24,7 @@ SEED_TEMPLATES: dict[str, dict[str, str]] = {
     "TPL_VOTE_RESULT": {"title": "投票结果通知", "content": "投票主题：{{thing1.DATA}}\n结果：{{thing2.DATA}}"},
     "TPL_CASE_REPLY": {"title": "咨询答复通知", "content": "咨询类别：{{thing1.DATA}}\n答复摘要：{{thing2.DATA}}"},
     "TPL_COUNSELLING_ALERT": {"title": "值班提醒", "content": "提醒事项：{{thing1.DATA}}\n时间：{{time2.DATA}}"},
+    "TPL_BIRTHDAY_GIFT": {"title": "生日礼品到账通知", "content": "礼品：{{thing1.DATA}}\n生日：{{time2.DATA}}"},
 }
 SEED_BANNED_WORDS: dict[str, int] = {"赌博": 20006, "诈骗": 20006, "代开发票": 10001}  # word -> label
 SEED_REVIEW_WORDS: dict[str, int] = {"上访": 20001, "拉横幅": 20001}  # msgSecCheck v2 "review": a person decides

@@ -43,6 +43,8 @@ ACTIONS = {
     "export": "导出",
     "preview": "预览",
     "schedule": "安排发送",
+    "unbind": "解除绑定",
+    "transfer": "转移",
 }
 TARGETS = {
     "editor": "账号",
@@ -53,6 +55,7 @@ TARGETS = {
     "survey": "问卷",
     "activity": "活动",
     "roster": "会员名册",
+    "member": "会员",
     "qrcode": "二维码",
     "push": "推送",
 }

@@ -130,3 +130,11 @@ async def of_follower(db: Db, follower_openid: str, unionid: str = "") -> str | 
         ors.insert(0, {"unionid": unionid})
     doc = await db.mini_users.find_one({"$or": ors}, {"_id": 1})
     return doc["_id"] if doc else None
+
+
+async def move_member(db: Db, member_id: str, org: str, org_path: list[str]) -> MiniUser | None:
+    """The user bound to `member_id` (if any) follows the member to another org."""
+    doc = await db.mini_users.find_one_and_update(
+        {"member_id": member_id}, {"$set": {"org": org, "org_path": org_path}}, return_document=ReturnDocument.AFTER
+    )
+    return _from_doc(doc) if doc else None

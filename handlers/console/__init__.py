@@ -17,6 +17,7 @@ from handlers.console import (
     roster,
     settings,
     surveys,
+    venue,
 )
 
 routes = [
@@ -29,6 +30,7 @@ routes = [
     *polls.routes,
     *surveys.routes,
     *activities.routes,
+    *venue.routes,
     *roster.routes,
     *members.routes,
     *qrcodes.routes,

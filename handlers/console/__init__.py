@@ -18,7 +18,9 @@ from handlers.console import (
     learning,
     library,
     lotteries,
+    members,
     menu,
+    people,
     polls,
     pushes,
     qrcodes,
@@ -26,6 +28,7 @@ from handlers.console import (
     roster,
     settings,
     surveys,
+    venue,
 )
 
 routes = [
@@ -40,7 +43,10 @@ routes = [
     *activities.routes,
     *lotteries.routes,
     *birthdays.routes,
+    *venue.routes,
     *roster.routes,
+    *members.routes,
+    *people.routes,
     *qrcodes.routes,
     *pushes.routes,
     *settings.routes,

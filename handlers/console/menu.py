@@ -10,6 +10,7 @@ from handlers.console.render import field_errors
 from services.menus import admin as console_menu
 from services.menus import rules as console_menu_rules
 from services.menus import store
+from services.replies.preview import click_replies
 
 FIELDS = {"wechat_refused": "_", "no_draft": "_", "menu_level": "_"}
 
@@ -21,10 +22,7 @@ class MenuPage(ConsolePage):
         org, doc = await console_menu.load(self.deps, self.scope)
         kind = console_menu.menu_kind(org)
         buttons = doc.get("draft") or ((doc.get("published") or {}).get("buttons")) or console_menu.SUGGESTED
-        clicks = [
-            d["key"]
-            async for d in self.deps.db.bot_content.find({"kind": "click", "org": {"$in": list(org.path)}}, {"key": 1})
-        ]
+        answers = await click_replies(self.deps.db, list(org.path), org.name)
         await self.render_page(
             "console/menu.html",
             status=status,
@@ -35,7 +33,8 @@ class MenuPage(ConsolePage):
             form=form if form is not None else console_menu_rules.to_form(buttons),
             preview=buttons,
             types=console_menu_rules.BUTTON_TYPES,
-            clicks=sorted(set(clicks)),
+            clicks=sorted(answers),
+            answers=answers,
             suggested=not doc.get("draft"),
             tagging_stale=store.is_stale((doc.get("tagging") or {}).get("beat")),
         )

@@ -8,7 +8,9 @@ from core.errors import BadInput, ServiceError
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.render import field_errors
 from services.editors import once as console_once
+from services.menus.names import click_names
 from services.replies import admin as console_replies
+from services.replies.preview import rendered
 
 DOC_ID = r"([0-9]{6,20}:[A-Za-z0-9:_\-]{1,120})"
 FIELDS = {
@@ -40,11 +42,21 @@ def form_values(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def readable(handler: ConsolePage | ConsoleApi, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each reply with `shown` (the text as the worker reads it) and, for menu clicks, `button`
+    (the name of the menu button carrying the key)."""
+    org = await handler.scope.owner(handler.deps.db)
+    names = await click_names(handler.deps, org.path)
+    return [
+        {**d, "shown": rendered(d.get("reply"), org.name), "button": names.get(d.get("key") or "", "")} for d in docs
+    ]
+
+
 class RepliesPage(ConsolePage):
     nav: ClassVar[str] = "replies"
 
     async def get(self) -> None:
-        docs = await console_replies.list_for(self.deps, self.scope)
+        docs = await readable(self, await console_replies.list_for(self.deps, self.scope))
         await self.render_page(
             "console/replies.html",
             docs=docs,
@@ -122,7 +134,7 @@ class ReplyFormPage(ConsolePage):
 
 class RepliesApi(ConsoleApi):
     async def get(self) -> None:
-        self.write_json({"items": await console_replies.list_for(self.deps, self.scope)})
+        self.write_json({"items": await readable(self, await console_replies.list_for(self.deps, self.scope))})
 
     async def post(self) -> None:
         body = self.json_body()

@@ -17,11 +17,13 @@ from services.activities.flusher import flush_ids, state
 from services.editors import audited
 from services.editors.scope import Scope
 from services.members.binding import member_contacts
+from services.orgs import store as orgs
 from services.surveys.admin import answer_label
 from services.surveys.questions import InvalidDefinition
 
 KIND = audited.Kind("activity", "活动")
 SESSION_SLOTS = 8
+UNBOUND = "未绑定会员"  # a worker who signed up without binding membership: no roster name to show
 STATUS_NAMES = {"confirmed": "报名成功", "waitlisted": "候补", "cancelled": "已取消"}
 
 
@@ -147,6 +149,9 @@ async def _rows(
 ) -> list[list[Any]]:
     ids = [s["member_id"] for s in batch if s.get("member_id")]
     members = await member_contacts(deps, ids)
+    org_names = {
+        c: o.name for c, o in (await orgs.get_many(deps.db, sorted({s["org"] for s in batch if s.get("org")}))).items()
+    }
     out = []
     for s in batch:
         m = members.get(s.get("member_id") or "", {})
@@ -156,10 +161,10 @@ async def _rows(
                 s["seq"],
                 sessions.get(s["session_id"], s["session_id"]),
                 STATUS_NAMES.get(s["status"], s["status"]),
-                m.get("name", ""),
+                m.get("name") or (UNBOUND if not s.get("member_id") else ""),
                 m.get("phone", ""),
                 s.get("member_id") or "",
-                s.get("org") or "",
+                org_names.get(s.get("org") or "", s.get("org") or ""),
                 s.get("created_at"),
                 s.get("checked_in_at"),
                 *(answer_label(q, form.get(q["id"])) for q in questions),

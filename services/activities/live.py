@@ -141,6 +141,12 @@ class SignupState:
             rows = await pipe.execute()
         return {sid: (int(rows[2 * i] or 0), int(rows[2 * i + 1])) for i, sid in enumerate(session_ids)}
 
+    async def session_checkins(self, aid: str, session_ids: list[str]) -> dict[str, int]:
+        """session id -> sign-ups checked in (counted by the check-in script)."""
+        p = prefix(aid)
+        values = await self.redis.mget([f"{p}ci:{sid}" for sid in session_ids]) if session_ids else []
+        return {sid: int(v or 0) for sid, v in zip(session_ids, values, strict=True)}
+
     async def waitlist_position(self, signup_id: str, session_id: str) -> int:
         aid, _ = split_id(signup_id)
         rank = await self.redis.zrank(f"{prefix(aid)}w:{session_id}", signup_id)
@@ -167,9 +173,10 @@ class SignupState:
     async def install(self, aid: str, meta: dict[str, Any], signups: list[dict[str, Any]], max_seq: int) -> None:
         """Write an activity's whole state (from MongoDB); `meta` goes last, so scripts see all or nothing."""
         p, exp = prefix(aid), meta["exp"]
-        stale = [f"{p}meta", f"{p}seq"] + [f"{p}{k}:{sid}" for sid in meta["caps"] for k in ("n", "w")]
+        stale = [f"{p}meta", f"{p}seq"] + [f"{p}{k}:{sid}" for sid in meta["caps"] for k in ("n", "w", "ci")]
         stale += list({f"{p}u:{s['uid']}" for s in signups}) + [f"{p}su:{s['seq']}" for s in signups]
         counts: dict[str, int] = {sid: 0 for sid in meta["caps"]}
+        checked_in: dict[str, int] = {sid: 0 for sid in meta["caps"]}
         for i in range(0, len(stale), 1000):
             await self.redis.delete(*stale[i : i + 1000])
         for i in range(0, len(signups), 500):
@@ -187,11 +194,15 @@ class SignupState:
                         pipe.zadd(f"{p}w:{s['sid']}", {s["id"]: s["seq"]})
                     elif s["status"] == "confirmed":
                         counts[s["sid"]] = counts.get(s["sid"], 0) + 1
+                        if s.get("checked_in_at"):
+                            checked_in[s["sid"]] = checked_in.get(s["sid"], 0) + 1
                 await pipe.execute()
         async with self.redis.pipeline(transaction=True) as pipe:
             for sid, n in counts.items():
                 pipe.set(f"{p}n:{sid}", n)
                 pipe.expireat(f"{p}n:{sid}", exp)
+                pipe.set(f"{p}ci:{sid}", checked_in.get(sid, 0))
+                pipe.expireat(f"{p}ci:{sid}", exp)
                 pipe.expireat(f"{p}w:{sid}", exp)
             pipe.set(f"{p}seq", max_seq)
             pipe.expireat(f"{p}seq", exp)

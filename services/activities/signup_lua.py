@@ -142,6 +142,10 @@ if status ~= 'confirmed' then return {status} end
 local at = redis.call('HGET', h, 'checked_in_at')
 if at and at ~= '' then return {'already', at} end
 redis.call('HSET', h, 'checked_in_at', now, 'checkin_via', ARGV[6])
+-- the venue page's live count per session, expiring with the activity's state
+local ci = P .. 'ci:' .. redis.call('HGET', h, 'sid')
+redis.call('INCR', ci)
+redis.call('EXPIREAT', ci, redis.call('HGET', P .. 'meta', 'exp'))
 bump(h, now)
 mark(aid .. '-' .. seq, now)
 return {'ok', now}

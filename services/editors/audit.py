@@ -57,7 +57,8 @@ ACTIONS = {
     "reject": "驳回",
     "lend": "借出",
     "return": "归还",
-    "transfer": "调拨",
+    "unbind": "解除绑定",
+    "transfer": "转移",
 }
 TARGETS = {
     "editor": "账号",
@@ -68,6 +69,7 @@ TARGETS = {
     "survey": "问卷",
     "activity": "活动",
     "roster": "会员名册",
+    "member": "会员",
     "qrcode": "二维码",
     "push": "推送",
     "competition": "竞赛",

@@ -164,3 +164,8 @@ async def missing_unionid(db: Db, after: str, limit: int) -> list[str]:
 
 async def by_unionid(db: Db, unionid: str) -> dict[str, Any] | None:
     return await db.followers.find_one({"unionid": unionid}, {"_id": 1, "subscribed": 1, "org_path": 1})
+
+
+async def subscribed_among(db: Db, openids: list[str]) -> set[str]:
+    cursor = db.followers.find({"_id": {"$in": openids}, "subscribed": True}, {"_id": 1})
+    return {d["_id"] async for d in cursor}

@@ -50,6 +50,16 @@ class RowError:
     message: str
 
 
+@dataclass(frozen=True)
+class RowChange:
+    """What an import did to one member: inserted, or updated with (field, before, after) per changed field."""
+
+    member_no: str
+    kind: str  # "inserted" | "updated"
+    name: str
+    fields: tuple[tuple[str, str, str], ...] = ()
+
+
 @dataclass
 class ImportReport:
     total: int = 0  # data rows read (blank rows skipped)
@@ -57,6 +67,7 @@ class ImportReport:
     inserted: int = 0
     updated: int = 0
     errors: list[RowError] = field(default_factory=list)
+    changes: list[RowChange] = field(default_factory=list)  # rows that changed something, unchanged ones left out
     dry_run: bool = False
 
     @property
@@ -173,12 +184,28 @@ async def import_roster(
             accepted.append(row)
     report.errors.sort(key=lambda e: e.row)
     report.valid = len(accepted)
-    if not dry_run:
-        for start in range(0, len(accepted), BATCH):
-            inserted, updated = await members.upsert_many(deps.db, accepted[start : start + BATCH])
+    for start in range(0, len(accepted), BATCH):
+        batch = accepted[start : start + BATCH]
+        stored = await members.current(deps.db, [r["member_no"] for r in batch])
+        report.changes.extend(c for c in (_change(r, stored.get(r["member_no"])) for r in batch) if c)
+        if not dry_run:
+            inserted, updated = await members.upsert_many(deps.db, batch)
             report.inserted += inserted
             report.updated += updated
     return report
+
+
+def _change(row: dict[str, Any], before: members.Member | None) -> RowChange | None:
+    """The row against the stored member (a dry run shows what an import would change)."""
+    if before is None:
+        return RowChange(row["member_no"], "inserted", row["name"])
+    pairs = (
+        ("姓名", before.name, row["name"]),
+        ("手机号", before.phone, row["phone"]),
+        ("工会", before.org, row["org"]),
+    )
+    fields = tuple((f, b, a) for f, b, a in pairs if b != a)
+    return RowChange(row["member_no"], "updated", row["name"], fields) if fields else None
 
 
 def _check_row(

@@ -125,3 +125,25 @@ async def born_in_month(db: Db, month: int, org: str = "", batch: int = 1_000) -
 
 async def count_without_birthday(db: Db, org: str) -> int:
     return await db.members.count_documents({"org_path": org, "birth_md": {"$exists": False}})
+
+
+async def page(db: Db, org: str, query: dict[str, Any], after: str, limit: int) -> list[Member]:
+    """A page of `org`'s subtree in member-number order, after the member number `after`."""
+    where: dict[str, Any] = {"org_path": org, **query}
+    if after:
+        where["_id"] = {"$gt": after}
+    cursor = db.members.find(where).sort("_id", ASCENDING).limit(limit)
+    return [_from_doc(d) async for d in cursor]
+
+
+async def set_contact(db: Db, member_no: str, name: str, phone: str) -> None:
+    await db.members.update_one({"_id": member_no}, {"$set": {"name": name, "phone": phone, "updated_at": now()}})
+
+
+async def move(db: Db, member_no: str, org: str, org_path: list[str]) -> None:
+    await db.members.update_one({"_id": member_no}, {"$set": {"org": org, "org_path": org_path, "updated_at": now()}})
+
+
+async def current(db: Db, member_nos: list[str]) -> dict[str, Member]:
+    """The stored members among `member_nos` (what an import is about to change)."""
+    return {d["_id"]: _from_doc(d) async for d in db.members.find({"_id": {"$in": member_nos}})}

@@ -136,3 +136,18 @@ async def by_unionid(db: Db, unionid: str) -> MiniUser | None:
     """The mini-program user with this unionid (a follower writing to the account is the same person)."""
     doc = await db.mini_users.find_one({"unionid": unionid})
     return _from_doc(doc) if doc else None
+
+
+async def move_member(db: Db, member_id: str, org: str, org_path: list[str]) -> MiniUser | None:
+    """The user bound to `member_id` (if any) follows the member to another org."""
+    doc = await db.mini_users.find_one_and_update(
+        {"member_id": member_id}, {"$set": {"org": org, "org_path": org_path}}, return_document=ReturnDocument.AFTER
+    )
+    return _from_doc(doc) if doc else None
+
+
+async def by_members(db: Db, member_ids: list[str]) -> dict[str, MiniUser]:
+    """member id -> the mini-program user bound to it, for those bound."""
+    cursor = db.mini_users.find({"member_id": {"$in": member_ids}})
+    users = [_from_doc(d) async for d in cursor]
+    return {u.member_id: u for u in users}

@@ -78,3 +78,8 @@ async def bump_version(redis: aioredis.Redis) -> int:
 async def of_org(db: Db, org: str) -> list[dict[str, Any]]:
     """One org's own documents (rules, welcome, default, click answers), enabled or not."""
     return [d async for d in db.bot_content.find({"org": org})]
+
+
+async def clicks_along(db: Db, org_path: list[str]) -> list[dict[str, Any]]:
+    """Menu-click replies of the orgs on a path (the menu page lists what each button answers)."""
+    return [d async for d in db.bot_content.find({"kind": "click", "org": {"$in": org_path}})]

@@ -53,18 +53,10 @@ from miniprogram_api import openapi as mp_openapi
 from miniprogram_api import orgs as mp_orgs
 from miniprogram_api import polls as mp_polls
 from miniprogram_api import surveys as mp_surveys
+from scheduler import background
 from seed import seed_all
-from services import learning, library
-from services.activities import jobs as signup_workers
-from services.benefits import jobs as benefits_jobs
-from services.birthdays import jobs as birthday_jobs
-from services.consultation import jobs as consultation_jobs
-from services.counselling import jobs as counselling_jobs
-from services.coupons import jobs as coupon_jobs
 from services.editors import auth as console_auth
 from services.indexes import ensure_indexes
-from services.lotteries import jobs as lottery_jobs
-from services.polls import definitions as polls_service
 from storage import meta
 from wechat_bot import consultation as consultation_bot
 from wechat_bot import setup as wechat_bot_setup
@@ -167,19 +159,9 @@ StartHook = Callable[[Deps], Awaitable[None]]
 def start_hooks() -> list[StartHook]:
     return [
         wechat_bot_setup.start,  # the official account's conversation (content cache, dedupe)
-        polls_service.start,  # votes: flush pending ballots, re-sync running polls, ballot flusher
-        benefits_jobs.start,  # 权益: entitlements past their date become expired (hourly)
-        coupon_jobs.start,  # 抢券: drain pending grants into the ledger, then the grant flusher
-        signup_workers.start,  # sign-ups: drain pending, flusher, confirmations, reminders (moving to scheduler)
-        learning.jobs.start,  # learning: keep writing progress behind (what a previous process left first)
-        library.jobs.start,  # 职工书屋: expired holds back to the shelf or the queue, overdue reminders
-        scheduler.start,  # pushes: fan-out workers (every instance) and the scheduler leader election
-        counselling_jobs.start,  # 心理咨询: hold sweeper, booking notices, slot horizon, 180-day purge
+        background.start,  # every flusher, consumer, loop and job: the one list in scheduler/background.py
         console_auth.start,  # editors' console: a hint on how to create the first admin when none exists
-        consultation_jobs.start,  # consultation: escalate SLA breaches, close resolved cases after 7 days
         consultation_bot.start,  # consultation: unfollowing drops drafts and the openid on cases
-        lottery_jobs.start,  # lotteries: instant-win write-behind, end of 公示 (moving to scheduler)
-        birthday_jobs.start,  # birthdays: the daily run of the month's gifts (moving to scheduler)
         wechat_bot_setup.freeze_gc,  # keep last: parks start-up objects outside the cyclic GC (p99)
     ]
 

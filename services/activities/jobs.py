@@ -7,7 +7,7 @@ import logging
 
 from core.deps import Deps
 from services.activities.flusher import flush_all, run_flusher
-from services.activities.reminders import ensure_group, run_notifier, run_reminders
+from services.activities.reminders import ensure_group, run_notifier
 
 log = logging.getLogger(__name__)
 SHUTDOWN_FLUSH_SECONDS = 5.0
@@ -21,8 +21,6 @@ async def start(deps: Deps) -> None:
     await ensure_group(deps)
     deps.spawn(run_flusher(deps), "signups.flusher")
     deps.spawn(run_notifier(deps), "signups.notifier")
-    # TEMPORARY: move to the scheduler as a job calling services.activities.reminders.send_due_reminders.
-    deps.spawn(run_reminders(deps), "signups.reminders")
 
     async def final_flush() -> None:
         try:

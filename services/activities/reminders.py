@@ -203,16 +203,3 @@ async def send_due_reminders(deps: Deps, now: datetime | None = None, limit: int
 
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     return sent
-
-
-async def run_reminders(deps: Deps, every: float = 60.0) -> None:
-    """TEMPORARY: a simple periodic loop until the scheduler engineer registers send_due_reminders as a
-    job (then delete this and its start hook line)."""
-    while not stop_requested():
-        try:
-            await send_due_reminders(deps)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - keep the loop alive
-            log.exception("reminder run failed")
-        await pause(every)

@@ -7,7 +7,6 @@ instances or twice changes nothing more.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from core.clock import now
@@ -19,21 +18,8 @@ EVERY_SECONDS = 3600.0
 
 
 async def expire_once(deps: Deps) -> int:
-    return await store.expire_due(deps.db, now())
-
-
-async def run_expiry(deps: Deps) -> None:
-    while True:
-        try:
-            n = await expire_once(deps)
-            if n:
-                log.info("%d entitlements expired", n)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - MongoDB unavailable: the next round catches up
-            log.exception("expiring entitlements failed")
-        await asyncio.sleep(EVERY_SECONDS)
-
-
-async def start(deps: Deps) -> None:
-    deps.spawn(run_expiry(deps), "benefits-expiry")
+    """Entitlements past their date become `expired` (a guarded update: any instance may run it)."""
+    n = await store.expire_due(deps.db, now())
+    if n:
+        log.info("%d entitlements expired", n)
+    return n

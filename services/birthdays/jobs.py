@@ -3,13 +3,11 @@ daily rerun also catches members who bound or were imported after the 1st) and n
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from core.clock import now
 from core.deps import Deps
 from core.lease import Lease
-from services.activities.flusher import pause, stop_requested
 from services.birthdays import live
 from services.birthdays.granting import RunReport, run_month
 from services.birthdays.notify import notify_many
@@ -45,18 +43,3 @@ async def run_once(deps: Deps) -> RunReport | None:
         return report
     finally:
         await lease.release()
-
-
-async def run_birthday_loop(deps: Deps) -> None:
-    while not stop_requested():
-        try:
-            await run_once(deps)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("birthday run failed; retrying in an hour")
-        await pause(INTERVAL)
-
-
-async def start(deps: Deps) -> None:
-    deps.spawn(run_birthday_loop(deps), "birthday-run")

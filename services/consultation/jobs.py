@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from core.clock import localize, now
 from core.deps import Deps
-from services.activities.flusher import pause, stop_requested
 from services.consultation import delivery, desks, store
 from services.consultation.model import CLOSE_AFTER_DAYS
 from services.consultation.timers import calendar_of, due_at, sla_of
@@ -73,16 +72,8 @@ async def recover_deliveries(deps: Deps, at: datetime | None = None) -> int:
     return sent
 
 
-async def run_consultation_jobs(deps: Deps) -> None:
-    while not stop_requested():
-        try:
-            await recover_deliveries(deps)
-            await escalate_breaches(deps)
-            await close_resolved(deps)
-        except Exception:  # noqa: BLE001 - try again next turn; nothing is lost (guarded updates)
-            log.exception("consultation jobs failed")
-        await pause(EVERY_SECONDS)
-
-
-async def start(deps: Deps) -> None:
-    deps.spawn(run_consultation_jobs(deps), "consultation.jobs")
+async def run_once(deps: Deps) -> None:
+    """One turn of the desks' clock work (every instance; each step is a guarded update)."""
+    await recover_deliveries(deps)
+    await escalate_breaches(deps)
+    await close_resolved(deps)

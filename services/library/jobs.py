@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -19,7 +18,6 @@ from core.clock import localize
 from core.clock import now as clock_now
 from core.deps import Deps
 from core.wechat import WeChatError
-from services.activities.flusher import pause, stop_requested
 from services.library import queue, store
 
 log = logging.getLogger(__name__)
@@ -76,18 +74,7 @@ async def remind_overdue(deps: Deps, at: datetime | None = None) -> dict[str, in
     return out
 
 
-async def run_library_jobs(deps: Deps) -> None:
-    """Once a minute (on every instance: each step is guarded, so instances never double an effect)."""
-    while not stop_requested():
-        try:
-            await expire_holds(deps)
-            await remind_overdue(deps)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - MongoDB or WeChat hiccup: keep the loop alive
-            log.exception("library jobs failed; retrying")
-        await pause(EVERY_S)
-
-
-async def start(deps: Deps) -> None:
-    deps.spawn(run_library_jobs(deps), "library-jobs")
+async def run_once(deps: Deps) -> None:
+    """Once a minute on every instance: each step is guarded, so instances never double an effect."""
+    await expire_holds(deps)
+    await remind_overdue(deps)

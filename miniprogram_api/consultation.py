@@ -14,7 +14,7 @@ from core.clock import from_timestamp
 from core.errors import BadInput
 from miniprogram_api.base import MpHandler
 from miniprogram_api.openapi import body, error, header, ok, query
-from services.consultation import asking, people, store
+from services.consultation import asking, crisis_check, people, store
 from services.consultation.model import CATEGORIES, OPEN_STATES
 
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -103,7 +103,8 @@ class CaseListHandler(MpHandler):
         doc, replayed = await asking.open_case(self.deps, who, new, channel="mp", idem=key)
         if replayed:
             self.set_header("Idempotent-Replayed", "true")
-        self.write_json(_iso(asking.worker_view(doc)), 201)
+        help_text = None if replayed else await crisis_check.help_for(self.deps, who, new.text)
+        self.write_json(_iso({**asking.worker_view(doc), "crisis_help": help_text}), 201)
 
 
 class CaseHandler(MpHandler):
@@ -139,7 +140,8 @@ class CaseMessageHandler(MpHandler):
         who = await people.from_mini_program(self.deps.db, self.user)
         atts = asking.parse_attachments(data.get("attachments"))
         doc = await asking.write_again(self.deps, who, case_id, data["text"], atts, idem=_idem(self))
-        self.write_json(_iso(asking.worker_view(doc)))
+        help_text = await crisis_check.help_for(self.deps, who, data["text"])
+        self.write_json(_iso({**asking.worker_view(doc), "crisis_help": help_text}))
 
 
 class CaseReopenHandler(MpHandler):
@@ -199,6 +201,11 @@ schemas: dict[str, dict[str, Any]] = {
             "anonymous": {"type": "boolean"},
             "can_write": {"type": "boolean"},
             "can_reopen": {"type": "boolean"},
+            "crisis_help": {
+                "type": "string",
+                "nullable": True,
+                "description": "危机求助提示（含 12356、110/120 热线），只在刚提交的文字含危机词时返回",
+            },
             "messages": {
                 "type": "array",
                 "items": {

@@ -122,3 +122,14 @@ async def test_binding_membership_later_keeps_the_workers_cases(deps: Deps, work
     assert status == 200 and page["text"] == "还没绑定会员时提的问题"
     _, mine = await w.call("GET", "/api/mp/cases")
     assert [c["id"] for c in mine["items"]] == [case["id"]]
+
+
+async def test_crisis_words_in_a_case_show_the_hotlines_at_once_and_alert_the_counsellor(
+    deps: Deps, worker: Any
+) -> None:
+    w = await worker("crisis")
+    status, case = await w.open("other", "工资被拖欠半年，我真的不想活了，不知道该怎么办")
+    assert status == 201 and "12356" in case["crisis_help"] and "110" in case["crisis_help"]
+    assert await deps.db.counselling_alerts.count_documents({}) == 1  # the on-duty counsellor's queue
+    status, calm = await (await worker("calm")).open("wage", "公司已经三个月没有发工资了，怎么办？")
+    assert status == 201 and calm["crisis_help"] is None

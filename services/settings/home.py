@@ -8,6 +8,9 @@ from typing import Any
 
 from core.deps import Deps
 from services.activities import browsing
+from services.coupons import browsing as coupon_browsing
+from services.learning import studying
+from services.lotteries import entering
 from services.members.sessions import CurrentUser
 from services.orgs.store import PROVINCE_CODE
 from services.polls import voting
@@ -30,6 +33,9 @@ SECTIONS = (
     Section("votes", "正在投票", "pages/votes/index"),
     Section("surveys", "问卷调查", "pages/surveys/index"),
     Section("activities", "惠工活动", "pages/activities/index"),
+    Section("coupons", "正在抢券", "pages/coupons/index"),
+    Section("lottery", "抽奖与公示", "pages/lottery/index"),
+    Section("learning", "学习中的课程", "pages/learning/index"),
 )
 
 
@@ -60,10 +66,17 @@ async def home(deps: Deps, user: CurrentUser) -> dict[str, Any]:
 
 
 async def _items(deps: Deps, user: CurrentUser, module: str) -> list[dict[str, Any]]:
+    """Up to ON_NOW items of a section, each {id, title}, from the capability's own worker view."""
     if module == "votes":
-        page = await voting.list_polls(deps, user, state="open", limit=ON_NOW)
+        items = (await voting.list_polls(deps, user, state="open", limit=ON_NOW))["items"]
     elif module == "surveys":
-        page = await answering.list_visible(deps, user, limit=ON_NOW)
-    else:
-        page = await browsing.list_visible(deps, user, limit=ON_NOW)
-    return [{"id": i["id"], "title": i["title"]} for i in page["items"][:ON_NOW]]
+        items = (await answering.list_visible(deps, user, limit=ON_NOW))["items"]
+    elif module == "activities":
+        items = (await browsing.list_visible(deps, user, limit=ON_NOW))["items"]
+    elif module == "coupons":
+        items = (await coupon_browsing.page(deps, user, limit=ON_NOW)).items
+    elif module == "lottery":
+        items = (await entering.list_visible(deps, user, cursor="", limit=ON_NOW, live=True))["items"]
+    else:  # learning: the worker's courses in progress
+        items = [{"id": c["course_id"], "title": c["title"]} for c in (await studying.mine(deps, user))["in_progress"]]
+    return [{"id": str(i["id"]), "title": str(i["title"])} for i in items[:ON_NOW]]

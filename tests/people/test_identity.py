@@ -7,20 +7,30 @@ from typing import Any
 
 import pytest
 
+from core import clock
 from core.deps import Deps
 from core.errors import BadInput
+from services.activities import venue
 from services.followers import live as follower_live
 from services.members import binding
 from services.members.roster import import_roster
 from services.menus import live as menu_live
 from services.people import linking
+from services.replies import edit as bot_content_edit
 from tests.mp.conftest import MpClient
 from tests.mp.roster_files import HEADER, csv_bytes
+from tests.mp_activities.conftest import FORM
+from tests.mp_activities.test_checkin import make, soon
 from tests.pushes.conftest import TEMPLATE, records, send_now, wait_run
 from tests.wechat_bot.conftest import SimFactory
+from tests.wechat_bot.test_content import content_of, rule, wait_for
 
 QINGDAO = "370200"
 TO_QINGDAO_MEMBERS = {**TEMPLATE, "audience": {"kind": "members", "filter": {"orgs": [QINGDAO]}}}
+
+
+async def _answers(sim: Any, openid: str, text: str, expected: str) -> bool:
+    return content_of(await sim.send_text(openid, text)) == expected
 
 
 async def _roster(deps: Deps, row: list[str]) -> None:
@@ -61,6 +71,24 @@ async def test_a_worker_is_one_person_across_account_mini_program_and_roster(
     assert follower["org"] == QINGDAO and follower["org_path"] == ["370000", QINGDAO]
     assert await deps.redis.hget(follower_live.ORG_KEY, "o_oa_wang") == f"370000,{QINGDAO}"
     assert await deps.redis.sismember(menu_live.queue_key(menu_live.TAG, QINGDAO), "o_oa_wang")
+
+    # The 青岛 keyword rule answers them now (their org came from membership, not a QR code).
+    await bot_content_edit.save(
+        deps.db, deps.redis, rule("", "exact", ["青岛"], 1, "岛城职工服务专区", org=QINGDAO), "qd"
+    )
+    await wait_for(lambda: _answers(sim, "o_oa_wang", "青岛", "岛城职工服务专区"))
+
+    # Checked in at a venue by the account's check-in QR code (same person) and by the rotating code.
+    aid = await make(deps, {**soon(capacity=5), "org": "370000"})
+    status, signed = await mp.call(
+        "POST", f"/api/mp/activities/{aid}/signups", {"session_id": "s1", "form": FORM}, token
+    )
+    assert status == 201, signed
+    scanned = await sim.scan_qr("o_oa_wang", subscribed=True, scene=f"checkin:{aid}")
+    assert scanned.reply is not None and "签到成功" in scanned.reply["Content"]
+    code, _, _ = venue.rotating_code(deps, aid, "s1", clock.now())
+    status, again = await mp.call("POST", f"/api/mp/activities/{aid}/checkin", {"code": code}, token)
+    assert status == 200 and again["status"] == "already_checked_in"  # one person, one check-in
 
     # A push to 按会员 · 青岛 reaches them; once unbound they are no longer in the member audience.
     assert await _reached(deps, TO_QINGDAO_MEMBERS) == {"o_oa_wang"}

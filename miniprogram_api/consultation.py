@@ -14,8 +14,8 @@ from core.clock import from_timestamp
 from core.errors import BadInput
 from miniprogram_api.base import MpHandler
 from miniprogram_api.openapi import body, error, header, ok, query
-from services.consultation import asking, crisis_check, people, store
-from services.consultation.model import CATEGORIES, OPEN_STATES
+from services.consultation import asking, crisis_check, people
+from services.consultation.model import CATEGORIES
 
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 CASE_ID = r"(?P<case_id>[0-9]{6}[0-9A-F]{8})"
@@ -88,11 +88,7 @@ class CaseListHandler(MpHandler):
             raise BadInput("state 只能是 all 或 open", code="invalid_field")
         who = await people.from_mini_program(self.deps.db, self.user)
         before = from_timestamp(int(raw) / 1000) if raw else None
-        states = sorted(OPEN_STATES) if state == "open" else []
-        docs = await store.mine(self.deps.db, who.aliases, PAGE_SIZE + 1, before, states)
-        items = [asking.summary(d) for d in docs[:PAGE_SIZE]]
-        last = docs[PAGE_SIZE - 1] if len(docs) > PAGE_SIZE else None
-        cursor = str(int(last["opened_at"].timestamp() * 1000)) if last else None
+        items, cursor = await asking.my_cases(self.deps, who, open_only=state == "open", before=before, limit=PAGE_SIZE)
         self.write_json(_iso({"items": items, "next_cursor": cursor}))
 
     async def post(self) -> None:

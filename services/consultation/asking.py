@@ -240,3 +240,14 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
         "updated_at": localize(doc.get("updated_at") or doc["opened_at"]),
         "page": page_of(doc["_id"]),
     }
+
+
+async def my_cases(
+    deps: Deps, who: Requester, *, open_only: bool = False, before: datetime | None = None, limit: int = 20
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The worker's cases, newest first (open ones only for the home page), and the next cursor."""
+    states = sorted(OPEN_STATES) if open_only else []
+    docs = await store.mine(deps.db, who.aliases, limit + 1, before, states)
+    last = docs[limit - 1] if len(docs) > limit else None
+    cursor = str(int(last["opened_at"].timestamp() * 1000)) if last else None
+    return [summary(d) for d in docs[:limit]], cursor

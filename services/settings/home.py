@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.deps import Deps
+from services import counselling
 from services.activities import browsing
+from services.competitions import participation
+from services.consultation import asking
+from services.consultation import people as consult_people
 from services.coupons import browsing as coupon_browsing
 from services.learning import studying
 from services.lotteries import entering
@@ -36,6 +40,9 @@ SECTIONS = (
     Section("coupons", "正在抢券", "pages/coupons/index"),
     Section("lottery", "抽奖与公示", "pages/lottery/index"),
     Section("learning", "学习中的课程", "pages/learning/index"),
+    Section("counselling", "我的心理咨询预约", "pages/counselling/index"),
+    Section("consultation", "我的咨询", "pages/cases/index"),
+    Section("competitions", "劳动竞赛", "pages/competitions/index"),
 )
 
 
@@ -77,6 +84,19 @@ async def _items(deps: Deps, user: CurrentUser, module: str) -> list[dict[str, A
         items = (await coupon_browsing.page(deps, user, limit=ON_NOW)).items
     elif module == "lottery":
         items = (await entering.list_visible(deps, user, cursor="", limit=ON_NOW, live=True))["items"]
-    else:  # learning: the worker's courses in progress
+    elif module == "learning":  # the worker's courses in progress
         items = [{"id": c["course_id"], "title": c["title"]} for c in (await studying.mine(deps, user))["in_progress"]]
+    elif module == "counselling":  # the one active booking (the home never names the counsellor's topic)
+        booking = await counselling.booking.active(deps, user)
+        items = (
+            [{"id": booking["id"], "title": f"{booking['starts_at'][:16].replace('T', ' ')} {booking['status_text']}"}]
+            if booking
+            else []
+        )
+    elif module == "consultation":  # open cases
+        who = await consult_people.from_mini_program(deps.db, user)
+        cases, _ = await asking.my_cases(deps, who, open_only=True, limit=ON_NOW)
+        items = [{"id": c["id"], "title": f"{c['category_name']}咨询 · {c['state_name']}"} for c in cases]
+    else:  # competitions the worker's enterprise takes part in
+        items = (await participation.list_for(deps, user, limit=ON_NOW))["items"]
     return [{"id": str(i["id"]), "title": str(i["title"])} for i in items[:ON_NOW]]

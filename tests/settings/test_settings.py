@@ -88,7 +88,16 @@ async def test_the_home_shows_the_citys_brand_modules_and_hotline(deps: Deps, mp
     assert home["org"] == QINGDAO and home["brand"]["name"] == "齐鲁工惠·青岛行"
     keys = [m["key"] for m in home["modules"]]
     assert "lottery" not in keys and "votes" in keys
-    assert {s["module"] for s in home["on_now"]} == {"votes", "surveys", "activities", "coupons", "learning"}
+    assert {s["module"] for s in home["on_now"]} == {
+        "votes",
+        "surveys",
+        "activities",
+        "coupons",
+        "learning",
+        "counselling",
+        "consultation",
+        "competitions",
+    }
     status, _ = await mp.call("GET", "/api/mp/home")
     assert status == 401
 

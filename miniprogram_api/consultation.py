@@ -14,6 +14,7 @@ from core.clock import from_timestamp
 from core.errors import BadInput
 from miniprogram_api.base import MpHandler
 from miniprogram_api.openapi import body, error, header, ok, query
+from miniprogram_api.paging import KEY_PATTERN
 from services.consultation import asking, crisis_check, people
 from services.consultation.model import CATEGORIES
 
@@ -22,7 +23,7 @@ CASE_ID = r"(?P<case_id>[0-9]{6}[0-9A-F]{8})"
 PAGE_SIZE = 20
 _IDEM_HEADER = header(
     "Idempotency-Key",
-    {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+    {"type": "string", "pattern": KEY_PATTERN},
     "本次提交的唯一编号：网络超时后用同一编号重试，只会登记一个咨询并返回它（响应头 Idempotent-Replayed: true）",
 )
 
@@ -37,7 +38,7 @@ def _iso(value: Any) -> Any:
 
 _IDEM_MSG = header(
     "Idempotency-Key",
-    {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+    {"type": "string", "pattern": KEY_PATTERN},
     "本条补充的唯一编号：网络超时后用同一编号重试，只会记录一次",
 )
 

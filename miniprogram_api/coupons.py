@@ -14,6 +14,7 @@ from core.errors import BadInput, NotFound, ServiceError, Unauthorized
 from handlers.lean import LeanRoute
 from miniprogram_api.base import INFRASTRUCTURE_ERRORS, SESSION_EXPIRED, MpHandler
 from miniprogram_api.openapi import error, header, ok, query
+from miniprogram_api.paging import KEY_PATTERN
 from services.coupons import browsing, grabbing, reminders
 from services.members import sessions
 
@@ -101,7 +102,7 @@ class GrabRoute(LeanRoute):
             "parameters": [
                 header(
                     "Idempotency-Key",
-                    {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+                    {"type": "string", "pattern": KEY_PATTERN},
                     "本次抢券的唯一编号：超时后用同一编号重试，返回第一次的结果（响应头 Idempotent-Replayed: true）",
                 )
             ],
@@ -115,7 +116,7 @@ class GrabRoute(LeanRoute):
 
     def start(self, headers: httputil.HTTPHeaders) -> None:
         self._auth = headers.get("Authorization", "")
-        self._key = headers.get("Idempotency-Key", "")
+        self._key = headers.get("Idempotency-Key")  # None: absent; "" (sent empty) is refused below
 
     def body_done(self) -> None:
         self.run(self._grab())
@@ -145,12 +146,12 @@ class GrabRoute(LeanRoute):
         user = await sessions.authenticate(self.deps, token)
         if user is None:
             raise Unauthorized(SESSION_EXPIRED, code="unauthorized")
-        if self._key and not IDEMPOTENCY_KEY.fullmatch(self._key):
+        if self._key is not None and not IDEMPOTENCY_KEY.fullmatch(self._key):
             raise BadInput("Idempotency-Key 应为 8 到 64 位字母、数字、- 或 _", code="invalid_idempotency_key")
         batch_id = unquote(self.path.split("/")[4])
         if not 1 <= len(batch_id) <= 64:
             raise NotFound("该批优惠券不存在或已下线", code="batch_not_found")
-        return await grabbing.grab(self.deps, user, batch_id, self.client_ip(), self._key)
+        return await grabbing.grab(self.deps, user, batch_id, self.client_ip(), self._key or "")
 
 
 _TIME = {"type": "string", "format": "date-time"}

@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 from core.errors import BadInput
 from miniprogram_api.base import MpHandler
 from miniprogram_api.openapi import body, error, header, ok, query
+from miniprogram_api.paging import KEY_PATTERN, idempotency_key
 from services.library import borrowing, counter, reading
 
 TAGS = ["职工书屋"]
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 class SearchHandler(MpHandler):
@@ -112,15 +112,13 @@ class PositionHandler(MpHandler):
 class MinutesHandler(MpHandler):
     openapi: ClassVar[dict[str, Any]] = {
         "post": {"tags": TAGS, "summary": "上报阅读分钟数（每人每天最多计 240 分钟）", "operationId": "addMinutes",
-                 "parameters": [header("Idempotency-Key", {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+                 "parameters": [header("Idempotency-Key", {"type": "string", "pattern": KEY_PATTERN},
                                        "本次上报的唯一编号：超时重试用同一编号，15 分钟内只计一次")],
                  "requestBody": body("ReadingMinutes"), "responses": {"200": ok("MinutesResult")}},
     }  # fmt: skip
 
     async def post(self, book: str) -> None:
-        key = self.request.headers.get("Idempotency-Key", "")
-        if key and not IDEMPOTENCY_KEY.fullmatch(key):
-            raise BadInput("Idempotency-Key 应为 8 到 64 位字母、数字、- 或 _", code="invalid_idempotency_key")
+        key = idempotency_key(self)
         data = self.body("ReadingMinutes")
         self.write_json(await reading.add_minutes(self.deps, self.user, book, data["minutes"], key))
 

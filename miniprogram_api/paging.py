@@ -19,12 +19,14 @@ LIMIT_PARAM = query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "d
 CURSOR_PARAM = query("cursor", {"type": "string"}, "上一页返回的 next_cursor；不传为第一页")
 BEFORE_PARAM = {**query("before", {"type": "string"}, "已弃用：同 cursor"), "deprecated": True}
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+# As published: HTTP strips the blanks around a header value before we see it, so they are allowed.
+KEY_PATTERN = "^[ \t]*[A-Za-z0-9_-]{8,64}[ \t]*$"
 
 
 def idempotency_param(what: str) -> dict[str, Any]:
     return header(
         "Idempotency-Key",
-        {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+        {"type": "string", "pattern": KEY_PATTERN},
         f"本次{what}的唯一编号（建议每次点击生成一个 UUID）：网络超时后用同一编号重试，只生效一次并返回第一次的结果",
     )
 
@@ -60,7 +62,9 @@ def page_schema(item_ref: str, description: str = "") -> dict[str, Any]:
 
 def idempotency_key(handler: tornado.web.RequestHandler) -> str:
     """The request's Idempotency-Key header ("" when absent), checked."""
-    key = handler.request.headers.get("Idempotency-Key", "")
-    if key and not KEY_RE.fullmatch(key):
+    key = handler.request.headers.get("Idempotency-Key")
+    if key is None:
+        return ""
+    if not KEY_RE.fullmatch(key):  # present but empty or malformed: refused, never read as "no key"
         raise BadInput("Idempotency-Key 应为 8 到 64 位字母、数字、- 或 _", code="invalid_idempotency_key")
     return key

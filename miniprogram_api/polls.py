@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from core.errors import BadInput
 from miniprogram_api.base import MpHandler
 from miniprogram_api.openapi import body, error, header, ok, query
-from miniprogram_api.paging import idempotency_key
+from miniprogram_api.paging import KEY_PATTERN, idempotency_key
 from services.polls import voting as votes
 
 STATES = ("all", "open", "ended")
@@ -68,7 +68,7 @@ class BallotHandler(MpHandler):
             "parameters": [
                 header(
                     "Idempotency-Key",
-                    {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+                    {"type": "string", "pattern": KEY_PATTERN},
                     "本次投票的唯一编号（建议每次点击生成一个 UUID）：网络超时后用同一编号重试，"
                     "15 分钟内只计一票并返回第一次的结果（响应头 Idempotent-Replayed: true）",
                 )

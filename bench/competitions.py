@@ -38,7 +38,7 @@ from services.competitions import closing, judging, panel, results, store  # noq
 from services.competitions.access import loaded  # noqa: E402
 from services.competitions.recusal import intersects  # noqa: E402
 from services.editors.accounts import Editor  # noqa: E402
-from storage.indexes import ensure_indexes  # noqa: E402
+from services.indexes import ensure_indexes  # noqa: E402
 from tests.competitions import test_figures as figures  # noqa: E402
 from tests.competitions.helpers import CITY, scope_of  # noqa: E402
 

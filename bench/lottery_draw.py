@@ -60,8 +60,8 @@ async def service(n: int, redis_url: str, mongo_url: str) -> tuple[float, float,
     from seed import seed_all
     from services.editors.accounts import Editor
     from services.editors.scope import Scope
-    from services.lotteries import admin, live
     from services.indexes import ensure_indexes
+    from services.lotteries import admin, live
 
     raw = {"server": {"cookie_secret": "bench"}, "wechat": {"app_id": "wxb", "app_secret": "x", "token": "x"},
            "miniprogram": {"app_id": "wxbmp", "app_secret": "x"}, "redis": {"url": redis_url},

@@ -47,6 +47,7 @@ from miniprogram_api import coupons as mp_coupons
 from miniprogram_api import home as mp_home
 from miniprogram_api import learning as mp_learning
 from miniprogram_api import library as mp_library
+from miniprogram_api import library_checkins as mp_reading
 from miniprogram_api import lotteries as mp_lotteries
 from miniprogram_api import members as mp_members
 from miniprogram_api import openapi as mp_openapi
@@ -82,6 +83,7 @@ def route_table() -> list[tuple[str, type[tornado.web.RequestHandler] | type[Lea
         *mp_consultation.routes,  # /api/mp/cases, /{case_id}, /messages, /reopen (惠工咨询 / 法律援助)
         *mp_counselling.routes,  # /api/mp/counselling/counsellors, /slots, /slots/{id}/hold, /bookings/{id}/...
         *mp_learning.routes,  # /api/mp/learning/courses, units (start, heartbeat, read, quiz), credits, certificates
+        *mp_reading.routes,  # /api/mp/library/checkins, /campaigns, /campaigns/{id}/ranking (阅读打卡, 读书日)
         *mp_library.routes,  # /api/mp/library/books, holds, mine, loans/{copy}/renew, code, ebooks/{book}/..., rankings
         *mp_lotteries.routes,  # /api/mp/lotteries, /{id}, /entries, /entries/mine, /plays, /publication
         *mp_birthdays.routes,  # /api/mp/birthday

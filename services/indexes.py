@@ -23,6 +23,7 @@ from services.editors import store as editors
 from services.followers import centres_store
 from services.followers import store as followers
 from services.learning import store as learning
+from services.library import checkins_store as reading_checkins
 from services.library import store as library
 from services.lotteries import store as lotteries
 from services.members import store as members
@@ -64,6 +65,7 @@ SETUPS: list[IndexSetup] = [
     counselling.ensure_indexes,
     learning.ensure_indexes,
     library.ensure_indexes,
+    reading_checkins.ensure_indexes,
     benefits.ensure_indexes,
     coupons.ensure_indexes,
     lotteries.ensure_indexes,

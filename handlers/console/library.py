@@ -10,7 +10,7 @@ import tornado.web
 from core.errors import BadInput, Forbidden
 from handlers.console.base import ConsoleApi, ConsolePage
 from handlers.console.roster import MAX_UPLOAD, parse_upload
-from services.library import counter, rooms
+from services.library import checkins, counter, rooms
 
 ROOM_ID = r"([0-9a-f]{12})"
 
@@ -102,6 +102,13 @@ class TransferApi(ConsoleApi):
         self.write_json(await rooms.confirm_transfer(self.deps, self.scope, data["copy"], data["to_room"]))
 
 
+class CampaignsApi(ConsoleApi):
+    """Reading campaigns (e.g. 世界读书日) of the working org."""
+
+    async def post(self) -> None:
+        self.write_json(await checkins.create_campaign(self.deps, self.scope, self.json_body()), 201)
+
+
 routes: list[tuple[str, Any]] = [
     (r"/admin/library", LibraryPage),
     (r"/api/admin/library/rooms", RoomsApi),
@@ -109,4 +116,5 @@ routes: list[tuple[str, Any]] = [
     (r"/api/admin/library/rooms/" + ROOM_ID + r"/(lend|return)", CounterApi),
     (r"/api/admin/library/(idle|waiting|suggestions)", OverviewApi),
     (r"/api/admin/library/transfers", TransferApi),
+    (r"/api/admin/library/campaigns", CampaignsApi),
 ]

@@ -76,6 +76,7 @@ TARGETS = {
     **{"consult_case": "咨询", "consult_desk": "咨询台", "consult_calendar": "工作日历"},
     "counselling": "心理咨询",
     "course": "课程",
+    "reading_campaign": "阅读活动",
     "library_room": "书屋",
     "library_copy": "图书",
 }

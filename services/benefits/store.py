@@ -16,16 +16,16 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
-from pymongo.write_concern import WriteConcern
+
+from storage.batching import durable
 
 Db = AsyncDatabase[dict[str, Any]]
 Doc = dict[str, Any]
-JOURNALED = WriteConcern(w=1, j=True)
 DUPLICATE_KEY = 11000
 
 
 def _coll(db: Db) -> AsyncCollection[Doc]:
-    return db.get_collection("entitlements", write_concern=JOURNALED)
+    return durable(db.get_collection("entitlements"))
 
 
 async def ensure_indexes(db: Db) -> None:
@@ -122,7 +122,7 @@ async def ensure_vendor_indexes(db: Db) -> None:
 
 
 async def insert_vendor(db: Db, doc: Doc) -> None:
-    await db.get_collection("vendors", write_concern=JOURNALED).insert_one(doc)
+    await durable(db.get_collection("vendors")).insert_one(doc)
 
 
 async def find_vendor(db: Db, vendor_id: str) -> Doc | None:

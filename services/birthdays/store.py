@@ -12,18 +12,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument, WriteConcern
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from storage.batching import durable
+
 Db = AsyncDatabase[dict[str, Any]]
 Doc = dict[str, Any]
-JOURNALED = WriteConcern(j=True)
 
 
 def _grants(db: Db) -> AsyncCollection[Doc]:
-    return db.get_collection("birthday_grants", write_concern=JOURNALED)
+    return durable(db.get_collection("birthday_grants"))
 
 
 async def ensure_indexes(db: Db) -> None:
@@ -35,7 +36,7 @@ async def ensure_indexes(db: Db) -> None:
 
 async def save_policy(db: Db, org: str, fields: Doc) -> tuple[Doc | None, Doc]:
     """(before, after)."""
-    coll = db.get_collection("birthday_policies", write_concern=JOURNALED)
+    coll = durable(db.get_collection("birthday_policies"))
     before = await coll.find_one({"_id": org})
     after = await coll.find_one_and_update(
         {"_id": org}, {"$set": fields}, upsert=True, return_document=ReturnDocument.AFTER

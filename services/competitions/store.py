@@ -22,8 +22,8 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
-from pymongo.write_concern import WriteConcern
 
+from storage.batching import durable
 from storage.indexes import ensure_index
 
 Db = AsyncDatabase[dict[str, Any]]
@@ -48,7 +48,7 @@ async def ensure_indexes(db: Db) -> None:
 
 
 def _scores(db: Db) -> AsyncCollection[Doc]:
-    return db.get_collection("comp_scores", write_concern=WriteConcern(w=1, j=True))
+    return durable(db.get_collection("comp_scores"))
 
 
 # --- competitions ---------------------------------------------------------------------------------

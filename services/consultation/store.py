@@ -13,28 +13,28 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, WriteConcern
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from storage.batching import durable
 from storage.indexes import ensure_index
 
 Db = AsyncDatabase[dict[str, Any]]
 Doc = dict[str, Any]
-J = WriteConcern(j=True)
 
 
 def cases(db: Db) -> AsyncCollection[Doc]:
-    return db.get_collection("consult_cases", write_concern=J)
+    return durable(db.get_collection("consult_cases"))
 
 
 def desks(db: Db) -> AsyncCollection[Doc]:
-    return db.get_collection("consult_desks", write_concern=J)
+    return durable(db.get_collection("consult_desks"))
 
 
 def calendars(db: Db) -> AsyncCollection[Doc]:
-    return db.get_collection("consult_calendars", write_concern=J)
+    return durable(db.get_collection("consult_calendars"))
 
 
 async def ensure_indexes(db: Db) -> None:

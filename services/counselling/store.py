@@ -28,16 +28,16 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
-from pymongo.write_concern import WriteConcern
+
+from storage.batching import durable
 
 Db = AsyncDatabase[dict[str, Any]]
 Doc = dict[str, Any]
-JOURNALED = WriteConcern(w=1, j=True)
 ACTIVE_STATUSES = ("held", "pending_approval", "confirmed")
 
 
 def _c(db: Db, name: str) -> AsyncCollection[Doc]:
-    return db.get_collection(f"counselling_{name}", write_concern=JOURNALED)
+    return durable(db.get_collection(f"counselling_{name}"))
 
 
 async def ensure_indexes(db: Db) -> None:

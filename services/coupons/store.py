@@ -14,11 +14,11 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.write_concern import WriteConcern
+
+from storage.batching import durable
 
 Db = AsyncDatabase[dict[str, Any]]
 Doc = dict[str, Any]
-JOURNALED = WriteConcern(w=1, j=True)
 
 
 async def ensure_indexes(db: Db) -> None:
@@ -28,7 +28,7 @@ async def ensure_indexes(db: Db) -> None:
 
 
 async def insert_batch(db: Db, doc: Doc) -> None:
-    await db.get_collection("coupon_batches", write_concern=JOURNALED).insert_one(doc)
+    await durable(db.get_collection("coupon_batches")).insert_one(doc)
 
 
 async def get_batch(db: Db, batch_id: str) -> Doc | None:
@@ -36,7 +36,7 @@ async def get_batch(db: Db, batch_id: str) -> Doc | None:
 
 
 async def set_status(db: Db, batch_id: str, status: str) -> None:
-    coll = db.get_collection("coupon_batches", write_concern=JOURNALED)
+    coll = durable(db.get_collection("coupon_batches"))
     await coll.update_one({"_id": batch_id}, {"$set": {"status": status}})
 
 
@@ -56,7 +56,7 @@ async def batches_under(db: Db, org: str, limit: int = 200) -> list[Doc]:
 
 async def record_move(db: Db, doc: Doc) -> bool:
     """Store a stock move once; True when it was new."""
-    coll = db.get_collection("coupon_moves", write_concern=JOURNALED)
+    coll = durable(db.get_collection("coupon_moves"))
     result = await coll.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
     return result.upserted_id is not None
 
@@ -73,7 +73,7 @@ async def ensure_reminder_indexes(db: Db) -> None:
 
 async def add_reminder(db: Db, doc: Doc) -> bool:
     """Upsert on insert only (a second tap changes nothing); True when it was new."""
-    coll = db.get_collection("coupon_reminders", write_concern=JOURNALED)
+    coll = durable(db.get_collection("coupon_reminders"))
     result = await coll.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
     return result.upserted_id is not None
 
@@ -83,10 +83,10 @@ async def claim_due_reminder(db: Db, at: datetime, stale_before: datetime, owner
     query = {"$or": [{"status": "pending", "remind_at": {"$lte": at}},
                      {"status": "sending", "claimed_at": {"$lt": stale_before}}]}  # fmt: skip
     update = {"$set": {"status": "sending", "claimed_by": owner, "claimed_at": at}}
-    coll = db.get_collection("coupon_reminders", write_concern=JOURNALED)
+    coll = durable(db.get_collection("coupon_reminders"))
     return await coll.find_one_and_update(query, update, sort=[("remind_at", ASCENDING)])
 
 
 async def finish_reminder(db: Db, reminder_id: str, status: str, at: datetime) -> None:
-    coll = db.get_collection("coupon_reminders", write_concern=JOURNALED)
+    coll = durable(db.get_collection("coupon_reminders"))
     await coll.update_one({"_id": reminder_id, "status": "sending"}, {"$set": {"status": status, "at": at}})

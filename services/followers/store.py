@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from core.clock import TZ
+from storage.batching import durable
 
 Db = AsyncDatabase[dict[str, Any]]
 LIVE = {"subscribed": {"$ne": False}}
@@ -152,7 +153,8 @@ async def set_unionids(db: Db, unionids: dict[str, str]) -> int:
     if not unionids:
         return 0
     ops = [UpdateOne({"_id": o, **LIVE}, {"$set": {"unionid": u}}) for o, u in unionids.items()]
-    result = await db.followers.bulk_write(ops, ordered=False)
+    # journaled: the look-up queue forgets these openids once this returns
+    result = await durable(db.followers).bulk_write(ops, ordered=False)
     return int(result.modified_count)
 
 

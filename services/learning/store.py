@@ -21,16 +21,15 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
-from pymongo.write_concern import WriteConcern
 
+from storage.batching import durable
 from storage.indexes import ensure_index
 
 Db = Any
-JOURNALED = WriteConcern(w=1, j=True)
 
 
 def _c(db: Db, name: str) -> Any:
-    return db.get_collection(name, write_concern=JOURNALED)
+    return durable(db.get_collection(name))
 
 
 async def ensure_indexes(db: Db) -> None:

@@ -19,16 +19,16 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
-from pymongo.write_concern import WriteConcern
 
+from storage.batching import durable
 from storage.indexes import ensure_index
 
 Db = Any
-JOURNALED = WriteConcern(w=1, j=True)
 
 
 def c(db: Db, name: str) -> Any:
-    return db.get_collection(f"library_{name}", write_concern=JOURNALED)
+    """A library collection that writes journaled (majority on a replica set): storage.batching.durable."""
+    return durable(db.get_collection(f"library_{name}"))
 
 
 async def ensure_indexes(db: Db) -> None:

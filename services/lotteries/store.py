@@ -13,23 +13,24 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne, WriteConcern
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from storage.batching import durable
+
 Db = AsyncDatabase[dict[str, Any]]
 Doc = dict[str, Any]
-JOURNALED = WriteConcern(j=True)
 PUBLIC_HIDDEN = {"server_seed": 0}
 
 
 def _entries(db: Db) -> AsyncCollection[Doc]:
-    return db.get_collection("lottery_entries", write_concern=JOURNALED)
+    return durable(db.get_collection("lottery_entries"))
 
 
 def _lotteries(db: Db) -> AsyncCollection[Doc]:
-    return db.get_collection("lotteries", write_concern=JOURNALED)
+    return durable(db.get_collection("lotteries"))
 
 
 async def ensure_indexes(db: Db) -> None:
@@ -148,7 +149,7 @@ async def ensure_play_indexes(db: Db) -> None:
 async def save_plays(db: Db, plays: list[Doc]) -> None:
     if plays:
         ops = [UpdateOne({"_id": p["_id"]}, {"$setOnInsert": p}, upsert=True) for p in plays]
-        await db.get_collection("lottery_plays", write_concern=JOURNALED).bulk_write(ops, ordered=False)
+        await durable(db.get_collection("lottery_plays")).bulk_write(ops, ordered=False)
 
 
 async def plays_of(db: Db, lottery_id: str) -> AsyncIterator[Doc]:

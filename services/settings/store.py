@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 
+from storage.batching import durable
+
 Db = AsyncDatabase[dict[str, Any]]
-JOURNALED = WriteConcern(j=True)  # an acknowledged setting survives a crash of the database
 
 
 async def ensure_indexes(db: Db) -> None:
@@ -40,7 +40,7 @@ async def set_value(db: Db, org: str, key: str, value: Any, locked: bool) -> dic
     else:
         update["$set"] = {f"values.{_field(key)}": value}
     update["$addToSet" if locked else "$pull"] = {"locks": key}
-    before = await db.org_settings.with_options(write_concern=JOURNALED).find_one_and_update(
+    before = await durable(db.org_settings).find_one_and_update(  # an acknowledged setting survives a crash
         {"_id": org}, update, upsert=True
     )
     return _decoded(before) if before else None

@@ -166,6 +166,19 @@ def _ports(given: Sequence[int] | None, count: int) -> list[int]:
     return ports
 
 
+def start_standalone(data_dir: Path, *, port: int = 0, appendfsync: str = "everysec") -> RedisNode:
+    """One plain (not cluster) redis-server from the same binary: the baseline the cluster is
+    compared with (bench/scale.py), and a fast stand-in while debugging the scale tests."""
+    port = port or _ports(None, 1)[0]
+    home = (data_dir / f"standalone-{port}").resolve()
+    if home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    node = RedisNode(port, home, _data_args(home, port, appendfsync))
+    node.start()
+    return node
+
+
 # --------------------------------------------------------------------------------------------- cluster
 
 

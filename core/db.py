@@ -77,8 +77,8 @@ def _sentinel(target: RedisTarget) -> Sentinel:
     return Sentinel(list(target.nodes), sentinel_kwargs=sentinel_kw)  # type: ignore[no-untyped-call]
 
 
-def connect_pipe(url: str, client: aioredis.Redis) -> RedisPipe:
-    """The auto-pipelining connection (core/redis_pipe.py) to the same Redis as `client`."""
+def connect_pipe(url: str) -> RedisPipe:
+    """The auto-pipelining connection (core/redis_pipe.py) to `url`: a ClusterPipe on a Redis Cluster."""
     target = parse_redis_url(url)
     ssl_context = target.tls.context() if target.tls is not None else None
     options: dict[str, Any] = {"username": target.username, "password": target.password, "db": target.db}

@@ -113,7 +113,7 @@ def build_deps(settings: Settings, *, redis_url: str, mongo_url: str, metrics: M
     deps = Deps(
         settings=settings,
         redis=redis,
-        redis_pipe=connect_pipe(redis_url, redis),
+        redis_pipe=connect_pipe(redis_url),
         redis_url=redis_url,
         mongo=mongo,
         db=mongo[settings.mongo.db],

@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 SLOTS = 16384
 Node = tuple[str, int]
 _SCRIPT_COMMANDS = {"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"}
-_KEYLESS = {"PING", "SCRIPT", "INFO", "TIME", "CLUSTER", "ECHO", "DBSIZE", "FLUSHALL", "FLUSHDB"}
+_KEYLESS = {
+    "PING", "SCRIPT", "INFO", "TIME", "CLUSTER", "ECHO", "DBSIZE", "FLUSHALL", "FLUSHDB", "CLIENT", "CONFIG", "ASKING",
+}  # fmt: skip
 MAX_REDIRECTS = 5
 
 

@@ -388,15 +388,18 @@ class RedisSentinel:
                 )
 
             _wait(f"replica {new.addr} promoted", switched, timeout, self._tails)
+            # Demote the old master while its writes are still paused: unpaused first, it would run the
+            # writes waiting on it as a master and acknowledge them, and they would vanish when it turns
+            # replica (found by tests/scale: one lost ballot per worker). Demoted, they fail (READONLY)
+            # and the client retries on the new master. Sentinel would send this REPLICAOF only at its
+            # next 10 s INFO round; it is the same command, sooner.
+            if old.alive():
+                old.cmd("REPLICAOF", "127.0.0.1", new.port)
         finally:
             if pause_writes and old.alive():
                 with contextlib.suppress(redis.RedisError):
                     old.cmd("CLIENT", "UNPAUSE")
-        # The old master rejoins as a replica of the new one. Sentinel would tell it so only at its next
-        # 10 s INFO round; saying it now is the same command, sooner. Wait for the link, so the next
-        # failover finds a replica in sync.
-        if old.alive():
-            old.cmd("REPLICAOF", "127.0.0.1", new.port)
+        # Wait for the link, so the next failover finds a replica in sync.
         _wait(
             f"old master {old.addr} replicating from {new.addr}",
             lambda: (

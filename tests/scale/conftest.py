@@ -163,7 +163,8 @@ class Scale:
         base = {k: v for k, v in os.environ.items() if not k.startswith("SDGH_")}
         return {
             **base,
-            "SDGH_SERVER_PORT": str(port), "SDGH_SERVER_WORKERS": "1", "SDGH_SERVER_COOKIE_SECRET": COOKIE_SECRET,
+            "SDGH_SERVER_PORT": str(port), "SDGH_SERVER_WORKERS": "1", "SDGH_SERVER_INSTANCES": "3",
+            "SDGH_SERVER_COOKIE_SECRET": COOKIE_SECRET,
             "SDGH_SERVER_PUBLIC_URL": "http://127.0.0.1:8080",
             "SDGH_REDIS_URL": self.redis.url, "SDGH_MONGO_URL": self.mongo_url,
             "SDGH_MONGO_DB": self.deps.settings.mongo.db,

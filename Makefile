@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONFIG ?= config.yaml
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run test test-cluster lint bench-wechat bench-ballots bench-signups bench-push bench-competitions bench-learning bench-coupons bench-lottery lock clean
+.PHONY: run test test-cluster lint bench-wechat bench-ballots bench-signups bench-push bench-competitions bench-learning bench-coupons bench-lottery bench-scale lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -68,6 +68,11 @@ bench-lottery: $(VENV)/.dev-installed
 
 bench-coupons: $(VENV)/.dev-installed
 	$(BIN)/python bench/coupons.py
+
+## bench-scale: three instances on a Redis Cluster vs one on standalone Redis; a 1 M push over three, one killed
+bench-scale: $(VENV)/.dev-installed
+	@tools/ensure_redis_server.sh
+	$(BIN)/python bench/scale.py
 
 ## lock: re-pin every package after changing requirements*.txt
 lock:

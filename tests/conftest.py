@@ -43,6 +43,10 @@ Fetch = Callable[..., Awaitable[HTTPResponse]]
 REDIS_MODE = os.environ.get("SDGH_TEST_REDIS", "standalone")
 
 
+# MongoDB: the replica-set URL (`?replicaSet=secantus`, SecantusDB advertises a one-member set), so every
+# test runs what production runs on a replica set: ledgers and write-behind flushes with w=majority,
+# replica-set server selection, retryable writes. Test commands (configureFailPoint) let
+# tests/durability/test_mongo_election.py stage an election on the suite's own server.
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One real redis-server (or single-node Redis Cluster) and one MongoDB-wire server for this test process."""
@@ -56,7 +60,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         else:
             redis = await start_redis(data_dir)
         try:
-            mongo = await start_mongo(data_dir)
+            mongo = await start_mongo(data_dir, replica_set=True, test_commands=True)
         except Exception:
             redis.stop()
             raise

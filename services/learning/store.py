@@ -265,7 +265,7 @@ async def my_credits(db: Db, openid: str, year: int) -> list[dict[str, Any]]:
 
 async def ledger(db: Db, org: str, year: int) -> AsyncIterator[dict[str, Any]]:
     """Per learner and year within `org`'s subtree: total credit hours and courses passed."""
-    pipeline = [
+    pipeline: list[dict[str, Any]] = [
         {"$match": {"org_path": org, "year": year}},
         {"$group": {"_id": "$openid", "member_id": {"$first": "$member_id"}, "name": {"$first": "$name"},
                     "org": {"$first": "$org"}, "hours": {"$sum": "$credit_hours"}, "courses": {"$sum": 1}}},

@@ -8,6 +8,7 @@ parsed target, so credentials, TLS options and failover handling are the same ev
 
 from __future__ import annotations
 
+import types
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -102,13 +103,30 @@ def connect_pipe(url: str) -> RedisPipe:
     return RedisPipe(options=options, ssl_context=ssl_context)
 
 
+class _TransactionalCluster(SyncRedisCluster):
+    """A blocking cluster client whose pipelines are MULTI/EXEC, as on one server.
+
+    APScheduler's RedisJobStore calls `pipeline()` then `multi()`: redis-py's cluster pipeline refuses
+    `multi()` unless made transactional. Its keys share one hash tag (`{sched}:...`), so the
+    transaction is valid on a cluster.
+    """
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
+        return super().pipeline(transaction=True, shard_hint=shard_hint)  # type: ignore[no-untyped-call]
+
+    @property
+    def connection_pool(self) -> Any:
+        """The job store's shutdown() disconnects `client.connection_pool`: here, every node's."""
+        return types.SimpleNamespace(disconnect=self.disconnect_connection_pools)
+
+
 def connect_redis_sync(url: str, *, socket_timeout: float = 5.0) -> redis.Redis:
     """A blocking client (bytes replies) for APScheduler's synchronous job store."""
     target = parse_redis_url(url)
     kw: dict[str, Any] = {**target.connection_kwargs(), "socket_timeout": socket_timeout}
     if target.kind == "cluster":
         nodes = [SyncClusterNode(h, p) for h, p in target.nodes]  # type: ignore[no-untyped-call]
-        return cast(redis.Redis, SyncRedisCluster(startup_nodes=nodes, **kw))
+        return cast(redis.Redis, _TransactionalCluster(startup_nodes=nodes, **kw))
     if target.kind == "sentinel":
         sentinel_kw = {"socket_timeout": SENTINEL_TIMEOUT, "password": target.sentinel_password}
         sentinel = SyncSentinel(list(target.nodes), sentinel_kwargs=sentinel_kw)  # type: ignore[no-untyped-call]

@@ -150,3 +150,25 @@ async def test_sentinel_clients_follow_a_failover(sentinel: RedisSentinel) -> No
     finally:
         await pipe.close()
         await client.aclose()
+
+
+def test_the_scheduler_job_store_works_on_a_cluster(cluster: RedisCluster) -> None:
+    import datetime
+
+    from apscheduler.jobstores.redis import RedisJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    store = RedisJobStore(jobs_key="{sched}:jobs", run_times_key="{sched}:run_times")
+    store.redis = connect_redis_sync(cluster.url)
+    scheduler = BackgroundScheduler(jobstores={"default": store})
+    scheduler.start()
+    try:
+        soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+        for job_id in ("j1", "j2"):
+            scheduler.add_job(print, "date", run_date=soon, id=job_id)
+        scheduler.reschedule_job("j1", trigger="date", run_date=soon + datetime.timedelta(hours=1))
+        scheduler.remove_job("j2")
+        assert [job.id for job in scheduler.get_jobs()] == ["j1"]
+        assert cluster.client().zcard("{sched}:run_times") == 1  # what another leader would find after failover
+    finally:
+        scheduler.shutdown(wait=False)

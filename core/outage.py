@@ -37,8 +37,6 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     ClusterDownError, ClusterError, TryAgainError, MasterDownError, ReadOnlyError, BusyLoadingError,
     SlotNotCoveredError,
 )  # fmt: skip
-# Everything answered 503 "try again": unavailable, or any other error Redis answered.
-STORAGE_ERRORS: tuple[type[BaseException], ...] = (*UNAVAILABLE, RedisError, RedisClusterException)
 QUIET_SECONDS = 30.0
 
 

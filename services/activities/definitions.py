@@ -183,6 +183,7 @@ async def update_activity(
     updated = await repo.update(deps.db, activity_id, changes, expect_status=[doc["status"]])
     if updated is None:
         raise Conflict("活动状态刚刚发生了变化，请刷新后重试", code="activity_changed")
+    await signups.sync_gate(deps, updated)  # a new deadline or opening time holds in the script at once
     await changed(deps, signups.CACHE, activity_id)
     if updated["status"] == "published":
         await signups.apply_config(deps, updated)
@@ -214,6 +215,7 @@ async def publish_activity(deps: Deps, activity_id: str, *, editor_org: str | No
     )
     if updated is None:
         raise Conflict("只有草稿状态的活动可以发布", code="activity_not_draft")
+    await signups.sync_gate(deps, updated)
     await changed(deps, signups.CACHE, activity_id)
     return updated
 
@@ -226,7 +228,9 @@ async def cancel_activity(deps: Deps, activity_id: str, *, editor_org: str | Non
     )
     if updated is None:
         raise Conflict("活动已取消", code="activity_cancelled")
+    await signups.sync_gate(deps, updated)  # from here no script accepts a sign-up, on any instance
     await changed(deps, signups.CACHE, activity_id)
+    await signups.wait_for_sends(deps, activity_id)  # and no confirmation leaves after we answer
     return updated
 
 

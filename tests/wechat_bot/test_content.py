@@ -13,8 +13,8 @@ from core.deps import Deps
 from core.errors import BadInput, NotFound
 from services.replies import edit as bot_content_edit
 from services.replies.cache import ContentCache
-from storage.invalidation import Invalidation
 from services.replies.compile import Globals, build_snapshot, make_env
+from storage.invalidation import Invalidation
 from tests.wechat_bot.conftest import SimFactory
 from tools.fake_wechat import SimResult
 from wechat_bot.message import Text, Transfer

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from core.redis_pipe import RedisPipe, RedisReplyError, bulk
 from services.followers.live import ORG_KEY, SEEN_KEY
@@ -78,7 +79,10 @@ class Deduper:
         if interaction:
             parts += (self._hset, who, bulk(str(int(time.time()))))  # the last interaction
         try:
-            replies = await self._pipe.execute_many((b"".join(parts), 4 if interaction else 3))
+            if self._pipe.clustered:  # a Redis Cluster routes each command by its key: no pre-encoded batch
+                replies = await self._pipe.execute_many(self._commands(dkey, openid, timestamp, nonce, interaction))
+            else:
+                replies = await self._pipe.execute_many((b"".join(parts), 4 if interaction else 3))
             if any(isinstance(r, RedisReplyError) for r in replies):
                 raise ConnectionError(next(r for r in replies if isinstance(r, RedisReplyError)))
             if nonce and replies[2] is None:
@@ -100,10 +104,21 @@ class Deduper:
             return Claim("replied", reply=state[1:])
         return Claim("pending")
 
+    def _commands(self, dkey: str, openid: str, timestamp: str, nonce: str, interaction: bool) -> list[tuple[Any, ...]]:
+        """The claim's commands as argument tuples (what the pre-encoded batch holds)."""
+        commands: list[tuple[Any, ...]] = [
+            ("SET", dkey, self._owner, "NX", "PX", self.pending_ms),
+            ("HGET", ORG_KEY, openid),
+            ("SET", f"msg:n:{timestamp}:{nonce}", 1, "NX", "EX", self.nonce_ttl) if nonce else ("PING",),
+        ]
+        if interaction:
+            commands.append(("HSET", SEEN_KEY, openid, int(time.time())))
+        return commands
+
     def store(self, key: str, reply: str) -> None:
         """Remember the answer for retries ("" = success). Nobody waits: it leaves with the next batch."""
         cmd = b"*5\r\n$3\r\nSET\r\n" + bulk("msg:d:" + key) + bulk("R" + reply) + self._store_tail
-        self._pipe.send_nowait(encoded=cmd)
+        self._pipe.send_nowait(encoded=cmd, key="msg:d:" + key)
 
     async def wait(self, key: str, openid: str, deadline: float) -> Claim:
         """A retry arrived while another delivery is being processed: wait for its answer.

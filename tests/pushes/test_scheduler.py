@@ -164,9 +164,9 @@ async def test_jobs_survive_a_restart(deps: Deps, runners: Runners) -> None:
 
 
 async def _has_job(deps: Deps, push_id: str) -> bool:
-    from scheduler.runner import sync_redis
+    from core.db import connect_redis_sync
 
-    return bool(sync_redis(deps.redis).hexists("sched:jobs", f"push:{push_id}"))
+    return bool(connect_redis_sync(deps.redis_url).hexists("sched:jobs", f"push:{push_id}"))
 
 
 def _true_when(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:

@@ -109,7 +109,7 @@ class SignupState:
         tag = tag_of(aid)
         p = f"mp:act:{tag}:{aid}:"
         rl_keys, weight = window_keys(
-            f"signup:{tag}:{aid}", [Limit("user", openid, RATE_LIMIT)], RATE_WINDOW, now_ms / 1000
+            f"signup:{aid}", [Limit("user", openid, RATE_LIMIT)], RATE_WINDOW, now_ms / 1000, tag=tag
         )
         keys = [p + "meta", p + "gate", p + "seq", f"{p}n:{sid}", f"{p}w:{sid}", f"{p}u:{openid}", p + "su",
                 dirty_key(tag), notify_key(tag), recent_key(tag, openid), *rl_keys]  # fmt: skip

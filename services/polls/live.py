@@ -6,7 +6,7 @@ the poll's keys and its partition's stream):
 - `mp:poll:T:P:counts` hash: option id -> ballots, `_ballots`, `_voters`, and `_init` (present once the
   counters are complete; without it the script refuses and the counters are rebuilt from MongoDB).
 - `mp:poll:T:P:u` hash: openid -> ballots in the poll. `mp:poll:T:P:d:<day>` hash: openid -> ballots that day.
-- `mp:rl:ballot:T:P:...`: the poll's anti-brushing windows per user and per IP (storage.ratelimit).
+- `mp:rl:T:ballot:P:...`: the poll's anti-brushing windows per user and per IP (storage.ratelimit).
 - `mp:poll:T:P:idem:<openid>:<key>`: a client's Idempotency-Key -> the answer it got (15 minutes), so a
   retry after a lost answer returns that answer instead of casting again.
 Every accepted ballot is appended to the partition's stream `mp:ballots:T` in the same script, so it is
@@ -134,7 +134,7 @@ class PollLive:
         # The poll's own limits are in meta; the subjects here are only placeholders for the key names.
         tag = entity_shard_tag(SPACE, poll_id)
         rl_keys, weight = window_keys(
-            f"ballot:{tag}:{poll_id}", [Limit("user", openid, 1), Limit("ip", ip or "-", 1)], 60, now_ms / 1000
+            f"ballot:{poll_id}", [Limit("user", openid, 1), Limit("ip", ip or "-", 1)], 60, now_ms / 1000, tag=tag
         )
         p = f"mp:poll:{tag}:{poll_id}:"
         keys = [p + "meta", p + "counts", p + "u", f"{p}d:{day}", stream(tag), *rl_keys,

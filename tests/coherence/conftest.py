@@ -14,9 +14,7 @@ from tornado.testing import bind_unused_port
 
 from app import Server, make_app, start_hooks, stop_hooks
 from core.deps import Deps, build_deps, close_deps
-from services.editors import accounts as editors
 from storage import invalidation
-from tests.console.conftest import PASSWORD, ConsoleClient
 
 POLL_SECONDS = 0.5  # the instances' version poll, short so that the safety net is testable
 
@@ -66,14 +64,3 @@ async def instances(deps: Deps, redis_url: str, mongo_url: str) -> AsyncIterator
         for stop in stop_hooks():
             await stop(inst.deps)
         await close_deps(inst.deps)
-
-
-@pytest.fixture
-async def editor_on_a(deps: Deps, instances: list[Instance]) -> AsyncIterator[ConsoleClient]:
-    """A province admin logged in to the console of instance A."""
-    await editors.create(deps.db, None, {"username": "prov_admin", "name": "省总管理员", "role": "admin",
-                                         "org": "370000", "password": PASSWORD})  # fmt: skip
-    client = ConsoleClient(instances[0].base)
-    assert (await client.login("prov_admin")).status == 303
-    yield client
-    await client.close()

@@ -21,10 +21,10 @@ from services.activities import definitions as activity_admin
 from services.activities.flusher import flush_all
 from services.activities.signups import CACHE as ACTIVITY_CACHE
 from services.polls import ballots_store as ballots
+from services.polls import definitions as poll_admin
 from services.polls import flusher as ballot_flusher
 from storage import invalidation
 from tests.coherence.conftest import POLL_SECONDS, Instance
-from tests.console.conftest import ConsoleClient
 from tests.mp.polls_helpers import make_poll
 
 SESSIONS = 10
@@ -85,7 +85,7 @@ async def make_activity(deps: Deps) -> dict[str, Any]:
 
 
 async def test_cancel_on_a_stops_signups_and_confirmations_on_b_and_c(
-    deps: Deps, instances: list[Instance], editor_on_a: ConsoleClient, fake_wechat: Any
+    deps: Deps, instances: list[Instance], fake_wechat: Any
 ) -> None:
     fake_wechat.state.auto_consent = True
     a, b, c = instances
@@ -102,9 +102,8 @@ async def test_cancel_on_a_stops_signups_and_confirmations_on_b_and_c(
     }
     streams = [asyncio.create_task(stream(inst, work[inst.name], log, gap=0.002)) for inst in (b, c)]
     await when_accepted(log, 60, 201)
-    resp = await editor_on_a.api("POST", f"/api/admin/activities/{aid}/cancel", {})
+    await activity_admin.cancel_activity(a.deps, aid, editor_org="370000")  # the console's call, on A
     cancelled_at = time.time()  # the editor has the answer from here on
-    assert resp.status == 200, resp.text
     await asyncio.gather(*streams)
 
     after = [s for s in log if s.sent_at > cancelled_at]
@@ -130,9 +129,7 @@ async def test_cancel_on_a_stops_signups_and_confirmations_on_b_and_c(
         assert status == 200 and detail["phase"] == "cancelled", detail
 
 
-async def test_close_on_a_stops_ballots_on_b_and_c(
-    deps: Deps, instances: list[Instance], editor_on_a: ConsoleClient, fake_wechat: Any
-) -> None:
+async def test_close_on_a_stops_ballots_on_b_and_c(deps: Deps, instances: list[Instance], fake_wechat: Any) -> None:
     a, b, c = instances
     poll = await make_poll(
         deps, limit={"per": "poll", "count": 50}, anti_brush={"user_per_minute": 0, "ip_per_minute": 0}
@@ -144,9 +141,8 @@ async def test_close_on_a_stops_ballots_on_b_and_c(
     work = {name: [(t, path, {"options": ["o1"]}) for _ in range(20) for t in toks] for name, toks in tokens.items()}
     streams = [asyncio.create_task(stream(inst, work[inst.name], log, gap=0.002)) for inst in (b, c)]
     await when_accepted(log, 100, 201)
-    resp = await editor_on_a.api("POST", f"/api/admin/polls/{pid}/close", {})
+    await poll_admin.close(a.deps, "370000", pid)  # the console's call, on A
     closed_at = time.time()
-    assert resp.status == 200, resp.text
     await asyncio.gather(*streams)
 
     after = [s for s in log if s.sent_at > closed_at]
@@ -180,4 +176,3 @@ async def test_a_lost_invalidation_is_healed_by_the_version_poll(
         assert time.monotonic() - changed_at < POLL_SECONDS + 0.5, "not healed within the poll interval"
         await asyncio.sleep(0.02)
     assert time.monotonic() - changed_at <= POLL_SECONDS + 0.5
-

@@ -7,9 +7,9 @@ means the batch is read and inserted again — never lost, never stored twice. R
 (AOF), so ballots accepted just before a crash of the service are flushed by the next process that
 starts: `start()` drains what is pending before serving.
 
-Several service instances run a flusher. Each partition has its own short lease
-(`mp:ballots:{poll.N}:flusher`), taken per batch, so busy instances split the partitions and one
-partition is worked by one instance at a time; correctness does not depend on the leases.
+Several service instances run a flusher. Each partition has its own lease (`mp:ballots:{poll.N}:flusher`),
+held while its stream has work and given back when it is empty, so busy instances split the partitions
+and one partition is worked by one instance at a time; correctness does not depend on the leases.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 
 from core.deps import Deps
 from core.lease import Lease
@@ -65,29 +66,56 @@ async def drain_poll(deps: Deps, poll_id: str) -> int:
     return await drain(deps, [ballots.stream_of(poll_id), ballots.OLD_STREAM])
 
 
+class Partitions:
+    """This instance's leases on the streams, kept while a stream has work and given back when it is empty,
+    so busy instances split the partitions and an idle one holds none."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.leases = {s: Lease(deps.redis, lease_key(s), ttl=LEASE_MS / 1000) for s in ballots.STREAMS}
+
+    async def turn(self) -> int:
+        """One batch from every waiting stream this instance holds or can take; returns how many were stored."""
+        counts = await ballots.lengths(self.deps.redis, ballots.STREAMS)
+        waiting = [s for s, n in counts.items() if n]
+        random.shuffle(waiting)  # instances starting together do not all queue on the same partition
+        total = 0
+        for stream in waiting:
+            lease = self.leases[stream]
+            if lease.held and lease.held_until - time.monotonic() > LEASE_MS / 2000:
+                pass  # ours for a while yet: no round trip
+            elif not (await lease.renew() if lease.held else await lease.acquire()):
+                continue  # another instance is on it
+            total += await flush_stream(self.deps, stream)
+        for stream, n in counts.items():
+            if not n and self.leases[stream].held:
+                await self.leases[stream].release()
+        return total
+
+    async def release_all(self) -> None:
+        for lease in self.leases.values():
+            if lease.held:
+                await lease.release()
+
+
 async def flush_once(deps: Deps) -> int:
-    """One turn: a batch from every waiting stream whose lease is free; returns how many were stored."""
-    waiting = [s for s, n in (await ballots.lengths(deps.redis, ballots.STREAMS)).items() if n]
-    random.shuffle(waiting)  # instances starting together do not all queue on the same partition
-    total = 0
-    for stream in waiting:
-        lease = Lease(deps.redis, lease_key(stream), ttl=LEASE_MS / 1000)
-        if not await lease.acquire():
-            continue  # another instance is on it
-        try:
-            total += await flush_stream(deps, stream)
-        finally:
-            await lease.release()
-    return total
+    """One turn of a fresh flusher (tests): a batch from every waiting stream whose lease is free."""
+    parts = Partitions(deps)
+    try:
+        return await parts.turn()
+    finally:
+        await parts.release_all()
 
 
 async def run(deps: Deps) -> None:
-    """The background loop: flush while ballots arrive, poll with a growing pause when idle."""
+    """The background loop: flush while ballots arrive, in batches that fill for IDLE_SLEEP after a small
+    one (a turn costs a few round trips whatever its size), polling with a growing pause when idle."""
     backoff = Backoff()
     idle = IDLE_SLEEP
+    parts = Partitions(deps)
     while True:
         try:
-            n = await flush_once(deps)
+            n = await parts.turn()
             backoff.reset()
         except asyncio.CancelledError:
             raise
@@ -96,7 +124,7 @@ async def run(deps: Deps) -> None:
             await asyncio.sleep(backoff.next())
             continue
         idle = IDLE_SLEEP if n else min(idle * 2, IDLE_SLEEP_MAX)
-        await asyncio.sleep(0 if n else idle)
+        await asyncio.sleep(0 if n >= BATCH else IDLE_SLEEP if n else idle)
 
 
 async def start(deps: Deps) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Protocol
+from typing import Protocol, cast
 
 import redis.asyncio as aioredis
 
@@ -51,7 +51,7 @@ async def changed(redis: aioredis.Redis, space: str, item_id: str = ALL) -> int:
 
 
 async def version(redis: aioredis.Redis, space: str) -> int:
-    return int(await redis.hget(VERSIONS, space) or 0)  # type: ignore[misc]
+    return int(await redis.hget(VERSIONS, space) or 0)
 
 
 class Invalidation:
@@ -97,7 +97,7 @@ class Invalidation:
         """The safety net: a space whose version moved without us hearing it is dropped entirely."""
         if not self._listeners:
             return
-        raw: dict[str, str] = await self.redis.hgetall(VERSIONS)  # type: ignore[misc]
+        raw = cast(dict[str, str], await self.redis.hgetall(VERSIONS))
         for space in self._listeners:
             current = int(raw.get(space) or 0)
             if self._known.get(space) != current:

@@ -167,7 +167,7 @@ class SignupState:
 
     async def get(self, signup_id: str) -> dict[str, Any] | None:
         aid, seq = split_id(signup_id)
-        raw = await self.redis.hget(prefix(aid) + "su", seq)  # type: ignore[misc]
+        raw = await self.redis.hget(prefix(aid) + "su", seq)
         return decode(json.loads(raw)) if raw else None
 
     async def get_many(self, signup_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -37,6 +37,7 @@ from services.activities import notify_live, signups
 from services.activities import notify_retry_live as notify_retry
 from services.activities import signups_store as signups_repo
 from services.activities.flusher import pause, stop_requested
+from services.activities.live import split_id
 
 log = logging.getLogger(__name__)
 HEADLINE = {"confirmed": "报名成功", "promoted": "候补成功，已为您保留名额", "reminder": "活动即将开始"}
@@ -111,6 +112,11 @@ async def _confirm(deps: Deps, signup_id: str, kind: str, attempt: int = 0) -> d
     """Send one confirmation; returns its outcome row for signup_notices (None when nothing was sent, or
     when it was not delivered and waits for a retry)."""
     s = await signups.state(deps).get(signup_id)
+    if s is None:  # an older release's sign-up (or a lost Redis): the activity's state is rebuilt first
+        doc = await signups.activity(deps, split_id(signup_id)[0])
+        if doc is not None:
+            await signups.ensure_state(deps, doc)
+            s = await signups.state(deps).get(signup_id)
     if s is None or s["status"] != "confirmed":
         return None  # cancelled meanwhile: nothing to confirm
     doc = await signups.activity(deps, s["aid"])

@@ -67,14 +67,23 @@ class Verdict:
     retry_after: int = 0  # seconds until the current window ends
 
 
-def window_keys(name: str, limits: list[Limit], window: int, now: float | None = None) -> tuple[list[str], float]:
-    """The Redis keys (current, previous window for each limit) and the previous window's weight."""
+def window_keys(
+    name: str, limits: list[Limit], window: int, now: float | None = None, *, tag: str = ""
+) -> tuple[list[str], float]:
+    """The Redis keys (current, previous window for each limit) and the previous window's weight.
+
+    With `tag` (a script that embeds `LUA_CHECK` passes its aggregate's hash tag) every key carries it,
+    `mp:rl:<tag>:<name>:<dimension>:<subject>:<window number>`: the windows live in the aggregate's
+    cluster slot and count per aggregate."""
     now = time.time() if now is None else now
     number = int(now // window)
     weight = 1.0 - (now - number * window) / window
     keys: list[str] = []
     for lim in limits:
-        base = f"mp:rl:{name}:{lim.dimension}:{lim.subject}:"
+        if tag:
+            base = f"mp:rl:{tag}:{name}:{lim.dimension}:{lim.subject}:"
+        else:
+            base = f"mp:rl:{name}:{lim.dimension}:{lim.subject}:"
         keys += [f"{base}{number}", f"{base}{number - 1}"]
     return keys, weight
 

@@ -281,3 +281,19 @@ async def test_the_pre_partition_org_cache_is_rebuilt_into_the_partitions(make_s
     assert await followers.rebuild_org_cache(deps.db, deps.redis) >= 1
     assert await deps.redis.hget(follower_live.org_key("o_f_part"), "o_f_part") == "370000,371300"
     assert not await deps.redis.exists(follower_live.LEGACY_ORG_KEY)
+
+
+async def test_followers_queued_before_the_cluster_layout_are_still_tagged(
+    deps: Deps, fake_wechat: FakeWeChatServer
+) -> None:
+    state = fake_wechat.state
+    tag_id = await deps.oa.tag_create("济南市总工会关注者")
+    await deps.db.menus.insert_one({"_id": "370100", "tag": {"id": tag_id, "name": "济南市总工会关注者"}})
+    state.add_followers(["o_t_old_1", "o_t_old_2"])
+    # What the previous release left queued (untagged key names).
+    await deps.redis.sadd("menu:tagq", "370100")
+    await deps.redis.sadd("menu:tagq:370100", "o_t_old_1", "o_t_old_2")
+    assert await follower_tags.drain(deps) == 2
+    assert all(tag_id in state.followers.tags_of(o) for o in ("o_t_old_1", "o_t_old_2"))
+    assert not await deps.redis.exists("menu:tagq") and not await deps.redis.exists("menu:tagq:370100")
+    assert await deps.redis.smembers(menu_live.cities_key(follower_tags.TAG)) == set()

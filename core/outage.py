@@ -15,19 +15,41 @@ import logging
 import time
 
 from pymongo.errors import ConnectionFailure
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    ClusterError,
+    MasterDownError,
+    ReadOnlyError,
+    RedisClusterException,
+    RedisError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-# Redis or MongoDB unreachable (ServerSelectionTimeoutError and AutoReconnect are ConnectionFailures;
-# core/redis_pipe.py raises redis-py's errors too).
+# Redis or MongoDB unreachable or between owners: a Sentinel or cluster failover in progress, a slot
+# migrating, a replica still loading (ServerSelectionTimeoutError, AutoReconnect and NotPrimaryError, a
+# MongoDB election, are ConnectionFailures; core/redis_pipe.py raises redis-py's errors too).
 UNAVAILABLE: tuple[type[BaseException], ...] = (
     RedisConnectionError, RedisTimeoutError, ConnectionFailure, ConnectionError, TimeoutError,
+    ClusterDownError, ClusterError, TryAgainError, MasterDownError, ReadOnlyError, BusyLoadingError,
+    SlotNotCoveredError,
 )  # fmt: skip
+# Everything answered 503 "try again": unavailable, or any other error Redis answered.
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (*UNAVAILABLE, RedisError, RedisClusterException)
 QUIET_SECONDS = 30.0
 
 
 def is_unavailable(exc: BaseException | None) -> bool:
     return isinstance(exc, UNAVAILABLE)
+
+
+def is_storage_fault(exc: BaseException | None) -> bool:
+    """Any other error Redis answered (a script's bug, CROSSSLOT): the request still gets a 503 —
+    the caller did nothing wrong and nothing was half-done — but the log keeps the traceback."""
+    return isinstance(exc, (RedisError, RedisClusterException)) and not is_unavailable(exc)
 
 
 def _cause(record: logging.LogRecord) -> BaseException | None:

@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import redis
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.jobstores.redis import RedisJobStore
@@ -31,6 +30,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from core import clock
+from core.db import connect_redis_sync
 from core.deps import Deps
 from scheduler import jobs
 from scheduler.leader import LeaderLock
@@ -104,18 +104,6 @@ class PushExecutor(BaseExecutor):  # type: ignore[misc]
         return events
 
 
-def sync_redis(client: Any) -> redis.Redis:
-    """A blocking client to the same Redis as `client`, for APScheduler's (synchronous) job store."""
-    pool = client.connection_pool
-    kw = pool.connection_kwargs
-    args: dict[str, Any] = {k: kw[k] for k in ("host", "port", "db", "username", "password") if kw.get(k) is not None}
-    if kw.get("path"):
-        args["unix_socket_path"] = kw["path"]
-    if "SSL" in pool.connection_class.__name__:
-        args["ssl"] = True
-    return redis.Redis(**args, socket_timeout=5, decode_responses=False)
-
-
 class SchedulerRunner:
     def __init__(
         self, deps: Deps, *, lock_ttl: float = 10.0, misfire_grace: float = 3600.0, resync_seconds: float = 30.0
@@ -163,7 +151,7 @@ class SchedulerRunner:
         if await move_keys(self.deps.redis, LEGACY_KEYS):
             log.info("scheduler: job store moved to its Redis Cluster key names")
         store = RedisJobStore(jobs_key=JOBS_KEY, run_times_key=RUN_TIMES_KEY)
-        store.redis = sync_redis(self.deps.redis)
+        store.redis = connect_redis_sync(self.deps.redis_url)  # same topology, credentials and TLS
         executor = PushExecutor(self.deps, asyncio.get_running_loop())
         scheduler = BackgroundScheduler(
             jobstores={"default": store}, executors={"default": executor}, timezone=clock.TZ, daemon=True,

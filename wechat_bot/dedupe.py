@@ -27,6 +27,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from core.redis_pipe import RedisPipe, RedisReplyError, bulk
 from services.followers.live import follower_tag
@@ -81,7 +82,10 @@ class Deduper:
         if interaction:
             parts += (self._hset, bulk(f"msg:seen:{tag}"), who, bulk(str(int(time.time()))))  # the last interaction
         try:
-            replies = await self._pipe.execute_many((b"".join(parts), 4 if interaction else 3))
+            if self._pipe.clustered:  # a Redis Cluster routes each command by its key: no pre-encoded batch
+                replies = await self._pipe.execute_many(self._commands(dkey, openid, timestamp, nonce, interaction))
+            else:
+                replies = await self._pipe.execute_many((b"".join(parts), 4 if interaction else 3))
             if any(isinstance(r, RedisReplyError) for r in replies):
                 raise ConnectionError(next(r for r in replies if isinstance(r, RedisReplyError)))
             if nonce and replies[2] is None:
@@ -103,11 +107,24 @@ class Deduper:
             return Claim("replied", reply=state[1:])
         return Claim("pending")
 
+    def _commands(self, dkey: str, openid: str, timestamp: str, nonce: str, interaction: bool) -> list[tuple[Any, ...]]:
+        """The claim's commands as argument tuples (what the pre-encoded batch holds): on a cluster they
+        share the sender's slot, so the router still sends them to one node in one write."""
+        tag = follower_tag(openid)
+        commands: list[tuple[Any, ...]] = [
+            ("SET", dkey, self._owner, "NX", "PX", self.pending_ms),
+            ("HGET", f"msg:fo:{tag}", openid),
+            ("SET", f"msg:n:{tag}:{timestamp}:{nonce}", 1, "NX", "EX", self.nonce_ttl) if nonce else ("PING",),
+        ]
+        if interaction:
+            commands.append(("HSET", f"msg:seen:{tag}", openid, int(time.time())))
+        return commands
+
     def store(self, key: str, openid: str, reply: str) -> None:
         """Remember the answer for retries ("" = success). Nobody waits: it leaves with the next batch."""
         dkey = f"msg:d:{follower_tag(openid)}:{key}"
         cmd = b"*5\r\n$3\r\nSET\r\n" + bulk(dkey) + bulk("R" + reply) + self._store_tail
-        self._pipe.send_nowait(encoded=cmd)
+        self._pipe.send_nowait(encoded=cmd, key=dkey)
 
     async def wait(self, key: str, openid: str, deadline: float) -> Claim:
         """A retry arrived while another delivery is being processed: wait for its answer.

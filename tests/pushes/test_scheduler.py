@@ -184,9 +184,9 @@ async def test_a_job_store_of_the_previous_release_is_moved_once(deps: Deps, run
 
 
 async def _has_job(deps: Deps, push_id: str) -> bool:
-    from scheduler.runner import sync_redis
+    from core.db import connect_redis_sync
 
-    return bool(sync_redis(deps.redis).hexists(JOBS_KEY, f"push:{push_id}"))
+    return bool(connect_redis_sync(deps.redis_url).hexists(JOBS_KEY, f"push:{push_id}"))
 
 
 def _true_when(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:

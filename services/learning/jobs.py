@@ -1,8 +1,9 @@
 """Background work of learning: the progress write-behind (Redis -> MongoDB, journaled, version-guarded).
 
-A unit key stays in its `ln:dirty:<partition>` queue until MongoDB holds its latest version: the ack after
-the write removes it only when the version did not move meanwhile. A crash anywhere loses nothing: the next flusher (here
-or on another instance) writes it again, and the version guard makes the repeat harmless.
+A unit key stays in its `ln:dirty:<partition>` queue until MongoDB holds its latest version: the ack
+after the write removes it only when the version did not move meanwhile. A crash anywhere loses
+nothing: the next flusher (here or on another instance) writes it again, and the version guard makes
+the repeat harmless.
 """
 
 from __future__ import annotations

@@ -87,15 +87,15 @@ class CouponLive:
         self, batch_id: str, member_id: str, *, now_ms: int, org_path: tuple[str, ...], openid: str, org: str,
         idempotency_key: str = "",
     ) -> GrabAnswer:  # fmt: skip
-        idem = _k(batch_id, f"idem:{member_id}:{idempotency_key}") if idempotency_key else ""
         keys = [
             _k(batch_id, "meta"),
             _k(batch_id, "alloc"),
             _k(batch_id, "stock"),
             _k(batch_id, "served"),
             stream_of(batch_id),
-            idem,
         ]
+        if idempotency_key:
+            keys.append(_k(batch_id, f"idem:{member_id}:{idempotency_key}"))
         path = "," + ",".join(org_path) + ","
         answer = await self._grab(keys=keys, args=[batch_id, member_id, now_ms, path, openid, org])
         return GrabAnswer(str(answer[0]), [str(x) for x in answer[1:]])

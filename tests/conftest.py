@@ -37,10 +37,11 @@ _db_counter = itertools.count()
 Fetch = Callable[..., Awaitable[HTTPResponse]]
 
 
-# SDGH_TEST_REDIS=cluster runs every test against a real Redis Cluster (one master owning every slot,
+# TEST_REDIS=cluster (not SDGH_-prefixed: the service refuses unknown SDGH_ variables, and test
+# subprocesses inherit the environment) runs every test against a real Redis Cluster (one master owning every slot,
 # Debian's redis-server 7), which refuses a script, transaction or multi-key command whose keys are not
 # in one hash slot: the whole suite then checks the key layout (storage/keys.py) the way production would.
-REDIS_MODE = os.environ.get("SDGH_TEST_REDIS", "standalone")
+REDIS_MODE = os.environ.get("TEST_REDIS", "standalone")
 
 
 # MongoDB: the replica-set URL (`?replicaSet=secantus`, SecantusDB advertises a one-member set), so every

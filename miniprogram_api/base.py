@@ -54,7 +54,7 @@ class PublicMpHandler(JsonHandler):
 
         Limits per IP should stay generous: a factory's Wi-Fi puts hundreds of workers behind one address.
         """
-        limiter = self.deps.get_or_make(RATE_LIMITER, lambda: RateLimiter(self.deps.redis))
+        limiter = self.deps.get_or_make(RATE_LIMITER, lambda: RateLimiter(self.deps.redis_pipe))
         openid = self.user.openid if self.user else ""
         verdict = await limiter.check(
             name, [Limit("user", openid, per_user), Limit("ip", self.client_ip(), per_ip)], window

@@ -3,8 +3,10 @@
 Pushes are the data; an APScheduler job only triggers one (`scheduler.jobs:fire_push`). The leader
 (scheduler/leader.py) runs a BackgroundScheduler — its own thread, because APScheduler's job
 stores are synchronous and a stalled Redis must never freeze the event loop that answers
-/wechat — whose executor hands each fire back to the event loop. The job store is Redis (`sched:jobs`,
-`sched:run_times`), so next run times survive restarts and failovers, and an occurrence missed
+/wechat — whose executor hands each fire back to the event loop. The job store is Redis (`sched:{sched:store}:jobs`,
+`sched:{sched:store}:run_times`: APScheduler writes both in one MULTI, so they share a hash tag for
+Redis Cluster; the previous release's `sched:jobs` / `sched:run_times` are moved there once, by the
+first leader), so next run times survive restarts and failovers, and an occurrence missed
 while no leader ran fires late (within `misfire_grace`) or is recorded as missed. The leader keeps
 the store in step with the armed pushes: at election, when `sched:version` changes (an editor
 scheduled, edited, paused or cancelled a push) and every `resync_seconds` anyway.
@@ -35,9 +37,15 @@ from scheduler.leader import LeaderLock
 from services.pushes import compose
 from services.pushes import rules as push_rules
 from services.pushes import store as push_store
+from storage.key_moves import move_keys
+from storage.keys import entity_tag
 
 log = logging.getLogger(__name__)
 JOB_PREFIX = "push:"
+_STORE_TAG = entity_tag("sched", "store")
+JOBS_KEY = f"sched:{_STORE_TAG}:jobs"
+RUN_TIMES_KEY = f"sched:{_STORE_TAG}:run_times"
+LEGACY_KEYS = [("sched:jobs", JOBS_KEY), ("sched:run_times", RUN_TIMES_KEY)]
 Fire = Callable[[Any, datetime], Awaitable[Any]]
 
 
@@ -140,7 +148,9 @@ class SchedulerRunner:
 
     async def _lead(self) -> None:
         self.elections += 1
-        store = RedisJobStore(jobs_key="sched:jobs", run_times_key="sched:run_times")
+        if await move_keys(self.deps.redis, LEGACY_KEYS):
+            log.info("scheduler: job store moved to its Redis Cluster key names")
+        store = RedisJobStore(jobs_key=JOBS_KEY, run_times_key=RUN_TIMES_KEY)
         store.redis = connect_redis_sync(self.deps.redis_url)  # same topology, credentials and TLS
         executor = PushExecutor(self.deps, asyncio.get_running_loop())
         scheduler = BackgroundScheduler(

@@ -6,7 +6,7 @@ test session; each test gets an empty Redis (FLUSHALL on every master), its own 
 fresh fake WeChat and its own three instances, started by the test (`await scale.start()`) after it
 has written what the instances read at start (push tuning, for one).
 
-`SDGH_SCALE_REDIS=standalone` runs the same tests on one plain redis-server (a quick check of a test
+`TEST_SCALE_REDIS=standalone` runs the same tests on one plain redis-server (a quick check of a test
 itself; `make test-cluster` always runs the cluster).
 """
 
@@ -35,7 +35,7 @@ from tests.conftest import TOKEN, make_settings
 from tools import redis_lab
 
 ROOT = Path(__file__).resolve().parents[2]
-TOPOLOGY = os.environ.get("SDGH_SCALE_REDIS", "cluster")
+TOPOLOGY = os.environ.get("TEST_SCALE_REDIS", "cluster")
 COOKIE_SECRET = "test-cookie-secret"  # what tests.conftest.make_settings signs with: the same secrets here
 _db_counter = itertools.count()
 

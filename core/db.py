@@ -9,11 +9,13 @@ parsed target, so credentials, TLS options and failover handling are the same ev
 from __future__ import annotations
 
 import types
+from collections.abc import Sequence
 from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
+from pymongo.monitoring import CommandListener
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 from redis.cluster import ClusterNode as SyncClusterNode
@@ -136,9 +138,34 @@ def connect_redis_sync(url: str, *, socket_timeout: float = 5.0) -> redis.Redis:
     return redis.Redis(host=host, port=port, **kw)
 
 
-def connect_mongo(url: str) -> Mongo:
-    # tz_aware + tzinfo: datetimes come back aware, in Asia/Shanghai, like the ones we write.
-    return AsyncMongoClient(url, tz_aware=True, tzinfo=TZ, serverSelectionTimeoutMS=5000, appname="sdgh")
+MONGO_SERVER_SELECTION_SECONDS = 5  # how long an operation waits for a (new) primary before it fails: a 503
+
+
+def connect_mongo(url: str, *, listeners: Sequence[CommandListener] = ()) -> Mongo:
+    """pymongo's asyncio client for `url` (a replica-set URL in production: `mongodb://h1,h2,h3/?replicaSet=rs0`).
+
+    - tz_aware + tzinfo: datetimes come back aware, in Asia/Shanghai, like the ones we write.
+    - retryWrites / retryReads (pymongo's defaults, stated so that a URL cannot silently turn them off:
+      explicit keyword arguments win over the URL's options): a write or read that meets a primary
+      stepping down, a dropped connection or a "not primary" answer is sent once more, to the new primary,
+      with the same transaction number, and the server applies a write at most once. A short election
+      or a network blip is then invisible; a longer one fails the request after
+      MONGO_SERVER_SELECTION_SECONDS, which the handlers answer 503 with Retry-After (core/outage.py).
+      pymongo retries single-document writes (insert, update_one, find_one_and_*, bulk_write of those);
+      update_many / delete_many are never retried: ours are guarded or idempotent, so a failed one is
+      simply run again by the caller's next turn or the user's next try.
+    - Write concern: the client default (w=1 on a replica set) for ordinary writes; ledgers, content and
+      every write-behind flush go through storage/batching.durable() (w="majority", j=True on a replica
+      set), so a failover never rolls back what was acknowledged or deleted from Redis.
+    - Read preference: primary for everything, except report reads (storage/reads.for_reports).
+
+    `listeners`: pymongo command listeners (what the client sends and gets back), e.g. to observe the
+    write concern a ledger write goes out with.
+    """
+    return AsyncMongoClient(
+        url, tz_aware=True, tzinfo=TZ, serverSelectionTimeoutMS=MONGO_SERVER_SELECTION_SECONDS * 1000,
+        appname="sdgh", retryWrites=True, retryReads=True, event_listeners=list(listeners),
+    )  # fmt: skip
 
 
 async def ping_redis(client: aioredis.Redis) -> None:

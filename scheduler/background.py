@@ -26,6 +26,7 @@ from services.learning import jobs as learning_jobs
 from services.library import jobs as library_jobs
 from services.lotteries import jobs as lottery_jobs
 from services.polls import definitions as polls
+from storage import invalidation
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Started:
 
 
 BACKGROUND: list[Every | Started] = [
+    # first: every per-process cache hears of changes made on other instances (storage/invalidation.py)
+    Started("caches: invalidation watcher (pub/sub + version poll)", invalidation.start),
     # write-behind flushers and stream consumers (each drains what a previous process left first)
     Started("polls: ballot flusher, live polls re-synced", polls.start),
     Started("activities: sign-up flusher, confirmations", activity_jobs.start),

@@ -37,12 +37,17 @@ _db_counter = itertools.count()
 Fetch = Callable[..., Awaitable[HTTPResponse]]
 
 
-# SDGH_TEST_REDIS=cluster runs every test against a real Redis Cluster (one master owning every slot,
+# TEST_REDIS=cluster (not SDGH_-prefixed: the service refuses unknown SDGH_ variables, and test
+# subprocesses inherit the environment) runs every test against a real Redis Cluster (one master owning every slot,
 # Debian's redis-server 7), which refuses a script, transaction or multi-key command whose keys are not
 # in one hash slot: the whole suite then checks the key layout (storage/keys.py) the way production would.
-REDIS_MODE = os.environ.get("SDGH_TEST_REDIS", "standalone")
+REDIS_MODE = os.environ.get("TEST_REDIS", "standalone")
 
 
+# MongoDB: the replica-set URL (`?replicaSet=secantus`, SecantusDB advertises a one-member set), so every
+# test runs what production runs on a replica set: ledgers and write-behind flushes with w=majority,
+# replica-set server selection, retryable writes. Test commands (configureFailPoint) let
+# tests/durability/test_mongo_election.py stage an election on the suite's own server.
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One real redis-server (or single-node Redis Cluster) and one MongoDB-wire server for this test process."""
@@ -56,7 +61,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         else:
             redis = await start_redis(data_dir)
         try:
-            mongo = await start_mongo(data_dir)
+            mongo = await start_mongo(data_dir, replica_set=True, test_commands=True)
         except Exception:
             redis.stop()
             raise

@@ -130,7 +130,7 @@ async def report_rows(
     run = await runs.get_run(deps.db, run_id) if run_id else None
     if run is None or run["push"] != push_id:
         return
-    for seq in range(int(run["snap"].get("seq", 0))):
+    for seq in await runs.chunk_seqs(deps.db, run):
         chunk = await runs.get_chunk(deps.db, run["_id"], seq)
         if chunk is None:
             continue

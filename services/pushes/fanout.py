@@ -322,7 +322,7 @@ class Fanout:
                 if status == "running" and done and await self.state.queued(run["_id"]) == 0:
                     await push_control.maybe_finish(deps, run["_id"])
         await push_control.settle_stopped(deps)
-        await push_receipts.flush(deps)
+        await push_receipts.flush(deps, consumer=self.owner)
 
 
 FANOUT = Slot["Fanout"]("pushes.fanout")

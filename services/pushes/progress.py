@@ -116,6 +116,8 @@ async def list_runs(deps: Deps, push_id: str, *, editor_org: str) -> list[dict[s
             "occurrence": clock.localize(run["occurrence"]).isoformat(),
             "finished_at": clock.localize(run["finished_at"]).isoformat() if run.get("finished_at") else None,
             "total": run["snap"].get("total", 0), "totals": run.get("totals"), "reason": run.get("reason"),
+            # past retention (services/pushes/retention.py): totals stay, the per-recipient report is gone
+            "details_deleted_at": clock.localize(run["purged_at"]).isoformat() if run.get("purged_at") else None,
         })  # fmt: skip
     return out
 

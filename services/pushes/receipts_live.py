@@ -65,7 +65,7 @@ async def remember(redis: aioredis.Redis, day: datetime, run_id: str, keys: list
         parts[map_key(day, key)][key] = run_id
     pipe = redis.pipeline(transaction=False)  # one command per part: the parts hash apart
     for name, mapping in parts.items():
-        pipe.hset(name, mapping=mapping)
+        pipe.hset(name, mapping=mapping)  # type: ignore[arg-type]
         pipe.expire(name, MAP_TTL)
     await pipe.execute()
 
@@ -182,6 +182,12 @@ async def legacy_settled(redis: aioredis.Redis, settle_ms: int, count: int) -> l
     return cast(list[Entry], await redis.xrange(LEGACY_STREAM, "-", until, count=count))
 
 
+# An emptied stream stays as a key; it goes only while still empty (an old instance in a rolling
+# upgrade may append one more report): checked and deleted in one step.
+_DROP_IF_EMPTY = "if redis.call('XLEN', KEYS[1]) == 0 then return redis.call('DEL', KEYS[1]) end return 0"
+
+
 async def legacy_delete(redis: aioredis.Redis, entry_ids: list[str]) -> None:
     if entry_ids:
         await redis.xdel(LEGACY_STREAM, *entry_ids)
+    await redis.eval(_DROP_IF_EMPTY, 1, LEGACY_STREAM)

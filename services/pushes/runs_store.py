@@ -139,6 +139,13 @@ async def plan_snapshot(db: Db, run_id: str, owner: str, ranges: list[tuple[Any,
     return result.matched_count == 1
 
 
+async def continue_range(db: Db, run_id: str, *, k: int, resume: Any, total: int) -> None:
+    """Range 0 of a run whose audience an older release had begun to cut in one stream: go on from there."""
+    await db.push_ranges.update_one(
+        {"_id": range_id(run_id, 0), "k": 0}, {"$set": {"k": k, "resume": resume, "total": total}}
+    )
+
+
 def range_id(run_id: str, r: int) -> str:
     return f"{run_id}:r{r:03d}"
 
@@ -298,3 +305,25 @@ async def done_totals(db: Db, run_id: str) -> dict[str, int]:
         for key in COUNT_FIELDS:
             totals[key] += int((doc.get("counts") or {}).get(key, 0))
     return totals
+
+
+# --- retention -----------------------------------------------------------------------------------
+async def claim_purge(db: Db, finished_before: datetime, at: datetime, until: datetime) -> dict[str, Any] | None:
+    """A finished run past retention whose details are still stored, leased for one purger."""
+    query = {"finished_at": {"$lt": finished_before}, "purged_at": None, "purge_until": {"$not": {"$gt": at}}}
+    update = {"$set": {"purge_until": until}}
+    fields = {"_id": 1, "finished_at": 1, "snap.seq": 1}
+    return await db.push_runs.find_one_and_update(query, update, fields, return_document=ReturnDocument.AFTER)
+
+
+async def delete_details(db: Db, run_id: str) -> int:
+    """The run's chunks and ranges (the audience, frozen); returns the chunks deleted."""
+    result = await db.push_chunks.delete_many({"run": run_id})
+    await db.push_ranges.delete_many({"run": run_id})
+    return int(result.deleted_count)
+
+
+async def mark_purged(db: Db, run_id: str, at: datetime, deliveries_deleted: int) -> None:
+    """Totals and receipt counts stay on the run; the report says when its rows went."""
+    changes = {"purged_at": at, "purged_deliveries": deliveries_deleted}
+    await durable(db.push_runs).update_one({"_id": run_id}, {"$set": changes, "$unset": {"purge_until": ""}})

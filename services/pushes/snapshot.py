@@ -48,10 +48,7 @@ async def plan(fan: FanoutContext, run: dict[str, Any]) -> bool:
     if not await runs.plan_snapshot(db, run_id, fan.owner, ranges):
         return False
     if int(snap.get("seq", 0)) > 0:
-        await db.push_ranges.update_one(
-            {"_id": runs.range_id(run_id, 0), "k": 0},
-            {"$set": {"k": int(snap["seq"]), "resume": snap.get("resume"), "total": int(snap.get("total", 0))}},
-        )
+        await runs.continue_range(db, run_id, k=int(snap["seq"]), resume=snap.get("resume"), total=int(snap["total"]))
     log.info("push run %s: audience planned in %s ranges", run_id, len(ranges))
     return True
 

@@ -103,3 +103,39 @@ async def test_subscribe_notice_receipts_match_template_and_person(deps: Deps, f
     assert (receipts["delivered"], receipts["blocked"], receipts["failed"]) == (2, 1, 1)
     marks = {o: r.get("receipt") for o, r in (await records(deps, push_id)).items()}
     assert [marks[o] for o in openids] == ["delivered", "delivered", "blocked", "failed", None, None]
+
+
+async def test_a_dead_readers_entries_are_claimed_and_the_old_stream_drained(
+    deps: Deps, fake_wechat, fan: Fanout
+) -> None:
+    """An instance read reports and died before acknowledging them: another one claims them after
+    the idle time and applies them once. Reports queued by the previous release in the global
+    stream are drained too. The msgid map is partitioned: no one hash per day."""
+    openids = ids("oClaim", 30)
+    await seed_followers(deps, fake_wechat, openids)
+    push_id = await send_now(deps, TEMPLATE)
+    await wait_run(deps, push_id)
+    recs = sorted((await records(deps, push_id)).items())
+    day = f"{next(iter(recs))[1]['at']:%Y%m%d}"
+    assert not await deps.redis.exists(f"push:msgid:{day}")
+    parts = [k async for k in deps.redis.scan_iter(match=f"push:msgid:{day}:*")]
+    assert len(parts) > 10  # 30 msgids over the day's parts
+
+    await fan.stop()  # only the two instances below read from now on
+    for openid, rec in recs[:20]:
+        await push_receipts.on_report(
+            deps, REPORT, {"FromUserName": openid, "MsgID": rec["msgid"], "Status": "success"}
+        )
+    read = await receipts_live.read(deps.redis, "dead-instance", 1000)
+    assert sum(len(v) for v in read.values()) == 20  # read, never acknowledged: it died
+    for openid, rec in recs[20:]:  # the previous release's stream (before the partitions)
+        await deps.redis.xadd(receipts_live.LEGACY_STREAM, {"m": str(rec["msgid"]), "o": openid, "s": "success"})
+
+    assert await push_receipts.flush(deps, settle_ms=0, consumer="alive", claim_idle_ms=60_000) == 10  # old stream
+    assert not await deps.redis.exists(receipts_live.LEGACY_STREAM)
+    await asyncio.sleep(0.3)
+    assert await push_receipts.flush(deps, settle_ms=0, consumer="alive", claim_idle_ms=200) == 20  # claimed
+    receipts = (await push_progress.progress(deps, push_id, editor_org=PROVINCE))["receipts"]
+    assert receipts["delivered"] == 30
+    assert await receipts_live.backlog(deps.redis) == 0
+    assert await push_receipts.flush(deps, settle_ms=0, consumer="alive", claim_idle_ms=0) == 0  # nothing twice

@@ -6,9 +6,9 @@ Four kinds of loops per process:
 - snapshotters (`Tuning.snap_cutters`): plan a new run's audience in key ranges (one instance per
   run, under a lease), then cut any range nobody is cutting (services/pushes/snapshot.py): every
   instance cuts in parallel, and a dead instance's range is taken over when its lease lapses;
-- a rescuer: every `orphan_scan_seconds` it looks for chunks whose holder stopped renewing, works
-  one itself at once (a slot kept free for this, so a takeover never waits for a busy worker) and
-  puts the others at the head of the queue; it also re-queues chunks a lost queue forgot;
+- a rescuer: every `orphan_scan_seconds` it looks for chunks whose holder stopped renewing and works
+  them at once in rescue slots beside the workers (up to `workers` of them), so a takeover never
+  waits for a busy worker; it also re-queues chunks a lost queue forgot;
 - a supervisor: resumes quota-paused runs when the quota returns, re-mirrors run state to Redis,
   finishes runs whose last chunk completed, settles stopped runs, consumes delivery receipts.
 
@@ -205,34 +205,41 @@ class Fanout:
 
     # --- takeovers ----------------------------------------------------------------------------------
     async def _rescuer(self) -> None:
+        rescues: set[asyncio.Task[None]] = set()
         while not self.stopping:
-            took = None
             try:
-                took = await self.rescue_once()
+                for claimed in await self.rescue_once(self.tuning.workers - len(rescues)):
+                    task = asyncio.create_task(self._work(*claimed))
+                    rescues.add(task)
+                    task.add_done_callback(rescues.discard)
             except Exception:  # noqa: BLE001 - next scan
                 log.exception("push rescuer: scan failed")
-            if took is not None:
-                await self._work(*took)
-            else:
-                await asyncio.sleep(self.tuning.orphan_scan_seconds)
+            await asyncio.sleep(self.tuning.orphan_scan_seconds)
+        if rescues:  # a graceful stop lets them finish their step and give the chunks back
+            await asyncio.gather(*rescues, return_exceptions=True)
 
-    async def rescue_once(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
-        """One scan: claim the first chunk whose holder stopped renewing (returned, for this slot to
-        work now), queue the others at the head; re-queue pending chunks a lost queue forgot; finish
-        runs whose chunks are all done."""
+    async def rescue_once(self, slots: int = 1) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+        """One scan: claim up to `slots` chunks whose holder stopped renewing (returned, to be worked
+        at once, beside the regular workers: the shared token bucket still bounds the send rate),
+        queue the rest at the head; re-queue pending chunks a lost queue forgot; finish runs whose
+        chunks are all done."""
         db, now = self.deps.db, clock.now()
-        taken: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None = None
+        taken: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
         for run, push in await self._sendable():
             run_id = run["_id"]
             lapsed = [d for d in await runs.open_chunks(db, run_id, "leased") if clock.localize(d["lease_until"]) < now]
-            if lapsed and taken is None:
-                first = lapsed.pop(0)
-                chunk = await runs.claim_chunk(db, first["_id"], self.owner, now, self.lease_until())
+            left = []
+            for doc in lapsed:
+                chunk = None
+                if len(taken) < slots:
+                    chunk = await runs.claim_chunk(db, doc["_id"], self.owner, now, self.lease_until())
                 if chunk is not None:
-                    log.warning("push run %s: chunk %s taken over from %s", run_id, first["seq"], first.get("owner"))
-                    taken = (run, chunk, push)
-            if lapsed:
-                await self.state.requeue(run_id, [int(d["seq"]) for d in lapsed])
+                    log.warning("push run %s: chunk %s taken over from %s", run_id, doc["seq"], doc.get("owner"))
+                    taken.append((run, chunk, push))
+                else:
+                    left.append(int(doc["seq"]))
+            if left:
+                await self.state.requeue(run_id, left)
             if await self.state.queued(run_id) == 0:
                 # Nothing queued: chunks given back while Redis lost the queue, or written by a cutter
                 # that died before queueing them, wait here (few: the queue is normally their home).

@@ -61,19 +61,27 @@ def _ts(value: datetime | None) -> int:
 MIN_CHUNKS_PER_RANGE = 4  # a range's last chunk is usually short: no more ranges than the audience fills
 
 
-async def plan_ranges(db: Db, push: dict[str, Any], n: int, chunk_size: int) -> list[tuple[Any, Any]]:
-    """At most `n` ranges covering the audience's whole key space, in key order."""
-    audience, org = push["audience"], push["org"]
-    kind = audience["kind"]
-    if kind in ("all", "tags", "orgs"):  # bounded by every follower ever stored (a count from metadata)
-        n = min(n, -(-await q.followers_stored(db) // (chunk_size * MIN_CHUNKS_PER_RANGE)))
-    if kind in ("all", "tags", "orgs") and n > 1:
-        bounds = await q.follower_id_bounds(db, follower_query(audience, org))
-        if bounds is None:
+KeyStats = tuple[int, str, str]  # followers stored, lowest and highest subscribed openid
+
+
+async def plan_ranges(
+    db: Db, push: dict[str, Any], n: int, chunk_size: int, followers: KeyStats | None
+) -> list[tuple[Any, Any]]:
+    """At most `n` ranges covering the audience's whole key space, in key order.
+
+    Follower audiences are split between the lowest and highest openid of all followers (`followers`,
+    kept fresh in the background): openids are random past their account prefix, so a city's or a
+    tag's followers spread over the same key space. The first and last ranges are open-ended, so a
+    follower outside the bounds (newer than the figures) is still in exactly one range."""
+    kind = push["audience"]["kind"]
+    if kind in ("all", "tags", "orgs"):
+        if followers is None or n <= 1:
             return [(None, None)]
-        return _ranges(split_points(bounds[0], bounds[1], n))
+        stored, low, high = followers
+        n = min(n, -(-stored // (chunk_size * MIN_CHUNKS_PER_RANGE)))  # no more ranges than it fills
+        return _ranges(split_points(low, high, n))
     if kind == "openids" and n > 1:
-        header = await push_store.get_upload(db, audience["upload_id"])
+        header = await push_store.get_upload(db, push["audience"]["upload_id"])
         pages = int(header["pages"]) if header else 0
         pages_per_chunk = max(1, chunk_size // push_store.UPLOAD_PAGE)
         n = min(n, -(-pages // (pages_per_chunk * MIN_CHUNKS_PER_RANGE)))

@@ -40,6 +40,16 @@ async def followers_stored(db: Db) -> int:
     return await db.followers.estimated_document_count()
 
 
+async def follower_key_stats(db: Db) -> tuple[int, str, str] | None:
+    """(followers stored, lowest and highest subscribed `_id`): what planning an audience's ranges
+    needs. Three index/metadata reads on MongoDB; the embedded server scans for each, so the
+    service keeps the answer in Redis and refreshes it in the background (services/pushes/keyspace.py)."""
+    bounds = await follower_id_bounds(db, {})
+    if bounds is None:
+        return None
+    return await followers_stored(db), bounds[0], bounds[1]
+
+
 async def follower_id_bounds(db: Db, query: dict[str, Any]) -> tuple[str, str] | None:
     """The lowest and highest `_id` of the audience (two one-key index walks), None when empty."""
     full = _in_range(query, None, None)

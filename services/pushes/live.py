@@ -359,3 +359,23 @@ async def cached_templates(redis: aioredis.Redis) -> str | None:
 
 async def cache_templates(redis: aioredis.Redis, raw: str, seconds: int) -> None:
     await redis.set(TEMPLATES_KEY, raw, ex=seconds)
+
+
+FOLLOWER_KEYS = "push:followers:keys"  # hash: count, low, high, at (services/pushes/keyspace.py)
+
+
+async def follower_keys(redis: aioredis.Redis) -> tuple[tuple[int, str, str], float] | None:
+    raw = await redis.hgetall(FOLLOWER_KEYS)
+    if not raw or not raw.get("low"):
+        return None
+    return (int(raw["count"]), str(raw["low"]), str(raw["high"])), float(raw["at"])
+
+
+async def store_follower_keys(redis: aioredis.Redis, stats: tuple[int, str, str]) -> None:
+    count, low, high = stats
+    await redis.hset(FOLLOWER_KEYS, mapping={"count": count, "low": low, "high": high, "at": time.time()})
+    await redis.expire(FOLLOWER_KEYS, 2 * 86400)
+
+
+async def claim_follower_keys_refresh(redis: aioredis.Redis, seconds: float) -> bool:
+    return bool(await redis.set(f"{FOLLOWER_KEYS}:lock", "1", nx=True, ex=max(1, int(seconds))))

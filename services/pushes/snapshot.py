@@ -20,7 +20,7 @@ from typing import Any
 
 from core import clock
 from core.wechat.errors import WeChatError
-from services.pushes import audiences
+from services.pushes import audiences, keyspace
 from services.pushes import control as push_control
 from services.pushes import runs_store as runs
 from services.pushes import store as push_store
@@ -44,7 +44,8 @@ async def plan(fan: FanoutContext, run: dict[str, Any]) -> bool:
         ranges: list[tuple[Any, Any]] = [(None, None)]
     else:
         size = fan.tuning.mass_chunk_size if run["channel"] == "mass" else fan.tuning.chunk_size
-        ranges = await audiences.plan_ranges(db, push, max(1, fan.tuning.snap_ranges), size)
+        followers = await keyspace.follower_keys(deps) if push["audience"]["kind"] in ("all", "tags", "orgs") else None
+        ranges = await audiences.plan_ranges(db, push, max(1, fan.tuning.snap_ranges), size, followers)
     if not await runs.plan_snapshot(db, run_id, fan.owner, ranges):
         return False
     if int(snap.get("seq", 0)) > 0:

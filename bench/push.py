@@ -224,7 +224,8 @@ async def taken_over(deps: Deps, chunk_ids: set[str], pid: int, since: float, se
     """True once every chunk the killed process held has another holder (or is done); `seen` gets
     the seconds from the kill to each chunk's takeover."""
     for d in await deps.db.push_chunks.find({"_id": {"$in": sorted(chunk_ids)}}, {"owner": 1, "state": 1}).to_list():
-        if d["_id"] not in seen and d["state"] != "pending" and f":{pid}:" not in str(d.get("owner")):
+        moved = d["state"] == "done" or (d["state"] == "leased" and f":{pid}:" not in str(d.get("owner")))
+        if d["_id"] not in seen and moved:  # done: finished by its holder just before the kill, or by a taker
             seen[d["_id"]] = time.monotonic() - since
     return len(seen) == len(chunk_ids)
 

@@ -1,6 +1,6 @@
 """The fan-out engine: runs on every instance and shares the work through MongoDB and Redis.
 
-Four kinds of loops per process:
+Five kinds of loops per process:
 - chunk workers (`Tuning.workers` of them): take the next ready chunk of a running run (a Redis
   queue), lease it in MongoDB (guarded), work it (services/pushes/chunk.py), repeat;
 - snapshotters (`Tuning.snap_cutters`): plan a new run's audience in key ranges (one instance per
@@ -10,7 +10,8 @@ Four kinds of loops per process:
   them at once in rescue slots beside the workers (up to `workers` of them), so a takeover never
   waits for a busy worker; it also re-queues chunks a lost queue forgot;
 - a supervisor: resumes quota-paused runs when the quota returns, re-mirrors run state to Redis,
-  finishes runs whose last chunk completed, settles stopped runs, consumes delivery receipts.
+  finishes runs whose last chunk completed, settles stopped runs (every `supervise_seconds`);
+- a receipts reader: applies WeChat's delivery reports (services/pushes/receipts.py).
 
 Nothing is held only in memory: kill -9 any instance at any moment and the others (or the same one
 restarted) continue from MongoDB once the leases lapse.
@@ -97,6 +98,7 @@ class Fanout:
         self._tasks += [spawn(self._snapshotter(), f"push-snapshotter-{n}") for n in range(self.tuning.snap_cutters)]
         self._tasks.append(spawn(self._rescuer(), "push-rescuer"))
         self._tasks.append(spawn(self._supervisor(), "push-supervisor"))
+        self._tasks.append(spawn(self._receipts(), "push-receipts"))
 
     async def stop(self, grace: float = 10.0) -> None:
         """Finish in-flight sends, record them, give chunks back (clean), then stop."""
@@ -161,7 +163,7 @@ class Fanout:
             await asyncio.sleep(self.tuning.idle_poll)
 
     async def _active_runs(self) -> list[dict[str, Any]]:
-        if time.monotonic() - self._active_at > self.tuning.idle_poll / 2:
+        if time.monotonic() - self._active_at > self.tuning.active_poll_seconds:
             self._active = await runs.runs_with_status(self.deps.db, "running")
             self._active_at = time.monotonic()
         return self._active
@@ -329,7 +331,14 @@ class Fanout:
                 if status == "running" and done and await self.state.queued(run["_id"]) == 0:
                     await push_control.maybe_finish(deps, run["_id"])
         await push_control.settle_stopped(deps)
-        await push_receipts.flush(deps, consumer=self.owner)
+
+    async def _receipts(self) -> None:
+        while not self.stopping:
+            try:
+                await push_receipts.flush(self.deps, consumer=self.owner)
+            except Exception:  # noqa: BLE001 - next tick (entries stay pending, nothing is lost)
+                log.exception("push receipts: flush failed")
+            await asyncio.sleep(self.tuning.receipts_seconds)
 
 
 FANOUT = Slot["Fanout"]("pushes.fanout")

@@ -88,10 +88,15 @@ class Tuning:
     lease_seconds: float = 10.0  # a dead holder's chunk or range is taken over this long after its last renewal
     leader_seconds: float = 10.0  # the scheduler leader lock's ttl: failover within about this long
     idle_poll: float = 0.5
+    # MongoDB polling per instance (the database is shared by every instance): new runs are seen
+    # within `active_poll_seconds`; the supervisor's sweep (mirrors, quota resumes, finishing,
+    # settling) runs every `supervise_seconds`; receipts are read every `receipts_seconds` (Redis).
+    active_poll_seconds: float = 2.0
+    receipts_seconds: float = 1.0
     orphan_scan_seconds: float = 1.0  # how often a process looks for chunks whose holder stopped renewing
     snap_ranges: int = 32  # key ranges an audience is cut in (by every instance's free snapshotter)
     snap_cutters: int = 1  # ranges one process cuts at once
-    supervise_seconds: float = 1.0
+    supervise_seconds: float = 5.0
     retry_rounds: int = 2  # extra passes for transient failures after the client's own retries
     retry_delay: float = 2.0
     resend_window: float = 480.0  # in-doubt template sends are resent (same client_msg_id) this long

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONFIG ?= config.yaml
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run test lint bench-wechat bench-ballots bench-signups bench-push bench-competitions bench-learning bench-coupons bench-lottery lock clean
+.PHONY: run test test-cluster lint bench-wechat bench-ballots bench-signups bench-push bench-competitions bench-learning bench-coupons bench-lottery lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,10 +26,17 @@ run: $(VENV)/.runtime-installed
 # The service's own code: type-checked with mypy --strict (tests and benchmarks are not).
 TYPED := app.py core handlers miniprogram_api scheduler seed services storage tools wechat_bot
 
-## test: install what is missing (Python packages, Debian's chromium for the browser tests), lint, type-check, run every test
+## test: install what is missing (Python packages, Debian's chromium and redis-server), lint, type-check, run every test
 test: $(VENV)/.dev-installed lint
 	@tools/ensure_chromium.sh
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	@tools/ensure_redis_server.sh
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q --ignore=tests/scale
+	$(MAKE) test-cluster
+
+## test-cluster: three service processes on a three-master Redis Cluster / Sentinel (tests/scale, one at a time)
+test-cluster: $(VENV)/.dev-installed
+	@tools/ensure_redis_server.sh
+	$(BIN)/python -m pytest -q tests/scale
 
 ## lint: ruff (style, format) and mypy --strict over the service's code
 lint: $(VENV)/.dev-installed

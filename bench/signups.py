@@ -114,7 +114,7 @@ async def create_activity(redis_url: str, mongo_url: str, sessions: int, capacit
 
 
 async def verify(redis_url: str, mongo_url: str, activity_id: str, sessions: int, capacity: int) -> dict[str, Any]:
-    from services.activities import signups
+    from services.activities import notify_live, signups
     from services.activities import signups_store as repo
 
     deps = build_deps(settings(redis_url, mongo_url), redis_url=redis_url, mongo_url=mongo_url)
@@ -122,7 +122,7 @@ async def verify(redis_url: str, mongo_url: str, activity_id: str, sessions: int
         started = time.monotonic()
         st = signups.state(deps)
         for _ in range(2400):  # up to 2 minutes: the flusher, then the confirmations
-            if not await st.dirty_count() and not await deps.redis.xlen("mp:su:notify"):
+            if not await st.dirty_count() and not await notify_live.waiting(deps.redis):
                 break
             await asyncio.sleep(0.05)
         lag = time.monotonic() - started

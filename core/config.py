@@ -11,6 +11,7 @@ import base64
 import binascii
 import dataclasses
 import ipaddress
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -20,6 +21,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import yaml
+
+from core.redis_url import parse_redis_url
 
 ENV_PREFIX = "SDGH_"
 
@@ -33,6 +36,9 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1  # processes sharing the port via SO_REUSEPORT
+    # How many service instances share one Redis and one MongoDB (hosts behind the load balancer).
+    # More than 1: embedded servers would be private to each instance, so redis.url and mongo.url are required.
+    instances: int = 1
     xheaders: bool = False  # take the client address from X-Forwarded-For / X-Real-IP, from trusted_proxies only
     trusted_proxies: tuple[str, ...] = ()  # CIDRs of our load balancers / reverse proxies (required with xheaders)
     cookie_secret: str = ""  # signs console session cookies; required
@@ -255,12 +261,25 @@ def _validate(s: Settings) -> None:
     _check_url("wechat.api_base", s.wechat.api_base, ("http", "https"), allow_empty=False)
     _check_url("miniprogram.api_base", s.miniprogram.api_base, ("http", "https"), allow_empty=False)
     _check_url("server.public_url", s.server.public_url, ("http", "https"), allow_empty=False)
-    _check_url("redis.url", s.redis.url, ("redis", "rediss", "unix"), allow_empty=True)
+    if s.redis.url:
+        try:
+            parse_redis_url(s.redis.url)
+        except ValueError as exc:
+            shown = re.sub(r":[^:@/]*@", ":***@", s.redis.url)  # never print a password
+            raise ConfigError(f"redis.url: {shown!r} is not a valid URL ({exc})") from None
     _check_url("mongo.url", s.mongo.url, ("mongodb", "mongodb+srv"), allow_empty=True)
     if not 0 <= s.server.port <= 65535:
         raise ConfigError(f"server.port: {s.server.port} is not a TCP port")
     if s.server.workers < 1:
         raise ConfigError("server.workers: must be at least 1")
+    if s.server.instances < 1:
+        raise ConfigError("server.instances: must be at least 1")
+    for key, url in (("redis.url", s.redis.url), ("mongo.url", s.mongo.url)):
+        if s.server.instances > 1 and not url:
+            raise ConfigError(
+                f"{key}: required when server.instances is {s.server.instances}: an empty URL starts a private "
+                f"embedded server, which the other instances would not share"
+            )
     _check_server(s.server)
     if s.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log.level: {s.log.level!r} is not one of DEBUG, INFO, WARNING, ERROR")

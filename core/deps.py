@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from pymongo.asynchronous.database import AsyncDatabase
 
 from core.config import Settings
-from core.db import Mongo, connect_mongo, connect_redis
+from core.db import Mongo, connect_mongo, connect_pipe, connect_redis
 from core.metrics import Metrics
 from core.redis_pipe import RedisPipe
 from core.wechat.apis import MiniProgramAPI, OfficialAccountAPI
@@ -45,6 +45,7 @@ class Deps:
     redis: aioredis.Redis
     # One lean auto-pipelining connection for the hot paths (dedupe, batched Lua scripts).
     redis_pipe: RedisPipe
+    redis_url: str  # what both connect to (the embedded server's when redis.url is empty)
     mongo: Mongo
     db: AsyncDatabase[dict[str, Any]]
     metrics: Metrics
@@ -112,7 +113,8 @@ def build_deps(settings: Settings, *, redis_url: str, mongo_url: str, metrics: M
     deps = Deps(
         settings=settings,
         redis=redis,
-        redis_pipe=RedisPipe.like(redis),
+        redis_pipe=connect_pipe(redis_url),
+        redis_url=redis_url,
         mongo=mongo,
         db=mongo[settings.mongo.db],
         metrics=metrics,

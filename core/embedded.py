@@ -139,11 +139,29 @@ async def start_redis(data_dir: Path, wait_seconds: float = 20.0, *, announce: b
     return server
 
 
+# SecantusDB answers `hello` as the primary of a one-member replica set of this name (unless started with
+# --standalone), so a `?replicaSet=` URL gives the same client behaviour as a production replica set.
+REPLICA_SET = "secantus"
+
+
 async def start_mongo(
-    data_dir: Path, wait_seconds: float = 30.0, port: int = 0, *, announce: bool = True
+    data_dir: Path,
+    wait_seconds: float = 30.0,
+    port: int = 0,
+    *,
+    announce: bool = True,
+    replica_set: bool = False,
+    test_commands: bool = False,
 ) -> EmbeddedServer:
     """SecantusDB's MongoDB-wire server (WiredTiger storage) on a free loopback port (or `port`: a restart
-    keeps its URL, so the clients reconnect by themselves)."""
+    keeps its URL, so the clients reconnect by themselves).
+
+    The URL is a direct connection by default (the service's own embedded server: one process, nothing to
+    discover); `replica_set` gives the `?replicaSet=` form instead, so the client runs the production code
+    paths (w=majority for ledgers, replica-set server selection, elections). `test_commands` enables
+    `configureFailPoint` for tests that stage an election or a transient error; never for the service, since
+    anyone who reaches the port could then fail every command.
+    """
     home = (data_dir / "mongo").resolve()
     home.mkdir(parents=True, exist_ok=True)
     port = port or _free_port()
@@ -154,7 +172,10 @@ async def start_mongo(
         "--storage-path", str(home / "db"),
         "--log-level", "WARNING",
     ]  # fmt: skip
-    url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    if test_commands:
+        cmd.append("--enable-test-commands")
+    query = f"replicaSet={REPLICA_SET}" if replica_set else "directConnection=true"
+    url = f"mongodb://127.0.0.1:{port}/?{query}"
     server = EmbeddedServer("mongo", url, _spawn(cmd, home / "mongo.log"), home / "mongo.log")
 
     async def ready() -> bool:
@@ -166,7 +187,9 @@ async def start_mongo(
         return True
 
     await _wait_until(server, ready, wait_seconds)
-    server.respawn = lambda: start_mongo(data_dir, wait_seconds, port, announce=False)
+    server.respawn = lambda: start_mongo(
+        data_dir, wait_seconds, port, announce=False, replica_set=replica_set, test_commands=test_commands
+    )
     if announce:
         log.info("embedded mongo ready at %s", url)
     return server

@@ -17,6 +17,7 @@ import secrets
 import socket
 import time
 import weakref
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
@@ -35,6 +36,10 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 return 0
 """
 
+
+# Every lease key ever taken, for the operators' view (`holders`): key -> when it was last taken.
+REGISTRY = "ops:leases"
+REGISTRY_DAYS = 7  # keys not taken for this long leave the view
 
 _live: weakref.WeakSet[Lease] = weakref.WeakSet()  # this process's leases, to tell our owners from a dead one's
 
@@ -79,6 +84,7 @@ class Lease:
         started = time.monotonic()
         if await self.redis.set(self.key, self.owner, nx=True, px=self.ttl_ms):
             self.held_until = started + self.ttl_ms / 1000
+            await self._remember()
             return True
         holder = await self.holder()
         if not holder or holder == self.owner or not dead_local_owner(holder):
@@ -87,6 +93,7 @@ class Lease:
             return False  # somebody else was faster
         log.info("lease %s: taken over from %s, which is no longer running", self.key, holder)
         self.held_until = started + self.ttl_ms / 1000
+        await self._remember()
         return True
 
     async def renew(self) -> bool:
@@ -104,3 +111,40 @@ class Lease:
     async def holder(self) -> str | None:
         value = await self.redis.get(self.key)
         return str(value) if value else None
+
+    async def _remember(self) -> None:
+        # Its own key, not part of the lease's atomic step: the view is informational, the lease is not.
+        await self.redis.zadd(REGISTRY, {self.key: time.time()})
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process_of(owner: str) -> str:
+    """`host:pid` of an owner `host:pid:token` (other owners, e.g. an editor's name, as they are)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    return f"{host}:{pid}" if pid.isdigit() else owner
+
+
+@dataclass(frozen=True)
+class Holder:
+    key: str
+    owner: str  # host:pid for a process
+    ttl_ms: int
+
+
+async def holders(redis: aioredis.Redis) -> list[Holder]:
+    """Who holds each lease now (key order), for operators: the scheduler leader, drainers, flushers."""
+    await redis.zremrangebyscore(REGISTRY, 0, time.time() - REGISTRY_DAYS * 86400)
+    keys = [str(k) for k in await redis.zrange(REGISTRY, 0, -1)]
+    if not keys:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:  # keys on many nodes of a cluster: no MULTI
+        for key in keys:
+            pipe.get(key)
+            pipe.pttl(key)
+        replies = await pipe.execute()
+    state = dict(zip(keys, zip(replies[0::2], replies[1::2], strict=True), strict=True))
+    return [Holder(key, process_of(str(owner)), int(ttl)) for key, (owner, ttl) in sorted(state.items()) if owner]

@@ -14,20 +14,55 @@ from __future__ import annotations
 import logging
 import time
 
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, OperationFailure
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    ClusterError,
+    MasterDownError,
+    ReadOnlyError,
+    RedisClusterException,
+    RedisError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-# Redis or MongoDB unreachable (ServerSelectionTimeoutError and AutoReconnect are ConnectionFailures;
-# core/redis_pipe.py raises redis-py's errors too).
+# Redis or MongoDB unreachable or between owners: a Sentinel or cluster failover in progress, a slot
+# migrating, a replica still loading (ServerSelectionTimeoutError, AutoReconnect and NotPrimaryError, a
+# MongoDB election, are ConnectionFailures; core/redis_pipe.py raises redis-py's errors too).
 UNAVAILABLE: tuple[type[BaseException], ...] = (
     RedisConnectionError, RedisTimeoutError, ConnectionFailure, ConnectionError, TimeoutError,
+    ClusterDownError, ClusterError, TryAgainError, MasterDownError, ReadOnlyError, BusyLoadingError,
+    SlotNotCoveredError,
 )  # fmt: skip
 QUIET_SECONDS = 30.0
 
 
+# A MongoDB election can also end a write with an OperationFailure that is not a ConnectionFailure: the
+# write was applied, then the primary stepped down before a majority confirmed it (a writeConcernError
+# PrimarySteppedDown / InterruptedDueToReplStateChange / ShutdownInProgress, labelled RetryableWriteError).
+# pymongo retries it once; when no new primary appears within serverSelectionTimeoutMS it raises that
+# original error. It is an outage like any other ("try again": the retry finds the write by its key).
+_MONGO_TRANSIENT_LABELS = ("RetryableWriteError", "TransientTransactionError")
+_MONGO_STATE_CHANGE_CODES = frozenset({91, 189, 10107, 11600, 11602, 13435, 13436})
+
+
+def _mongo_transient(exc: BaseException | None) -> bool:
+    if not isinstance(exc, OperationFailure):
+        return False
+    return exc.code in _MONGO_STATE_CHANGE_CODES or any(exc.has_error_label(x) for x in _MONGO_TRANSIENT_LABELS)
+
+
 def is_unavailable(exc: BaseException | None) -> bool:
-    return isinstance(exc, UNAVAILABLE)
+    return isinstance(exc, UNAVAILABLE) or _mongo_transient(exc)
+
+
+def is_storage_fault(exc: BaseException | None) -> bool:
+    """Any other error Redis answered (a script's bug, CROSSSLOT): the request still gets a 503 —
+    the caller did nothing wrong and nothing was half-done — but the log keeps the traceback."""
+    return isinstance(exc, (RedisError, RedisClusterException)) and not is_unavailable(exc)
 
 
 def _cause(record: logging.LogRecord) -> BaseException | None:

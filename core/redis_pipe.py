@@ -20,6 +20,7 @@ import asyncio
 import logging
 import ssl
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hiredis import ProtocolError, Reader, pack_command
@@ -77,6 +78,7 @@ class _Protocol(asyncio.Protocol):
         self.flush_scheduled = False
         self.since = 0.0  # when the oldest waiting command started waiting (roughly)
         self.reply_timeout = reply_timeout
+        self.drop_on_readonly = False  # a Sentinel-watched master: READONLY means it was demoted
         self._loop = asyncio.get_running_loop()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -142,6 +144,8 @@ class _Protocol(asyncio.Protocol):
                         fut.set_exception(value)  # type: ignore[union-attr]
                     else:
                         fut.set_result(value)  # type: ignore[union-attr]
+                if self.drop_on_readonly and type(value) is RedisReplyError and str(value).startswith("READONLY"):
+                    self._demoted()
                 value = reader.gets()
         except (ProtocolError, IndexError) as exc:  # garbage, or a reply nobody asked for
             log.error("Redis connection out of step (%s): closing it", exc)
@@ -149,6 +153,12 @@ class _Protocol(asyncio.Protocol):
                 self.transport.abort()
             return
         self.since = self._loop.time()
+
+    def _demoted(self) -> None:
+        """After a failover this server is a replica: let the next command reconnect to the new master."""
+        if self.transport is not None and not self.transport.is_closing():
+            log.warning("Redis answered READONLY (the master was demoted): reconnecting through the sentinels")
+            self._loop.call_soon(self.transport.close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         err = PipeConnectionError(f"Redis connection lost: {exc}")
@@ -162,15 +172,30 @@ class _Protocol(asyncio.Protocol):
 
 
 class RedisPipe:
+    """One auto-pipelining connection to one Redis server (see the module's docstring).
+
+    `resolve`, when given, names the server anew before each connection: a Sentinel-watched
+    master (core/db.py) moves on failover, and a `READONLY` reply (we reached the demoted old master)
+    drops the connection so the next command asks the sentinels again. core/redis_cluster_pipe.py's
+    ClusterPipe is the same interface over one such pipe per cluster node.
+    """
+
+    clustered = False  # ClusterPipe: commands are routed by key; pre-encoded batches need one node
+
     def __init__(
         self, url: str = "", *, options: dict[str, Any] | None = None, connect_timeout: float = 2.0,
-        reply_timeout: float = 2.0,
+        reply_timeout: float = 2.0, ssl_context: ssl.SSLContext | None = None,
+        resolve: Callable[[], Awaitable[tuple[str, int]]] | None = None,
     ) -> None:  # fmt: skip
         self._opts = dict(options) if options is not None else parse_url(url)
         self._connect_timeout = connect_timeout
         self._reply_timeout = reply_timeout
         self._proto: _Protocol | None = None
         self._connecting: asyncio.Lock | None = None
+        self._resolve = resolve
+        if ssl_context is None and self._opts.get("connection_class") is SSLConnection:
+            ssl_context = ssl.create_default_context()
+        self._ssl = ssl_context
 
     @classmethod
     def like(cls, client: Any, **kw: Any) -> RedisPipe:
@@ -187,12 +212,17 @@ class RedisPipe:
             loop = asyncio.get_running_loop()
             lost: asyncio.Future[None] = loop.create_future()
             o = self._opts
-            if o.get("connection_class") is UnixDomainSocketConnection:
-                coro = loop.create_unix_connection(lambda: _Protocol(lost, self._reply_timeout), o["path"])
-            else:
-                tls = ssl.create_default_context() if o.get("connection_class") is SSLConnection else None
-                coro = loop.create_connection(lambda: _Protocol(lost, self._reply_timeout), o.get("host", "localhost"),
-                                              int(o.get("port", 6379)), ssl=tls)  # fmt: skip
+            try:
+                if o.get("connection_class") is UnixDomainSocketConnection:
+                    coro = loop.create_unix_connection(lambda: _Protocol(lost, self._reply_timeout), o["path"])
+                else:
+                    host, port = o.get("host", "localhost"), int(o.get("port", 6379))
+                    if self._resolve is not None:
+                        host, port = await asyncio.wait_for(self._resolve(), self._connect_timeout)
+                    coro = loop.create_connection(lambda: _Protocol(lost, self._reply_timeout), host, port,
+                                                  ssl=self._ssl)  # fmt: skip
+            except (OSError, TimeoutError, RedisConnectionError) as exc:
+                raise PipeConnectionError(f"cannot find the Redis master: {exc or type(exc).__name__}") from exc
             hello: list[tuple[Any, ...]] = []
             if o.get("password"):
                 hello.append(("AUTH", *((o["username"],) if o.get("username") else ()), o["password"]))
@@ -204,6 +234,7 @@ class RedisPipe:
                     await asyncio.wait_for(proto.send(args), self._connect_timeout)
             except (OSError, TimeoutError) as exc:
                 raise PipeConnectionError(f"cannot connect to Redis: {exc or type(exc).__name__}") from exc
+            proto.drop_on_readonly = self._resolve is not None
             self._proto = proto
             return proto
 
@@ -223,9 +254,9 @@ class RedisPipe:
             return await proto.send_many(*commands)
         return await proto.send_many(b"".join(encode(c) for c in commands), len(commands))
 
-    def send_nowait(self, *args: Any, encoded: bytes = b"") -> None:
+    def send_nowait(self, *args: Any, encoded: bytes = b"", key: str = "") -> None:
         """Fire and forget (the reply is read and dropped): for writes nobody waits on. `encoded`:
-        the command already in RESP (then `args` are ignored)."""
+        the command already in RESP (then `args` are ignored; `key` routes it on a cluster)."""
         proto = self._proto
         if proto is not None and proto.transport is not None and not proto.transport.is_closing():
             fut = proto.send_many(encoded, 1) if encoded else proto.send(args)

@@ -21,7 +21,7 @@ from tornado import httputil
 from core.deps import Deps, Slot
 from core.errors import BadInput, ServiceError
 from core.logs import request_id
-from core.outage import is_unavailable
+from core.outage import is_storage_fault, is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ class JsonHandler(BaseHandler):
         if isinstance(exc, ServiceError):
             self.set_status(exc.status)
             body = {"code": exc.code, "message": exc.message}
-        elif is_unavailable(exc):  # nothing the caller did wrong, nothing half-done: "try again" is true
+        elif is_unavailable(exc) or is_storage_fault(exc):  # nothing the caller did wrong: "try again" is true
             self.set_status(503)
             self.set_header("Retry-After", "5")
             body = {"code": "unavailable", "message": HTTP_TEXT[503]}

@@ -30,7 +30,7 @@ from tornado.log import access_log
 
 from core.deps import Deps
 from core.logs import request_id
-from core.outage import is_unavailable
+from core.outage import is_storage_fault, is_unavailable
 from handlers.base import HTTP_TEXT, HttpDate, count_request, error_code, request_id_for
 from handlers.client_address import client_address, forwarded_scheme, is_trusted, networks
 
@@ -121,7 +121,9 @@ class LeanRoute(httputil.HTTPMessageDelegate):
             return
         if exc is not None:
             log.error("%s %s failed", self.method, self.route, exc_info=exc)
-        if not self.answered:
+        if not self.answered and is_storage_fault(exc):  # logged above; the client may try again
+            self.fail(503, "unavailable", HTTP_TEXT[503], [("Retry-After", "5")])
+        elif not self.answered:
             self.fail(500, error_code(500), HTTP_TEXT[500])
 
     def answer(self, status: int, body: bytes, content_type: str, extra: list[tuple[str, str]] | None = None) -> None:

@@ -15,12 +15,9 @@ import json
 import sys
 from typing import Any, ClassVar
 
-from pymongo.errors import ConnectionFailure
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from core.deps import Slot
 from core.errors import ServiceError, TooMany, Unauthorized
+from core.outage import is_storage_fault, is_unavailable
 from handlers.base import JsonHandler, implemented_methods
 from miniprogram_api import validation
 from services.members import sessions
@@ -30,7 +27,6 @@ from storage.ratelimit import Limit, RateLimiter
 RATE_LIMITER = Slot[RateLimiter]("mp.ratelimiter")
 
 SESSION_EXPIRED = "登录已过期，请重新登录"
-INFRASTRUCTURE_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionFailure)
 
 
 def with_headers(err: ServiceError, headers: dict[str, str]) -> ServiceError:
@@ -58,7 +54,7 @@ class PublicMpHandler(JsonHandler):
 
         Limits per IP should stay generous: a factory's Wi-Fi puts hundreds of workers behind one address.
         """
-        limiter = self.deps.get_or_make(RATE_LIMITER, lambda: RateLimiter(self.deps.redis))
+        limiter = self.deps.get_or_make(RATE_LIMITER, lambda: RateLimiter(self.deps.redis_pipe))
         openid = self.user.openid if self.user else ""
         verdict = await limiter.check(
             name, [Limit("user", openid, per_user), Limit("ip", self.client_ip(), per_ip)], window
@@ -70,8 +66,8 @@ class PublicMpHandler(JsonHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # send_error() cleared the headers set before the raise; errors carry theirs to survive that.
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, INFRASTRUCTURE_ERRORS):
-            # Redis or MongoDB unreachable: nothing the user did wrong, and nothing was half-done
+        if is_unavailable(exc) or is_storage_fault(exc):
+            # Redis or MongoDB unreachable or failing: nothing the user did wrong, and nothing was half-done
             # (every write is one atomic step), so "try again" is true and actionable.
             self.set_status(503)
             self.set_header("Retry-After", "5")

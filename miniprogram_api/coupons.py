@@ -11,8 +11,9 @@ from urllib.parse import unquote
 from tornado import httputil
 
 from core.errors import BadInput, NotFound, ServiceError, Unauthorized
+from core.outage import is_storage_fault, is_unavailable
 from handlers.lean import LeanRoute
-from miniprogram_api.base import INFRASTRUCTURE_ERRORS, SESSION_EXPIRED, MpHandler
+from miniprogram_api.base import SESSION_EXPIRED, MpHandler
 from miniprogram_api.openapi import error, header, ok, query
 from miniprogram_api.paging import KEY_PATTERN
 from services.coupons import browsing, grabbing, reminders
@@ -128,7 +129,9 @@ class GrabRoute(LeanRoute):
             extra = [("WWW-Authenticate", 'Bearer realm="mp"')] if exc.status == 401 else []
             self.fail(exc.status, exc.code, exc.message, extra)
             return
-        except INFRASTRUCTURE_ERRORS:
+        except Exception as exc:
+            if not (is_unavailable(exc) or is_storage_fault(exc)):
+                raise
             log.warning("grab: Redis or MongoDB unavailable", exc_info=True)
             self.fail(503, "unavailable", "服务繁忙，请稍后重试", [("Retry-After", "5")])
             return

@@ -28,6 +28,7 @@ from services.lotteries import jobs as lottery_jobs
 from services.polls import definitions as polls
 from services.pushes import keyspace as push_keyspace
 from services.pushes import retention as push_retention
+from storage import invalidation
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Started:
 
 
 BACKGROUND: list[Every | Started] = [
+    # first: every per-process cache hears of changes made on other instances (storage/invalidation.py)
+    Started("caches: invalidation watcher (pub/sub + version poll)", invalidation.start),
     # write-behind flushers and stream consumers (each drains what a previous process left first)
     Started("polls: ballot flusher, live polls re-synced", polls.start),
     Started("activities: sign-up flusher, confirmations", activity_jobs.start),

@@ -3,8 +3,10 @@
 Pushes are the data; an APScheduler job only triggers one (`scheduler.jobs:fire_push`). The leader
 (scheduler/leader.py) runs a BackgroundScheduler — its own thread, because APScheduler's job
 stores are synchronous and a stalled Redis must never freeze the event loop that answers
-/wechat — whose executor hands each fire back to the event loop. The job store is Redis (`sched:jobs`,
-`sched:run_times`), so next run times survive restarts and failovers, and an occurrence missed
+/wechat — whose executor hands each fire back to the event loop. The job store is Redis (`sched:{sched:store}:jobs`,
+`sched:{sched:store}:run_times`: APScheduler writes both in one MULTI, so they share a hash tag for
+Redis Cluster; the previous release's `sched:jobs` / `sched:run_times` are moved there once, by the
+first leader), so next run times survive restarts and failovers, and an occurrence missed
 while no leader ran fires late (within `misfire_grace`) or is recorded as missed. The leader keeps
 the store in step with the armed pushes: at election, when `sched:version` changes (an editor
 scheduled, edited, paused or cancelled a push) and every `resync_seconds` anyway.
@@ -21,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import redis
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.jobstores.redis import RedisJobStore
@@ -29,15 +30,22 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from core import clock
+from core.db import connect_redis_sync
 from core.deps import Deps
 from scheduler import jobs
 from scheduler.leader import LeaderLock
 from services.pushes import compose
 from services.pushes import rules as push_rules
 from services.pushes import store as push_store
+from storage.key_moves import move_keys
+from storage.keys import entity_tag
 
 log = logging.getLogger(__name__)
 JOB_PREFIX = "push:"
+_STORE_TAG = entity_tag("sched", "store")
+JOBS_KEY = f"sched:{_STORE_TAG}:jobs"
+RUN_TIMES_KEY = f"sched:{_STORE_TAG}:run_times"
+LEGACY_KEYS = [("sched:jobs", JOBS_KEY), ("sched:run_times", RUN_TIMES_KEY)]
 Fire = Callable[[Any, datetime], Awaitable[Any]]
 
 
@@ -96,18 +104,6 @@ class PushExecutor(BaseExecutor):  # type: ignore[misc]
         return events
 
 
-def sync_redis(client: Any) -> redis.Redis:
-    """A blocking client to the same Redis as `client`, for APScheduler's (synchronous) job store."""
-    pool = client.connection_pool
-    kw = pool.connection_kwargs
-    args: dict[str, Any] = {k: kw[k] for k in ("host", "port", "db", "username", "password") if kw.get(k) is not None}
-    if kw.get("path"):
-        args["unix_socket_path"] = kw["path"]
-    if "SSL" in pool.connection_class.__name__:
-        args["ssl"] = True
-    return redis.Redis(**args, socket_timeout=5, decode_responses=False)
-
-
 class SchedulerRunner:
     def __init__(
         self, deps: Deps, *, lock_ttl: float = 10.0, misfire_grace: float = 3600.0, resync_seconds: float = 30.0
@@ -152,8 +148,10 @@ class SchedulerRunner:
 
     async def _lead(self) -> None:
         self.elections += 1
-        store = RedisJobStore(jobs_key="sched:jobs", run_times_key="sched:run_times")
-        store.redis = sync_redis(self.deps.redis)
+        if await move_keys(self.deps.redis, LEGACY_KEYS):
+            log.info("scheduler: job store moved to its Redis Cluster key names")
+        store = RedisJobStore(jobs_key=JOBS_KEY, run_times_key=RUN_TIMES_KEY)
+        store.redis = connect_redis_sync(self.deps.redis_url)  # same topology, credentials and TLS
         executor = PushExecutor(self.deps, asyncio.get_running_loop())
         scheduler = BackgroundScheduler(
             jobstores={"default": store}, executors={"default": executor}, timezone=clock.TZ, daemon=True,

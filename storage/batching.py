@@ -32,9 +32,9 @@ class ScriptBatcher:
         except RedisReplyError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
-        # Redis restarted or SCRIPT FLUSH: the call did not run; load the script and run it again.
-        await self.pipe.execute("SCRIPT", "LOAD", self.source)
-        return await self.pipe.execute("EVALSHA", self.sha, len(keys), *keys, *args)
+        # Redis restarted, failed over or SCRIPT FLUSH: the call did not run. EVAL runs it and caches it
+        # on the node that owns the keys (a keyless SCRIPT LOAD could reach another cluster node).
+        return await self.pipe.execute("EVAL", self.source, len(keys), *keys, *args)
 
 
 # --- durable writes -------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def slot(key: str) -> int:
 
 
 def entity_tag(space: str, entity_id: str) -> str:
-    return "{%s:%s}" % (space, entity_id)
+    return "{" + f"{space}:{entity_id}" + "}"
 
 
 def shard_of(entity_id: str) -> int:
@@ -49,11 +49,11 @@ def shard_tag(space: str, shard: int) -> str:
     width = SLOTS // SHARDS
     base = f"{space}.{shard}"
     if slot(base) // width == shard:
-        return "{%s}" % base
+        return "{" + base + "}"
     k = 0
     while slot(f"{base}.{k}") // width != shard:
         k += 1
-    return "{%s.%d}" % (base, k)
+    return "{" + f"{base}.{k}" + "}"
 
 
 def entity_shard_tag(space: str, entity_id: str) -> str:

@@ -6,15 +6,26 @@ subject, no per-request entries, error well under the limit's granularity. A ref
 counted, so a client that keeps retrying is let in as soon as its window has room again.
 
 `LUA_CHECK` is a Lua function other scripts embed (the ballot script checks its limits in the same round
-trip as the ballot itself). Keys: `mp:rl:<name>:<dimension>:<subject>:<window number>`.
+trip as the ballot itself).
+
+Keys (Redis Cluster): a subject's windows carry the subject's own hash tag,
+`mp:rl:{rl:<dimension>:<subject>}:<name>:<window number>`, so the counters of millions of users and
+IPs spread over the cluster. `RateLimiter.check` therefore decides each subject in its own script
+(sent together, one round trip on the pipelined connection); when one refuses, the others' counts
+are taken back, so a refused request is still not counted. A script that embeds `LUA_CHECK` passes
+`tag=` its aggregate's hash tag: its windows then live in that aggregate's slot
+(`mp:rl:<tag>:<name>:<dimension>:<subject>:<window number>`), i.e. they count per aggregate.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
+from core.redis_pipe import RedisPipe
+from storage.batching import ScriptBatcher
+from storage.keys import entity_tag
 
 # rl_check(ki, limits, weight, ttl): for subject k (0-based), KEYS[ki + 2k] and KEYS[ki + 2k + 1] are its
 # current and previous window and limits[k + 1] its limit (0: none). Returns 0 when allowed (and counts
@@ -67,14 +78,22 @@ class Verdict:
     retry_after: int = 0  # seconds until the current window ends
 
 
-def window_keys(name: str, limits: list[Limit], window: int, now: float | None = None) -> tuple[list[str], float]:
-    """The Redis keys (current, previous window for each limit) and the previous window's weight."""
+def window_keys(
+    name: str, limits: list[Limit], window: int, now: float | None = None, *, tag: str = ""
+) -> tuple[list[str], float]:
+    """The Redis keys (current, previous window for each limit) and the previous window's weight.
+
+    Without `tag` each subject's keys carry the subject's hash tag (one script per subject); with it,
+    every key carries `tag` (the embedding script's slot)."""
     now = time.time() if now is None else now
     number = int(now // window)
     weight = 1.0 - (now - number * window) / window
     keys: list[str] = []
     for lim in limits:
-        base = f"mp:rl:{name}:{lim.dimension}:{lim.subject}:"
+        if tag:
+            base = f"mp:rl:{tag}:{name}:{lim.dimension}:{lim.subject}:"
+        else:
+            base = f"mp:rl:{entity_tag('rl:' + lim.dimension, lim.subject)}:{name}:"
         keys += [f"{base}{number}", f"{base}{number - 1}"]
     return keys, weight
 
@@ -85,8 +104,9 @@ def retry_after(window: int, now: float | None = None) -> int:
 
 
 class RateLimiter:
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self._script = redis.register_script(_SCRIPT)
+    def __init__(self, pipe: RedisPipe) -> None:
+        self._pipe = pipe
+        self._script = ScriptBatcher(pipe, _SCRIPT)
 
     async def check(self, name: str, limits: list[Limit], window: int) -> Verdict:
         limits = [lim for lim in limits if lim.subject and lim.limit > 0]
@@ -94,8 +114,17 @@ class RateLimiter:
             return Verdict(True)
         now = time.time()
         keys, weight = window_keys(name, limits, window, now)
-        args: list[str | int] = [len(limits), f"{weight:.4f}", *[lim.limit for lim in limits], window * 2 + 1]
-        refused = int(await self._script(keys=keys, args=args))
-        if refused == 0:
+        w, ttl = f"{weight:.4f}", window * 2 + 1
+        if len(limits) == 1:
+            refused = [int(await self._script(keys=keys, args=[1, w, limits[0].limit, ttl]))]
+        else:  # each subject in its own slot: one script each, all in the same round trip
+            calls = [
+                self._script(keys=keys[2 * k : 2 * k + 2], args=[1, w, lim.limit, ttl]) for k, lim in enumerate(limits)
+            ]
+            refused = [int(r) for r in await asyncio.gather(*calls)]
+        if not any(refused):
             return Verdict(True)
-        return Verdict(False, limits[refused - 1].dimension, retry_after(window, now))
+        # Take back what the subjects that said yes counted: a refused request is not counted.
+        await asyncio.gather(*(self._pipe.execute("DECR", keys[2 * k]) for k, r in enumerate(refused) if r == 0))
+        first = next(k for k, r in enumerate(refused) if r)
+        return Verdict(False, limits[first].dimension, retry_after(window, now))

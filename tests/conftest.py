@@ -22,7 +22,7 @@ from tornado.testing import bind_unused_port
 from app import Server, make_app, start_hooks, stop_hooks
 from core.config import Settings, parse_settings
 from core.deps import Deps, build_deps, close_deps
-from core.embedded import EmbeddedServer, start_mongo, start_redis
+from core.embedded import start_mongo, start_redis
 from seed import seed_all
 from services.indexes import ensure_indexes
 
@@ -37,15 +37,31 @@ _db_counter = itertools.count()
 Fetch = Callable[..., Awaitable[HTTPResponse]]
 
 
+# TEST_REDIS=cluster (not SDGH_-prefixed: the service refuses unknown SDGH_ variables, and test
+# subprocesses inherit the environment) runs every test against a real Redis Cluster (one master owning every slot,
+# Debian's redis-server 7), which refuses a script, transaction or multi-key command whose keys are not
+# in one hash slot: the whole suite then checks the key layout (storage/keys.py) the way production would.
+REDIS_MODE = os.environ.get("TEST_REDIS", "standalone")
+
+
+# MongoDB: the replica-set URL (`?replicaSet=secantus`, SecantusDB advertises a one-member set), so every
+# test runs what production runs on a replica set: ledgers and write-behind flushes with w=majority,
+# replica-set server selection, retryable writes. Test commands (configureFailPoint) let
+# tests/durability/test_mongo_election.py stage an election on the suite's own server.
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, EmbeddedServer]]:
-    """One real redis-server and one MongoDB-wire server for this test process."""
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One real redis-server (or single-node Redis Cluster) and one MongoDB-wire server for this test process."""
     data_dir = tmp_path_factory.mktemp("embedded")
 
-    async def start() -> dict[str, EmbeddedServer]:
-        redis = await start_redis(data_dir)
+    async def start() -> dict[str, Any]:
+        if REDIS_MODE == "cluster":
+            from tools.redis_lab import start_cluster
+
+            redis: Any = start_cluster(data_dir / "cluster", masters=1)
+        else:
+            redis = await start_redis(data_dir)
         try:
-            mongo = await start_mongo(data_dir)
+            mongo = await start_mongo(data_dir, replica_set=True, test_commands=True)
         except Exception:
             redis.stop()
             raise
@@ -58,12 +74,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Embe
 
 
 @pytest.fixture
-def redis_url(servers: dict[str, EmbeddedServer]) -> str:
+def redis_url(servers: dict[str, Any]) -> str:
     return servers["redis"].url
 
 
 @pytest.fixture
-def mongo_url(servers: dict[str, EmbeddedServer]) -> str:
+def mongo_url(servers: dict[str, Any]) -> str:
     return servers["mongo"].url
 
 

@@ -89,7 +89,7 @@ class Bot:
         if not self.router.knows(msg):
             log.info("unknown message kind %.40r (%.80s): answered success", msg.kind, msg.log_id)
             self._count(msg, "unknown")
-            self.deduper.store(key, "")
+            self.deduper.store(key, msg.openid, "")
             return ""
         ctx = Ctx(self.deps, self.content.snapshot, org_path or PROVINCE_PATH)
         try:
@@ -99,7 +99,7 @@ class Bot:
             result = SORRY
         if type(result) in REPLY_TYPES:
             plain = self._render(result, msg)  # type: ignore[arg-type]  # narrowed by the type check
-            self.deduper.store(key, plain)
+            self.deduper.store(key, msg.openid, plain)
             self._count(msg, "replied" if plain else "acked")
             return plain
         return await self._guarded(msg, key, result, started)  # type: ignore[arg-type]
@@ -120,7 +120,7 @@ class Bot:
                 self._count(msg, "late")
                 log.warning("%s not ready after %.1fs: answering later", msg.log_id, self.guard_seconds)
                 task.add_done_callback(lambda t: self.deps.spawn(self._deliver_late(msg, key, t), "bot-late-reply"))
-            self.deduper.store(key, plain)
+            self.deduper.store(key, msg.openid, plain)
             shared.set_result(plain)
             return plain
         finally:

@@ -14,6 +14,7 @@ from services.menus import city_tags as follower_tags
 from services.people import linking
 from services.replies.cache import ContentCache
 from services.replies.compile import Globals
+from storage import invalidation
 from wechat_bot.bot import Bot
 from wechat_bot.dedupe import Deduper
 from wechat_bot.table import build_router
@@ -34,10 +35,10 @@ async def start(deps: Deps) -> None:
     s = deps.settings
     cache = ContentCache(deps.db, deps.redis, Globals(mp_appid=s.miniprogram.app_id, public_url=s.server.public_url))
     await cache.reload()
+    cache.listen(invalidation.hub(deps))  # reloads when an editor changes content on any instance
     worker = f"{socket.gethostname()}:{os.getpid()}:{id(deps):x}"
     deduper = Deduper(deps.redis_pipe, owner=worker)
     deps.put(BOT, Bot(deps, build_router(), cache, deduper))
-    deps.spawn(cache.watch(), "bot-content-watch")
     deps.spawn(housekeeping(deps, worker), "bot-housekeeping")
 
 

@@ -26,6 +26,7 @@ import tornado.escape
 import tornado.web
 
 from core.errors import Forbidden, ServiceError, Unauthorized
+from core.outage import is_storage_fault, is_unavailable
 from handlers.base import HTTP_TEXT, BaseHandler, JsonHandler
 from handlers.console.render import install_filters, jsonable, static_url
 from services.editors import auth as console_auth
@@ -201,6 +202,8 @@ class ConsolePage(ConsoleMixin):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ServiceError):
             status_code, message = exc.status, exc.message
+        elif is_unavailable(exc) or is_storage_fault(exc):
+            status_code, message = 503, HTTP_TEXT[503]
         elif isinstance(exc, tornado.web.HTTPError) and status_code == 403 and "_xsrf" in (exc.log_message or ""):
             message = "页面已过期，请刷新页面后重试"
         else:

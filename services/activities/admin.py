@@ -13,7 +13,7 @@ from core.deps import Deps
 from services.activities import definitions as activity_admin
 from services.activities import signups, signups_store
 from services.activities import store as repo
-from services.activities.flusher import flush_ids, state
+from services.activities.flusher import flush_activity, state
 from services.editors import audited
 from services.editors.scope import Scope
 from services.members.binding import member_contacts
@@ -124,7 +124,7 @@ async def numbers(deps: Deps, doc: dict[str, Any]) -> dict[str, tuple[int, int]]
 async def signup_rows(deps: Deps, scope: Scope, activity_id: str, limit: int | None = None) -> AsyncIterator[list[Any]]:
     """Header + one row per sign-up in arrival order, streamed; pending Redis writes are flushed first."""
     doc = await get(deps, scope, activity_id)
-    await flush_ids(deps, await state(deps).dirty_of(activity_id))
+    await flush_activity(deps, activity_id)
     sessions = {s["id"]: s.get("title") or s["id"] for s in doc["sessions"]}
     questions = doc.get("form") or []
     yield [

@@ -82,7 +82,9 @@ async def attempt(deps: Deps, activity_id: str, openid: str, session_id: str | N
     if at < opens:
         same_day = localize(opens).date() == localize(at).date()
         return Attempt("too_early" if same_day else "not_today", doc, session, opens)
-    d = await st.check_in(signup["id"], openid, signups.ms(at), via)
+    d = await st.check_in(signup["id"], signup["sid"], openid, signups.ms(at), via)
+    if d.outcome == "activity_cancelled":  # cancelled on another instance a moment ago
+        return Attempt("cancelled", doc)
     if d.outcome == "ok":
         return Attempt("ok", doc, session, at)
     if d.outcome == "already":

@@ -20,7 +20,7 @@ from services.activities import store as repo
 from services.orgs import visibility
 from services.surveys.definitions import check_scope
 from services.surveys.questions import FORM_TYPES, ID_RE, InvalidDefinition, normalize_questions, parse_time
-from storage.item_cache import cache_for
+from storage.item_cache import changed
 
 FIELDS = {
     "org", "title", "description", "place", "members_only", "signup_opens_at", "signup_deadline",
@@ -183,7 +183,8 @@ async def update_activity(
     updated = await repo.update(deps.db, activity_id, changes, expect_status=[doc["status"]])
     if updated is None:
         raise Conflict("活动状态刚刚发生了变化，请刷新后重试", code="activity_changed")
-    cache_for(deps, signups.CACHE).forget(activity_id)
+    await signups.sync_gate(deps, updated)  # a new deadline or opening time holds in the script at once
+    await changed(deps, signups.CACHE, activity_id)
     if updated["status"] == "published":
         await signups.apply_config(deps, updated)
         await _reschedule_reminders(deps, doc, updated)
@@ -214,7 +215,8 @@ async def publish_activity(deps: Deps, activity_id: str, *, editor_org: str | No
     )
     if updated is None:
         raise Conflict("只有草稿状态的活动可以发布", code="activity_not_draft")
-    cache_for(deps, signups.CACHE).forget(activity_id)
+    await signups.sync_gate(deps, updated)
+    await changed(deps, signups.CACHE, activity_id)
     return updated
 
 
@@ -226,7 +228,9 @@ async def cancel_activity(deps: Deps, activity_id: str, *, editor_org: str | Non
     )
     if updated is None:
         raise Conflict("活动已取消", code="activity_cancelled")
-    cache_for(deps, signups.CACHE).forget(activity_id)
+    await signups.sync_gate(deps, updated)  # from here no script accepts a sign-up, on any instance
+    await changed(deps, signups.CACHE, activity_id)
+    await signups.wait_for_sends(deps, activity_id)  # and no confirmation leaves after we answer
     return updated
 
 
@@ -234,7 +238,7 @@ async def delete_activity(deps: Deps, activity_id: str, *, editor_org: str | Non
     await _owned(deps, activity_id, editor_org)
     if not await repo.delete_draft(deps.db, activity_id):
         raise Conflict("已发布的活动不能删除，可以取消活动", code="activity_not_draft")
-    cache_for(deps, signups.CACHE).forget(activity_id)
+    await changed(deps, signups.CACHE, activity_id)
 
 
 async def list_activities(deps: Deps, *, editor_org: str, limit: int = 200) -> list[dict[str, Any]]:

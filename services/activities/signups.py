@@ -5,6 +5,11 @@
 - Ids are `<activity>-<seq>`, `seq` the server's arrival order, so MongoDB writes are idempotent.
 - When Redis has no state for an activity (first use, expiry, or a lost Redis) it is rebuilt from
   MongoDB under a lock, after flushing whatever of the activity Redis still held unflushed.
+- Whether sign-ups are open (status, opening time, deadline) is decided in the script too, from the
+  activity's gate in Redis, which every editor's change rewrites before it answers: a cancel on one
+  instance holds on every other at once, whatever their caches still say. Messages about the activity
+  (confirmations, reminders) pass the same gate and a cancel waits for those in flight, so none
+  goes out after the cancel has answered.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from core.deps import Deps
 from core.errors import BadInput, Conflict, Forbidden, NotFound, TooMany, Unavailable
 from services.activities import signups_store as signups_repo
 from services.activities import store as repo
-from services.activities.flusher import flush_ids
+from services.activities.flusher import flush_activity
 from services.activities.flusher import state as state  # re-exported: callers use signups.state(deps)
-from services.activities.live import RATE_WINDOW, Decision, split_id
+from services.activities.live import RATE_WINDOW, Decision, gate_value, split_id
 from services.members.sessions import CurrentUser
 from services.orgs import visibility
 from services.surveys.questions import check_answers
@@ -58,6 +63,27 @@ def meta_for(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def gate_for(doc: dict[str, Any]) -> str:
+    """The activity's gate as the sign-up script reads it (status, window, revision of the document)."""
+    opens = doc.get("signup_opens_at")
+    return gate_value(doc["status"], ms(opens) if opens else None, ms(doc["signup_deadline"]), int(doc.get("rev") or 0))
+
+
+async def sync_gate(deps: Deps, doc: dict[str, Any]) -> None:
+    """After an editor's change is in MongoDB: the scripts decide by it from now on, on every instance."""
+    await state(deps).set_gate(doc["_id"], gate_for(doc), meta_for(doc)["exp"])
+
+
+async def wait_for_sends(deps: Deps, activity_id: str) -> None:
+    """Until no message about the activity is on its way (each passed the gate before it changed)."""
+    limit = deps.settings.wechat.timeout_seconds + 2.0  # a send in flight ends by its timeout
+    for _ in range(int(limit / 0.02)):
+        if not await state(deps).sends_in_flight(activity_id):
+            return
+        await asyncio.sleep(0.02)
+    log.warning("activity %s: messages still in flight after %.0fs; answering anyway", activity_id, limit)
+
+
 async def ensure_state(deps: Deps, doc: dict[str, Any]) -> None:
     """Make sure Redis holds the activity's state, rebuilding it from MongoDB when it does not."""
     st, aid = state(deps), doc["_id"]
@@ -68,11 +94,12 @@ async def ensure_state(deps: Deps, doc: dict[str, Any]) -> None:
         try:
             if await st.has_state(aid):
                 return
-            leftovers = await st.dirty_of(aid)
-            if leftovers:  # a partial loss: write what Redis still has before reading MongoDB back
-                await flush_ids(deps, leftovers)
+            # A partial loss (or an older release's keys): write what Redis still has before reading back.
+            await flush_activity(deps, aid)
+            doc = await repo.get(deps.db, aid) or doc  # not a cached copy: the gate must be current
             docs = await signups_repo.for_activity(deps.db, aid)
             states = [signups_repo.state_from_doc(d) for d in docs]
+            await sync_gate(deps, doc)
             await st.install(aid, meta_for(doc), states, max((d["seq"] for d in docs), default=0))
             if docs:
                 log.warning("rebuilt sign-up state of %s from MongoDB (%d sign-ups)", aid, len(docs))
@@ -211,6 +238,8 @@ async def sign_up(
         if signup is None:  # expired between the two calls: practically impossible, but say so
             raise Unavailable("报名结果读取失败，请在“我的报名”中查看", code="busy")
         return signup_out(signup, doc, int(d.values[2])), False
+    if d.outcome in ("gate", "early", "deadline"):  # this instance's copy was older than the gate
+        raise _closed(d, doc)
     if d.outcome == "rate":
         wait = retry_after(RATE_WINDOW)
         err = TooMany(f"操作太频繁，请 {wait} 秒后再试", code="rate_limited")
@@ -223,6 +252,16 @@ async def sign_up(
     if d.outcome == "wlfull":
         raise Conflict("该场次名额已满，候补名单也已排满", code="waitlist_full")
     raise BadInput("该场次暂不可报名，请刷新后重试", code="session_unavailable")
+
+
+def _closed(d: Decision, doc: dict[str, Any]) -> Exception:
+    if d.outcome == "gate" and d.values and d.values[0] == "cancelled":
+        return Conflict("活动已取消", code="activity_cancelled")
+    if d.outcome == "gate":
+        return NotFound("活动不存在或已删除", code="activity_not_found")
+    if d.outcome == "early":
+        return Conflict("报名尚未开始，请留意活动的报名时间", code="signup_not_open")
+    return Conflict(f"报名已截止（截止时间 {fmt(doc['signup_deadline'])}）", code="signup_closed")
 
 
 async def _own_signup(deps: Deps, user: CurrentUser, doc: dict[str, Any], signup_id: str) -> dict[str, Any]:
@@ -254,7 +293,7 @@ async def cancel(deps: Deps, user: CurrentUser, activity_id: str, signup_id: str
         raise Conflict(f"已过取消截止时间（{fmt(doc['cancel_deadline'])}），如需取消请联系主办方", code="cancel_closed")
     if at >= session["starts_at"]:
         raise Conflict("该场次已开始，不能取消报名", code="session_started")
-    d = await _decide(deps, doc, lambda: state(deps).cancel(signup_id, user.openid, ms(at)))
+    d = await _decide(deps, doc, lambda: state(deps).cancel(signup_id, signup["sid"], user.openid, ms(at)))
     if d.outcome == "checkedin":
         raise Conflict("您已签到，不能取消报名", code="already_checked_in")
     if d.outcome not in ("cancelled", "already"):

@@ -3,7 +3,7 @@
 `{_id: "ac<hex>", org, org_path, title, description, place, members_only, status: draft|published|cancelled,
 signup_opens_at, signup_deadline, cancel_deadline, per_user_limit, waitlist: {enabled, limit},
 form: [questions], sessions: [{id, title, starts_at, ends_at, place, capacity}],
-remind_minutes_before, checkin_minutes_before, created_at, updated_at, created_by}`.
+remind_minutes_before, checkin_minutes_before, created_at, updated_at, created_by, rev (updates so far)}`.
 Sign-ups live in `signups` (services.activities.signups_store) and, while live, in Redis (services.activities.live).
 """
 
@@ -36,9 +36,12 @@ async def get(db: Db, activity_id: str) -> dict[str, Any] | None:
 async def update(
     db: Db, activity_id: str, changes: dict[str, Any], *, expect_status: list[str]
 ) -> dict[str, Any] | None:
-    """Apply `changes` only while the status is one of `expect_status` (an edit racing a cancel loses)."""
+    """Apply `changes` only while the status is one of `expect_status` (an edit racing a cancel loses).
+    Every update moves `rev`, the order in which the activity's gate in Redis accepts copies of it."""
     return await durable(db.activities).find_one_and_update(
-        {"_id": activity_id, "status": {"$in": expect_status}}, {"$set": changes}, return_document=ReturnDocument.AFTER
+        {"_id": activity_id, "status": {"$in": expect_status}},
+        {"$set": changes, "$inc": {"rev": 1}},
+        return_document=ReturnDocument.AFTER,
     )
 
 

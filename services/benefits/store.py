@@ -18,6 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from storage.batching import durable
+from storage.reads import for_reports
 
 Db = AsyncDatabase[dict[str, Any]]
 Doc = dict[str, Any]
@@ -113,7 +114,8 @@ async def count_source(db: Db, source: str) -> int:
 
 async def redeemed_by_vendor(db: Db, vendor_id: str, start: datetime, end: datetime) -> list[Doc]:
     query = {"vendor_id": vendor_id, "redeemed_at": {"$gte": start, "$lt": end}}
-    return await db.entitlements.find(query).sort("redeemed_at", ASCENDING).to_list()
+    # A closed month's statement: a secondary may serve it (storage/reads).
+    return await for_reports(db.entitlements).find(query).sort("redeemed_at", ASCENDING).to_list()
 
 
 # --- vendors (`vendors`: {_id, name, address, org, org_path, disabled, created_by, created_at}) -------

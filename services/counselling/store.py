@@ -30,6 +30,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from storage.batching import durable
+from storage.reads import for_reports
 
 Db = AsyncDatabase[dict[str, Any]]
 Doc = dict[str, Any]
@@ -207,7 +208,7 @@ async def report_source(db: Db, org: str, since: datetime, until: datetime) -> A
         "status": {"$nin": ["held", "released", "expired"]},
     }
     fields = {"member": 1, "member_org_path": 1, "starts_at": 1, "status": 1, "_id": 0}
-    async for doc in _c(db, "bookings").find(flt, fields):
+    async for doc in for_reports(_c(db, "bookings")).find(flt, fields):  # a report: a secondary may serve it
         yield doc
 
 

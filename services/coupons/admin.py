@@ -185,7 +185,7 @@ async def watch(deps: Deps, scope: Scope, batch_id: str) -> Watch:
 
 
 async def _pending_grants(deps: Deps, batch_id: str) -> int:
-    entries = await live(deps).read_pending(100_000, None)
+    entries = await live(deps).pending_of(batch_id, 100_000)
     prefix = f"g\tcpn:{batch_id}:"
     return sum(1 for _, f in entries if f["g"].startswith(prefix))
 

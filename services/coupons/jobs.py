@@ -1,4 +1,9 @@
-"""Write-behind: grants, risk verdicts and stock moves go from the `cpn:grants` stream into MongoDB.
+"""Write-behind: grants, risk verdicts and stock moves go from the grants streams into MongoDB.
+
+The stream is partitioned (services/coupons/live.py): each partition has its own lease
+(`cpn:flusher:<n>`), so the instances split the partitions between them and each partition is
+flushed by one process at a time, in order. The pre-partition stream `cpn:grants` keeps the old
+lease name `cpn:flusher` and is drained like a partition until it is empty (one XRANGE per turn).
 
 Like ballots (services/polls/flusher.py): a batch is read from the head of the stream, written
 (grants as ledger entitlements under their deterministic ids, journaled; moves under `<batch>:<wave>`),
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +26,7 @@ from core.lease import Lease
 from services.benefits import ledger
 from services.benefits import store as ledger_store
 from services.coupons import reminders, store
-from services.coupons.live import CouponLive, Entries
+from services.coupons.live import LEGACY_STREAM, CouponLive, Entries, streams
 from services.editors import audit
 
 log = logging.getLogger(__name__)
@@ -78,10 +84,21 @@ def _apply_verdict(doc: dict[str, Any], state: str, reason: str) -> None:
         doc["status"] = "held"
 
 
-async def flush_once(deps: Deps, block_ms: int | None = None, cache: dict[str, dict[str, Any]] | None = None) -> int:
-    """Store one batch from the head of the stream; returns how many entries it handled."""
+def lease_key(stream: str) -> str:
+    """`cpn:flusher:<n>` for partition n; the old stream keeps the old lease (and its old flusher)."""
+    all_streams = streams()
+    n = all_streams.index(stream)
+    return LEASE_KEY if n == len(all_streams) - 1 else f"{LEASE_KEY}:{n}"
+
+
+async def flush_once(
+    deps: Deps, stream: str | None = None, block_ms: int | None = None, cache: dict[str, dict[str, Any]] | None = None
+) -> int:
+    """Store one batch from the head of a stream (every stream when None); how many entries it handled."""
+    if stream is None:
+        return sum([await flush_once(deps, s, block_ms, cache) for s in streams()])
     cache = {} if cache is None else cache
-    entries: Entries = await live(deps).read_pending(BATCH, block_ms)
+    entries: Entries = await live(deps).read_pending(stream, BATCH, block_ms)
     if not entries:
         return 0
     work = _Pass()
@@ -104,7 +121,9 @@ async def flush_once(deps: Deps, block_ms: int | None = None, cache: dict[str, d
             await ledger_store.change_status(deps.db, eid, from_=("granted",), to="held")
     for _, batch_id, wave, moved, detail, at in work.moves:
         await _record_move(deps, cache, batch_id, int(wave), int(moved), detail, int(at))
-    await live(deps).trim([entry_id for entry_id, _ in entries])
+    await live(deps).trim(stream, [entry_id for entry_id, _ in entries])
+    if stream == LEGACY_STREAM and len(entries) < BATCH:
+        await live(deps).forget_if_empty(stream)  # drained: later turns find no key at all
     return len(entries)
 
 
@@ -121,23 +140,34 @@ async def _record_move(
 
 async def drain(deps: Deps) -> int:
     total, cache = 0, dict[str, dict[str, Any]]()
-    while True:
-        n = await flush_once(deps, cache=cache)
-        total += n
-        if n < BATCH:
-            return total
+    for stream in streams():
+        while True:
+            n = await flush_once(deps, stream, cache=cache)
+            total += n
+            if n < BATCH:
+                break
+    return total
+
+
+async def _holds(lease: Lease) -> bool:
+    """Ours for the next turn: renewed once half its time is used, taken when free."""
+    if lease.held and lease.held_until - time.monotonic() > LEASE_MS / 2000:
+        return True
+    return await lease.renew() or await lease.acquire()
 
 
 async def run_flusher(deps: Deps) -> None:
-    """The background loop: hold the lease, flush as grants arrive; on errors wait and retry."""
-    lease = Lease(deps.redis, LEASE_KEY, ttl=LEASE_MS / 1000)
+    """The background loop: flush every partition whose lease this process holds; sleep when all are empty."""
+    leases = [(s, Lease(deps.redis, lease_key(s), ttl=LEASE_MS / 1000)) for s in streams()]
     cache: dict[str, dict[str, Any]] = {}
     while True:
         try:
-            if not await lease.renew() and not await lease.acquire():
-                await asyncio.sleep(LEASE_MS / 1000 / 2)
-                continue
-            await flush_once(deps, block_ms=IDLE_BLOCK_MS, cache=cache)
+            busy = False
+            for stream, lease in leases:
+                if await _holds(lease):
+                    busy |= await flush_once(deps, stream, cache=cache) > 0
+            if not busy:
+                await asyncio.sleep(IDLE_BLOCK_MS / 1000)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - Redis or MongoDB unavailable: the grants wait in the stream

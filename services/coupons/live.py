@@ -1,16 +1,23 @@
 """A coupon batch's live state in Redis (the only module that knows these keys) and its scripts.
 
-Keys for batch B:
-- `cpn:B:meta` hash: status (open|closed), org, waves "start-end;..." (ms), buckets "c1,c2,..." (direct
+Redis Cluster: the grab script appends to the grants stream, so the stream is cut into `SHARDS`
+partitions and a batch's keys carry its partition's tag T = `entity_shard_tag("cpn", B)`
+(storage/keys.py): the batch's keys and its partition's stream share one slot. Keys for batch B:
+- `cpn:T:B:meta` hash: status (open|closed), org, waves "start-end;..." (ms), buckets "c1,c2,..." (direct
   sub-orgs), opened / closed (wave bookkeeping, maintained by the scripts).
-- `cpn:B:alloc` hash: "<wave>:<bucket>" and "<wave>:_pool" -> that wave's allotment (written at creation).
-- `cpn:B:stock` hash: bucket -> coupons left in it this wave, `_pool` -> the common pool, `got:<bucket>` /
+- `cpn:T:B:alloc` hash: "<wave>:<bucket>" and "<wave>:_pool" -> that wave's allotment (written at creation).
+- `cpn:T:B:stock` hash: bucket -> coupons left in it this wave, `_pool` -> the common pool, `got:<bucket>` /
   `got:_pool` -> granted from it, `_granted`, `_revoked`.
-- `cpn:B:served` hash: member number -> "<state>\\t<bucket>\\t<wave>", state p (risk check pending),
+- `cpn:T:B:served` hash: member number -> "<state>\\t<bucket>\\t<wave>", state p (risk check pending),
   g (granted), h (held for review), u (risk unknown), x (revoked after review). One per member, whatever the account.
-- `cpn:B:idem:<member>:<key>`: an Idempotency-Key already answered (15 minutes).
-- `cpn:grants` stream: every grant (`g`), risk verdict (`v`) and stock move (`r`), in decision order,
-  until the flusher has stored it in MongoDB (journaled); then it is deleted.
+- `cpn:T:B:idem:<member>:<key>`: an Idempotency-Key already answered (15 minutes).
+- `cpn:grants:T` stream (one per partition): every grant (`g`), risk verdict (`v`) and stock move (`r`)
+  of its batches, in decision order, until the flusher has stored it in MongoDB (journaled); then it
+  is deleted. A batch's entries are all in one partition, so their order is kept.
+
+Before the partitions, batch B's keys were `cpn:B:*` and the stream `cpn:grants`: the flusher drains
+that stream until it is empty, and a batch found only under the old names is moved (`adopt_legacy`)
+before anything would rebuild it from MongoDB.
 """
 
 from __future__ import annotations
@@ -23,13 +30,28 @@ import redis.asyncio as aioredis
 from core.redis_pipe import RedisPipe
 from services.coupons import lua
 from storage.batching import ScriptBatcher
+from storage.key_moves import move_keys
+from storage.keys import all_shard_tags, entity_shard_tag
 
-STREAM = "cpn:grants"
+SPACE = "cpn"
+LEGACY_STREAM = "cpn:grants"
 Entries = list[tuple[str, dict[str, str]]]
 
 
+_DEL_IF_EMPTY = "if redis.call('XLEN', KEYS[1]) == 0 then return redis.call('DEL', KEYS[1]) end return 0"
+
+
 def _k(batch_id: str, part: str) -> str:
-    return f"cpn:{batch_id}:{part}"
+    return f"cpn:{entity_shard_tag(SPACE, batch_id)}:{batch_id}:{part}"
+
+
+def stream_of(batch_id: str) -> str:
+    return f"cpn:grants:{entity_shard_tag(SPACE, batch_id)}"
+
+
+def streams() -> list[str]:
+    """Every grants stream the flusher empties: the partitions, then the pre-partition one."""
+    return [f"cpn:grants:{tag}" for tag in all_shard_tags(SPACE)] + [LEGACY_STREAM]
 
 
 @dataclass(frozen=True)
@@ -65,25 +87,25 @@ class CouponLive:
         self, batch_id: str, member_id: str, *, now_ms: int, org_path: tuple[str, ...], openid: str, org: str,
         idempotency_key: str = "",
     ) -> GrabAnswer:  # fmt: skip
-        idem = _k(batch_id, f"idem:{member_id}:{idempotency_key}") if idempotency_key else ""
         keys = [
             _k(batch_id, "meta"),
             _k(batch_id, "alloc"),
             _k(batch_id, "stock"),
             _k(batch_id, "served"),
-            STREAM,
-            idem,
+            stream_of(batch_id),
         ]
+        if idempotency_key:
+            keys.append(_k(batch_id, f"idem:{member_id}:{idempotency_key}"))
         path = "," + ",".join(org_path) + ","
         answer = await self._grab(keys=keys, args=[batch_id, member_id, now_ms, path, openid, org])
         return GrabAnswer(str(answer[0]), [str(x) for x in answer[1:]])
 
     async def tick(self, batch_id: str, now_ms: int) -> None:
-        keys = [_k(batch_id, "meta"), _k(batch_id, "alloc"), _k(batch_id, "stock"), STREAM]
+        keys = [_k(batch_id, "meta"), _k(batch_id, "alloc"), _k(batch_id, "stock"), stream_of(batch_id)]
         await self._tick(keys=keys, args=[batch_id, now_ms])
 
     async def verdict(self, batch_id: str, member_id: str, state: str, rank: int, reason: str) -> bool:
-        keys = [_k(batch_id, "served"), STREAM]
+        keys = [_k(batch_id, "served"), stream_of(batch_id)]
         return bool(await self._verdict(keys=keys, args=[batch_id, member_id, state, rank, reason]))
 
     async def restate(self, batch_id: str, member_id: str, state: str) -> None:
@@ -132,6 +154,12 @@ class CouponLive:
                 pipe.expireat(_k(batch_id, part), expire_at)
             await pipe.execute()
 
+    async def adopt_legacy(self, batch_id: str) -> bool:
+        """Move a batch the previous release kept under `cpn:B:*` to its partition's names (meta last:
+        grabs check it first, so none runs on a half-moved batch); True when there was one."""
+        parts = ("alloc", "stock", "served", "meta")
+        return bool(await move_keys(self.redis, [(f"cpn:{batch_id}:{part}", _k(batch_id, part)) for part in parts]))
+
     async def lock_rebuild(self, batch_id: str, owner: str, ttl_ms: int = 30_000) -> bool:
         return bool(await self.redis.set(_k(batch_id, "rebuild"), owner, nx=True, px=ttl_ms))
 
@@ -159,16 +187,29 @@ class CouponLive:
         opened, closed = await self.redis.hmget(_k(batch_id, "meta"), ["opened", "closed"])
         return int(opened or 0), int(closed or 0)
 
-    # --- the stream, for the flusher -----------------------------------------------------------
-    async def read_pending(self, count: int, block_ms: int | None) -> Entries:
+    # --- the streams, for the flusher ----------------------------------------------------------
+    async def read_pending(self, stream: str, count: int, block_ms: int | None = None) -> Entries:
         if block_ms is None:
-            return cast(Entries, await self.redis.xrange(STREAM, "-", "+", count=count))
-        answer: Any = await self.redis.xread({STREAM: "0-0"}, count=count, block=block_ms)
+            return cast(Entries, await self.redis.xrange(stream, "-", "+", count=count))
+        answer: Any = await self.redis.xread({stream: "0-0"}, count=count, block=block_ms)
         return cast(Entries, list(answer[0][1])) if answer else []
 
-    async def trim(self, entry_ids: list[str]) -> None:
+    async def trim(self, stream: str, entry_ids: list[str]) -> None:
         if entry_ids:
-            await self.redis.xdel(STREAM, *entry_ids)
+            await self.redis.xdel(stream, *entry_ids)
+
+    async def forget_if_empty(self, stream: str) -> None:
+        """Delete a drained stream (an empty stream key stays otherwise): for the pre-partition one."""
+        await self.redis.eval(_DEL_IF_EMPTY, 1, stream)
 
     async def pending(self) -> int:
-        return int(await self.redis.xlen(STREAM))
+        """Entries not yet in MongoDB, over every stream."""
+        pipe = self.redis.pipeline(transaction=False)
+        for stream in streams():
+            pipe.xlen(stream)
+        return sum(int(n) for n in await pipe.execute())
+
+    async def pending_of(self, batch_id: str, count: int) -> Entries:
+        """The entries still waiting in the batch's partition (and the old stream, until drained)."""
+        own = await self.read_pending(stream_of(batch_id), count)
+        return own + await self.read_pending(LEGACY_STREAM, count)

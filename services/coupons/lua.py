@@ -67,12 +67,13 @@ local function tick(meta, alloc, stock, stream, batch, now, ws, bs)
 end
 """
 
-# KEYS: meta, alloc, stock, served, stream, idempotency key ('' when none)
+# KEYS: meta, alloc, stock, served, stream, then the idempotency key when there is one (an empty
+# key name would hash to another slot: Redis Cluster refuses the script)
 # ARGV: batch, member, now ms, ",org,path,", openid, member's org
 GRAB = (
     _HELPERS
     + """
-local meta, alloc, stock, served, stream, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local meta, alloc, stock, served, stream, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6] or ''
 local batch, member, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if idem ~= '' and redis.call('EXISTS', idem) == 1 then
   return {'replay', redis.call('HGET', served, member) or ''}

@@ -78,6 +78,8 @@ async def rebuild(deps: Deps, batch_id: str) -> bool:
     try:
         if await coupons.status(batch_id):  # another process finished the rebuild meanwhile
             return True
+        if await coupons.adopt_legacy(batch_id):  # kept under the previous release's key names
+            return True
         grants = await ledger_store.of_source(deps.db, f"cpn:{batch_id}", limit=10_000_000)
         state = plan_state(batch, grants, int(time.time() * 1000))
         waves = [(_ms(w["opens_at"]), _ms(w["closes_at"])) for w in batch["waves"]]

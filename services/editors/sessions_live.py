@@ -1,11 +1,18 @@
 """Console sessions and login throttling in Redis (all keys `console:`).
 
-- `console:sess:<sha256(token)>` hash: u (username), csrf, org (working org), abs (absolute expiry,
-  epoch seconds), ip, created. Only the token's hash is a key: a Redis dump holds no usable cookie.
+An editor's keys share the hash tag `{cu:<h>}` (h = the first 16 hex digits of sha256(username)), so the
+transaction that creates a session and the multi-key deletes run on one Redis Cluster slot:
+- `console:sess:{cu:<h>}:<sha256(token)>` hash: u (username), csrf, org (working org), abs (absolute
+  expiry, epoch seconds), ip, created. Only the token's hash is a key: a Redis dump holds no usable cookie.
   Sliding expiry (`IDLE_SECONDS`), capped by `abs`. Deleting the key logs the browser out at once.
-- `console:usess:<username>` set of the user's session ids, to revoke them all (disable, password change).
-- `console:fail:u:<username>`, `console:fail:ip:<ip>` failed-login counters over a window;
-  `console:lock:u:<username>`, `console:lock:ip:<ip>` the locks they set (TTL = lock time).
+  The token is `<h>.<random>`, so a request finds its session's slot from the cookie alone (cookies of
+  the previous layout are no longer known: the editor logs in once more).
+- `console:usess:{cu:<h>}:<username>` zset of the user's session ids, to revoke them all (disable,
+  password change).
+- Login throttling, all under one tag `{console:login}` (its script weighs the account's and the IP's
+  counters together, and console logins are few: one slot carries them easily):
+  `console:{console:login}:fail:u:<username>`, `...:fail:ip:<ip>` failed-login counters over a window;
+  `...:lock:u:<username>`, `...:lock:ip:<ip>` the locks they set (TTL = lock time).
 
 An attempt is counted *before* the password is checked (one Lua call decides), so a burst of
 concurrent guesses cannot slip past the limit while the slow argon2 checks run.
@@ -19,6 +26,8 @@ import time
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+
+from storage.keys import entity_tag
 
 IDLE_SECONDS = 4 * 3600  # an idle console session ends after four hours
 ABSOLUTE_SECONDS = 12 * 3600  # and every session after twelve, however active
@@ -37,22 +46,38 @@ def session_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _skey(sid: str) -> str:
-    return f"console:sess:{sid}"
+THROTTLE_TAG = entity_tag("console", "login")
+
+
+def _user_hash(username: str) -> str:
+    return hashlib.sha256(username.encode()).hexdigest()[:16]
+
+
+def _skey(username: str, sid: str) -> str:
+    return f"console:sess:{entity_tag('cu', _user_hash(username))}:{sid}"
 
 
 def _ukey(username: str) -> str:
-    return f"console:usess:{username}"
+    return f"console:usess:{entity_tag('cu', _user_hash(username))}:{username}"
+
+
+def session_key(token: str) -> str:
+    """The session's key for a cookie's token ('' for a token that is not ours)."""
+    uhash, dot, _ = token.partition(".")
+    if not dot or len(uhash) != 16:
+        return ""
+    return f"console:sess:{entity_tag('cu', uhash)}:{session_id(token)}"
 
 
 async def create(redis: aioredis.Redis, username: str, org: str, ip: str) -> tuple[str, str]:
     """A new session; returns (token for the cookie, csrf token)."""
-    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    token, csrf = f"{_user_hash(username)}.{secrets.token_urlsafe(32)}", secrets.token_urlsafe(24)
     sid, at = session_id(token), int(time.time())
     fields = {"u": username, "csrf": csrf, "org": org, "abs": at + ABSOLUTE_SECONDS, "ip": ip, "created": at}
+    key = _skey(username, sid)
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(_skey(sid), mapping=fields)  # type: ignore[arg-type]
-        pipe.expire(_skey(sid), IDLE_SECONDS)
+        pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+        pipe.expire(key, IDLE_SECONDS)
         pipe.zadd(_ukey(username), {sid: at})
         pipe.expire(_ukey(username), ABSOLUTE_SECONDS)
         await pipe.execute()
@@ -62,11 +87,11 @@ async def create(redis: aioredis.Redis, username: str, org: str, ip: str) -> tup
 
 async def _trim(redis: aioredis.Redis, username: str) -> None:
     sids = [str(s) for s in await redis.zrange(_ukey(username), 0, -1)]
-    alive = [sid for sid in sids if await redis.exists(_skey(sid))]
+    alive = [sid for sid in sids if await redis.exists(_skey(username, sid))]
     dead = [sid for sid in sids if sid not in alive]
     extra = alive[:-MAX_SESSIONS_PER_USER] if len(alive) > MAX_SESSIONS_PER_USER else []
-    for sid in extra:
-        await redis.delete(_skey(sid))
+    if extra:
+        await redis.delete(*(_skey(username, sid) for sid in extra))
     if dead or extra:
         await redis.zrem(_ukey(username), *dead, *extra)
 
@@ -86,14 +111,19 @@ return redis.call('HGETALL', KEYS[1])
 
 async def load(redis: aioredis.Redis, token: str) -> dict[str, str] | None:
     """The session's fields (sliding its expiry), or None when it ended or never existed."""
-    flat = await redis.eval(_TOUCH, 1, _skey(session_id(token)), int(time.time()), IDLE_SECONDS)
+    key = session_key(token)
+    if not key:
+        return None
+    flat = await redis.eval(_TOUCH, 1, key, int(time.time()), IDLE_SECONDS)
     if not flat:
         return None
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 async def set_field(redis: aioredis.Redis, token: str, key: str, value: str) -> None:
-    sid = _skey(session_id(token))
+    sid = session_key(token)
+    if not sid:
+        return
     # Only on a live session: never recreate one that was revoked a moment ago.
     await redis.eval(
         "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end",
@@ -105,11 +135,13 @@ async def set_field(redis: aioredis.Redis, token: str, key: str, value: str) -> 
 
 
 async def delete(redis: aioredis.Redis, token: str) -> None:
-    sid = session_id(token)
-    username = str(await redis.hget(_skey(sid), "u") or "")
-    await redis.delete(_skey(sid))
+    key = session_key(token)
+    if not key:
+        return
+    username = str(await redis.hget(key, "u") or "")
+    await redis.delete(key)
     if username:
-        await redis.zrem(_ukey(username), sid)
+        await redis.zrem(_ukey(username), session_id(token))
 
 
 async def revoke_all(redis: aioredis.Redis, username: str, *, keep_token: str | None = None) -> int:
@@ -117,7 +149,7 @@ async def revoke_all(redis: aioredis.Redis, username: str, *, keep_token: str | 
     keep = session_id(keep_token) if keep_token else None
     sids = [str(sid) for sid in await redis.zrange(_ukey(username), 0, -1) if sid != keep]
     if sids:
-        await redis.delete(*(_skey(s) for s in sids))
+        await redis.delete(*(_skey(username, s) for s in sids))
         await redis.zrem(_ukey(username), *sids)
     return len(sids)
 
@@ -158,10 +190,10 @@ return 0
 
 def _throttle_keys(username: str, ip: str) -> list[str]:
     return [
-        f"console:lock:u:{username}",
-        f"console:lock:ip:{ip}",
-        f"console:fail:u:{username}",
-        f"console:fail:ip:{ip}",
+        f"console:{THROTTLE_TAG}:lock:u:{username}",
+        f"console:{THROTTLE_TAG}:lock:ip:{ip}",
+        f"console:{THROTTLE_TAG}:fail:u:{username}",
+        f"console:{THROTTLE_TAG}:fail:ip:{ip}",
     ]
 
 
@@ -192,4 +224,5 @@ async def attempt_succeeded(redis: aioredis.Redis, username: str, ip: str) -> No
 
 async def unlock(redis: aioredis.Redis, username: str) -> None:
     """An admin lifts an account's lock (after resetting its password, say)."""
-    await redis.delete(f"console:lock:u:{username}", f"console:fail:u:{username}")
+    keys = _throttle_keys(username, "")
+    await redis.delete(keys[0], keys[2])

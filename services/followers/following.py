@@ -94,20 +94,24 @@ async def leave(db: Db, redis: aioredis.Redis, openid: str, hooks: Sequence[Unfo
 async def flush_seen(db: Db, redis: aioredis.Redis, worker: str) -> int:
     """Move the last-interaction times gathered in Redis to MongoDB (any process may run this).
 
-    The hash is renamed away atomically, so each batch goes to exactly one process; a batch whose
-    write failed is merged back (newer times win) for the next round.
+    Each partition is renamed away atomically, so each batch goes to exactly one process; a batch whose
+    write failed is merged back (newer times win) for the next round. The old global hash is drained
+    the same way until it is empty.
     """
-    taken, seen = await live.take_seen(redis, worker)
-    if not seen:
-        return 0
-    try:
-        await store.touch_many(db, seen)
-    except Exception:
-        await live.give_back_seen(redis, seen)
-        raise
-    finally:
-        await live.drop(redis, taken)
-    return len(seen)
+    total = 0
+    for key in live.seen_partitions():
+        taken, seen = await live.take_seen(redis, key, worker)
+        if not seen:
+            continue
+        try:
+            await store.touch_many(db, seen)
+        except Exception:
+            await live.give_back_seen(redis, seen)
+            raise
+        finally:
+            await live.drop(redis, taken)
+        total += len(seen)
+    return total
 
 
 async def rebuild_org_cache(db: Db, redis: aioredis.Redis) -> int:

@@ -1,8 +1,9 @@
 """Background work of learning: the progress write-behind (Redis -> MongoDB, journaled, version-guarded).
 
-A unit key stays in `ln:dirty` until MongoDB holds its latest version: the ack after the write removes
-it only when the version did not move meanwhile. A crash anywhere loses nothing: the next flusher (here
-or on another instance) writes it again, and the version guard makes the repeat harmless.
+A unit key stays in its `ln:dirty:<partition>` queue until MongoDB holds its latest version: the ack
+after the write removes it only when the version did not move meanwhile. A crash anywhere loses
+nothing: the next flusher (here or on another instance) writes it again, and the version guard makes
+the repeat harmless.
 """
 
 from __future__ import annotations
@@ -25,23 +26,30 @@ IDLE_SLEEP, IDLE_SLEEP_MAX = 0.1, 2.0
 
 
 async def flush_once(deps: Deps, batch: int = BATCH, min_age_ms: int = 0) -> int:
+    """One batch from each queue that has keys (queues are partitioned: each has its own lock)."""
     lv = live.live(deps)
-    if not await lv.dirty_count():
-        return 0
+    total = 0
+    for dirty, count in zip(live.dirty_keys(), await lv.dirty_counts(), strict=True):
+        if count:
+            total += await _flush_queue(deps, lv, dirty, batch, min_age_ms)
+    return total
+
+
+async def _flush_queue(deps: Deps, lv: live.Live, dirty: str, batch: int, min_age_ms: int) -> int:
     token = secrets.token_hex(8)
-    if not await lv.lock(token, 30_000):
+    if not await lv.lock(dirty, token, 30_000):
         return 0
     try:
-        keys = await lv.dirty_batch(batch, min_age_ms)
+        keys = await lv.dirty_batch(dirty, batch, min_age_ms)
         if not keys:
             return 0
         states = await lv.get_many(keys)
         await store.write_progress(deps.db, [progress_row(s) for s in states])
         found = {s.key for s in states}
-        await lv.ack([(s.key, s.version) for s in states] + [(k, 0) for k in keys if k not in found])
+        await lv.ack(dirty, [(s.key, s.version) for s in states] + [(k, 0) for k in keys if k not in found])
         return len(states)
     finally:
-        await lv.unlock(token)
+        await lv.unlock(dirty, token)
 
 
 async def flush_all(deps: Deps) -> int:

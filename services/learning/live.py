@@ -1,14 +1,20 @@
 """The Redis side of learning progress: key layout and the Lua scripts that decide every heartbeat.
 
-Keys (hash tag = the learner, so one learner's keys share a slot):
-- `ln:u:{<openid>}:<course>:<unit>` hash — dur (s), segs ("a,b,c,d": merged watched segments, whole
+Keys: the heartbeat script also marks the unit in the write-behind queue, so for Redis Cluster the
+queue is cut into partitions and a learner's keys carry the learner's partition tag T =
+`entity_shard_tag("ln", openid)` (storage/keys.py), the tag of that partition's queue:
+- `ln:u:T:<openid>:<course>:<unit>` hash — dur (s), segs ("a,b,c,d": merged watched segments, whole
   seconds), cov (covered seconds), pos (resume position), done (ms when the unit was done, 0 before),
   rec (1 once MongoDB recorded the completion), v (version, bumped by every change).
-- `ln:clk:{<openid>}` — ms of the learner's last counted heartbeat (any unit, any tab).
-- `ln:dirty` zset — unit keys changed since MongoDB last got them (the write-behind queue), scored by
+- `ln:clk:T:<openid>` — ms of the learner's last counted heartbeat (any unit, any tab).
+- `ln:dirty:T` zset — unit keys changed since MongoDB last got them (the write-behind queue), scored by
   when the key first changed since its last write: the loop writes a key once it is a minute old, so
   a learner's heartbeats every 15 s cost MongoDB one write per four beats (Redis is AOF-persisted; what
   completes a unit or course is written to MongoDB at once, in the request).
+- `ln:flush:lock:<n>` — one flusher per partition at a time.
+
+The previous release kept `ln:u:{<openid>}:...`, `ln:clk:{<openid>}` and one `ln:dirty`: a unit found
+there is moved when the learner opens it again (`start`), and the flusher drains the old queue.
 
 One script call per heartbeat: the 10 s gate, the 1.25x wall-clock allowance, the merge and the
 completion are one atomic step, so parallel tabs and replays cannot race each other.
@@ -22,8 +28,11 @@ from typing import Any
 
 from core.deps import Deps, Slot
 from storage.batching import ScriptBatcher
+from storage.key_moves import move_key
+from storage.keys import all_shard_tags, entity_shard_tag
 
-DIRTY = "ln:dirty"
+SPACE = "ln"
+LEGACY_DIRTY = "ln:dirty"
 GATE_MS = 10_000  # at most one counted heartbeat per learner per 10 s
 FACTOR = 1.25  # credit at most 1.25x the wall-clock time since the previous counted heartbeat
 MAX_GAP_MS = 30_000  # a pause is not credit: the allowance counts at most 30 s since the last heartbeat
@@ -109,13 +118,13 @@ redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', tonumber(ARGV[8]))
 return redis.call('HMGET', KEYS[1], 'dur', 'segs', 'cov', 'pos', 'done', 'rec', 'v', 'ref', 'skip')
 """
 
-# KEYS: dirty set. ARGV: key1, v1, key2, v2 ... — forget keys whose version MongoDB now holds
+# KEYS: dirty set, then unit keys. ARGV: their versions — forget keys whose version MongoDB now holds
 ACK = """
 local n = 0
-for i = 1, #ARGV, 2 do
-  local v = redis.call('HGET', ARGV[i], 'v')
-  if v == false or tonumber(v) <= tonumber(ARGV[i + 1]) then
-    n = n + redis.call('ZREM', KEYS[1], ARGV[i])
+for i = 2, #KEYS do
+  local v = redis.call('HGET', KEYS[i], 'v')
+  if v == false or tonumber(v) <= tonumber(ARGV[i - 1]) then
+    n = n + redis.call('ZREM', KEYS[1], KEYS[i])
   end
 end
 return n
@@ -137,9 +146,13 @@ class UnitState:
 
     @property
     def ids(self) -> tuple[str, str, str]:
-        """(openid, course, unit) from the key."""
-        _, _, rest = self.key.partition("{")
-        openid, _, tail = rest.partition("}:")
+        """(openid, course, unit) from the key (either layout)."""
+        head, _, tail = self.key.partition("}:")
+        inner = head.partition("{")[2]
+        if inner in _PARTITION_TAGS:
+            openid, _, tail = tail.partition(":")
+        else:  # the previous release's `ln:u:{<openid>}:<course>:<unit>`
+            openid = inner
         course, _, unit = tail.partition(":")
         return openid, course, unit
 
@@ -163,12 +176,28 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_PARTITION_TAGS = frozenset(tag.strip("{}") for tag in all_shard_tags(SPACE))
+
+
 def unit_key(openid: str, course: str, unit: str) -> str:
-    return f"ln:u:{{{openid}}}:{course}:{unit}"
+    return f"ln:u:{entity_shard_tag(SPACE, openid)}:{openid}:{course}:{unit}"
 
 
 def clock_key(openid: str) -> str:
-    return f"ln:clk:{{{openid}}}"
+    return f"ln:clk:{entity_shard_tag(SPACE, openid)}:{openid}"
+
+
+def dirty_key(openid: str) -> str:
+    return f"ln:dirty:{entity_shard_tag(SPACE, openid)}"
+
+
+def dirty_keys() -> list[str]:
+    """Every write-behind queue: the partitions, then the pre-partition one (drained, never written)."""
+    return [f"ln:dirty:{tag}" for tag in all_shard_tags(SPACE)] + [LEGACY_DIRTY]
+
+
+def _legacy_unit_key(openid: str, course: str, unit: str) -> str:
+    return f"ln:u:{{{openid}}}:{course}:{unit}"
 
 
 def _segs(text: str) -> list[tuple[int, int]]:
@@ -195,7 +224,7 @@ class Live:
         self.ack_script = ScriptBatcher(deps.redis_pipe, ACK)
 
     async def heartbeat(self, openid: str, course: str, unit: str, seg_from: float, seg_to: float, at_ms: int) -> Beat:
-        keys = [unit_key(openid, course, unit), clock_key(openid), DIRTY]
+        keys = [unit_key(openid, course, unit), clock_key(openid), dirty_key(openid)]
         args = [at_ms, seg_from, seg_to, GATE_MS, FACTOR, MAX_GAP_MS, DONE_RATIO, CLOCK_TTL_MS, UNIT_TTL_S]
         r = [int(x) for x in await self.beat(keys, args)]
         if r[0] < 0:
@@ -207,6 +236,9 @@ class Live:
     ) -> UnitState:
         """The unit's state, created from MongoDB's copy (`seed`) or fresh when Redis has none."""
         key = unit_key(openid, course, unit)
+        if await move_key(self.deps.redis, _legacy_unit_key(openid, course, unit), key):
+            # moved from the previous release's name: its latest changes may not be in MongoDB yet
+            await self.deps.redis.zadd(dirty_key(openid), {key: at_ms}, nx=True)
         segs = ",".join(f"{a},{b}" for a, b in seed.segments) if seed else ""
         vals = [seed.covered_s, seed.position_s, seed.done_ms, int(seed.recorded)] if seed else [0, 0, 0, 0]
         args = [at_ms, dur, segs, *vals, CLOCK_TTL_MS, UNIT_TTL_S]
@@ -227,25 +259,41 @@ class Live:
     async def mark_recorded(self, openid: str, course: str, unit: str) -> None:
         await self.deps.redis.hset(unit_key(openid, course, unit), "rec", "1")
 
-    async def dirty_batch(self, n: int, min_age_ms: int = 0) -> list[str]:
-        """Up to n keys changed at least `min_age_ms` ago (oldest first)."""
+    async def dirty_batch(self, dirty: str, n: int, min_age_ms: int = 0) -> list[str]:
+        """Up to n keys of one queue changed at least `min_age_ms` ago (oldest first)."""
         upto = f"({now_ms() - min_age_ms}" if min_age_ms else "+inf"
-        return [str(k) for k in await self.deps.redis.zrangebyscore(DIRTY, "-inf", upto, start=0, num=n)]
+        return [str(k) for k in await self.deps.redis.zrangebyscore(dirty, "-inf", upto, start=0, num=n)]
+
+    async def dirty_counts(self) -> list[int]:
+        """How many keys wait in each queue (`dirty_keys()` order)."""
+        pipe = self.deps.redis.pipeline(transaction=False)
+        for dirty in dirty_keys():
+            pipe.zcard(dirty)
+        return [int(n) for n in await pipe.execute()]
 
     async def dirty_count(self) -> int:
-        return int(await self.deps.redis.zcard(DIRTY))
+        return sum(await self.dirty_counts())
 
-    async def ack(self, written: list[tuple[str, int]]) -> int:
+    async def ack(self, dirty: str, written: list[tuple[str, int]]) -> int:
         if not written:
             return 0
-        return int(await self.ack_script([DIRTY], [x for kv in written for x in kv]))
+        if dirty == LEGACY_DIRTY:  # nothing writes the old keys any more: no version can have moved
+            return int(await self.deps.redis.zrem(dirty, *(k for k, _ in written)))
+        return int(await self.ack_script([dirty, *(k for k, _ in written)], [v for _, v in written]))
 
-    async def lock(self, token: str, ms: int) -> bool:
-        return bool(await self.deps.redis.set("ln:flush:lock", token, nx=True, px=ms))
+    async def lock(self, dirty: str, token: str, ms: int) -> bool:
+        return bool(await self.deps.redis.set(_lock_key(dirty), token, nx=True, px=ms))
 
-    async def unlock(self, token: str) -> None:
+    async def unlock(self, dirty: str, token: str) -> None:
         script = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-        await self.deps.redis.eval(script, 1, "ln:flush:lock", token)
+        await self.deps.redis.eval(script, 1, _lock_key(dirty), token)
+
+
+def _lock_key(dirty: str) -> str:
+    """`ln:flush:lock:<n>` per partition; the old queue keeps the old lock (and its old flusher)."""
+    queues = dirty_keys()
+    n = queues.index(dirty)
+    return "ln:flush:lock" if n == len(queues) - 1 else f"ln:flush:lock:{n}"
 
 
 LIVE = Slot[Live]("learning.live")

@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.library.store import Db, c
 from storage.indexes import ensure_index
+from storage.reads import for_reports
 
 
 async def ensure_indexes(db: Db) -> None:
@@ -58,7 +59,8 @@ async def checkins_by(db: Db, org: str, group_field: str, first: str, last: str)
         {"$match": {"org_path": org, "day": {"$gte": first, "$lte": last}}},
         {"$group": {"_id": f"${group_field}", "checkins": {"$sum": 1}, "readers": {"$addToSet": "$openid"}}},
     ]
-    rows = [r async for r in await db.library_checkins.aggregate(pipeline)]
+    # A ranking: a secondary may serve it (storage/reads).
+    rows = [r async for r in await for_reports(db.library_checkins).aggregate(pipeline)]
     return sorted(
         ({"org": r["_id"], "checkins": r["checkins"], "readers": len(r["readers"])} for r in rows),
         key=lambda r: (-r["readers"], -r["checkins"], str(r["org"])),

@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError
 
 from storage.batching import durable
 from storage.indexes import ensure_index
+from storage.reads import for_reports
 
 Db = Any
 
@@ -188,7 +189,8 @@ async def reading_by(db: Db, org: str, group_field: str, since_day: str) -> list
         {"$match": {"org_path": org, "day": {"$gte": since_day}}},
         {"$group": {"_id": f"${group_field}", "minutes": {"$sum": "$minutes"}, "readers": {"$addToSet": "$openid"}}},
     ]
-    rows = [r async for r in await db.library_reading_days.aggregate(pipeline)]
+    # A ranking: a secondary may serve it (storage/reads).
+    rows = [r async for r in await for_reports(db.library_reading_days).aggregate(pipeline)]
     return sorted(
         ({"org": r["_id"], "minutes": r["minutes"], "readers": len(r["readers"])} for r in rows),
         key=lambda r: (-r["minutes"], str(r["org"])),

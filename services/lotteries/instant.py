@@ -90,7 +90,8 @@ async def play(deps: Deps, user: CurrentUser, lottery_id: str, *, now: datetime 
     for _ in range(2):
         d = await live.play(deps, lottery_id, key, user.member_id, ms(at), secrets.randbelow(model.PPM), day)
         if d.verdict == "lost":
-            await rebuild(deps, doc)
+            if not await live.adopt_legacy(deps, lottery_id):  # kept under the previous release's names
+                await rebuild(deps, doc)
             continue
         if d.verdict == "early":
             raise Conflict("抽奖尚未开始", code="not_started")
@@ -116,8 +117,13 @@ def _play_doc(lottery_id: str, key: str, member_id: str, outcome: int, day: str,
 
 
 async def flush_plays(deps: Deps, batch: int = 500) -> int:
+    """Every plays stream's head to `lottery_plays` (see `flush_stream`); how many plays it handled."""
+    return sum([await flush_stream(deps, stream, batch) for stream in live.plays_streams()])
+
+
+async def flush_stream(deps: Deps, stream: str, batch: int = 500) -> int:
     """Write the stream head to `lottery_plays`, grant its prizes, and only then delete it from the stream."""
-    rows = await live.read_plays(deps, batch)
+    rows = await live.read_plays(deps, stream, batch)
     if not rows:
         return 0
     docs: dict[str, dict[str, Any] | None] = {}
@@ -134,7 +140,7 @@ async def flush_plays(deps: Deps, batch: int = 500) -> int:
         doc = docs[p["lottery_id"]]
         if doc is not None:
             await grant_outcome(deps, doc, p["member_id"], p["outcome"], p["day"])
-    await live.ack_plays(deps, [i for i, _ in rows])
+    await live.ack_plays(deps, stream, [i for i, _ in rows])
     return len(rows)
 
 

@@ -8,8 +8,12 @@ Apply-then-draw, per lottery `lot:{<id>}:*` (one hash slot):
 Closing flips `state` in the same place the entry script reads it, so no entry slips in after the
 freeze. No `meta` means Redis lost the lottery: `rebuild_entries` reloads it from MongoDB (meta last).
 
-Instant win, per lottery `lot:{<id>}:iw` (table and counters) and `lot:{<id>}:plays` (member[:day] ->
-outcome); every play is appended to the stream `lot:plays` for the write-behind (jobs.flush_plays).
+Instant win: every play is appended to a stream for the write-behind (instant.flush_plays), so for
+Redis Cluster the stream is cut into partitions and a lottery's instant-win keys carry its partition's
+tag T = `entity_shard_tag("lot", <id>)`: `lot:T:<id>:iw` (table and counters), `lot:T:<id>:plays`
+(member[:day] -> outcome) and the partition's stream `lot:plays:T` share one slot. The previous
+release's `lot:{<id>}:iw` / `:plays` are moved on first use (`adopt_legacy`, before any rebuild from
+MongoDB) and its one `lot:plays` stream is drained until it is empty.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from typing import Any
 
 from core.deps import Deps, Slot
 from storage.batching import ScriptBatcher
+from storage.key_moves import move_keys
+from storage.keys import all_shard_tags, entity_shard_tag
 
 SCRIPTS = Slot[dict[str, ScriptBatcher]]("lotteries.scripts")
 
-PLAYS_STREAM = "lot:plays"
+LEGACY_PLAYS_STREAM = "lot:plays"
 
 _ENTER = """
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -82,6 +88,20 @@ return {'ok', tostring(outcome)}
 
 def _k(lottery_id: str, part: str) -> str:
     return f"lot:{{{lottery_id}}}:{part}"
+
+
+def _iw(lottery_id: str, part: str) -> str:
+    """An instant-win key: in the lottery's partition, with its partition's plays stream."""
+    return f"lot:{entity_shard_tag('lot', lottery_id)}:{lottery_id}:{part}"
+
+
+def plays_stream(lottery_id: str) -> str:
+    return f"lot:plays:{entity_shard_tag('lot', lottery_id)}"
+
+
+def plays_streams() -> list[str]:
+    """Every plays stream the write-behind empties: the partitions, then the pre-partition one."""
+    return [f"lot:plays:{tag}" for tag in all_shard_tags("lot")] + [LEGACY_PLAYS_STREAM]
 
 
 @dataclass(frozen=True)
@@ -181,11 +201,11 @@ async def load_table(deps: Deps, lottery_id: str, t: Table) -> None:
     }  # fmt: skip
     for i, (p, s) in enumerate(zip(t.ppm, t.stock, strict=True), start=1):
         mapping |= {f"p{i}": p, f"s{i}": s, f"g{i}": t.given[i]}
-    await deps.redis.hset(_k(lottery_id, "iw"), mapping=mapping)
+    await deps.redis.hset(_iw(lottery_id, "iw"), mapping=mapping)
 
 
 async def set_table_state(deps: Deps, lottery_id: str, state: str) -> None:
-    key = _k(lottery_id, "iw")
+    key = _iw(lottery_id, "iw")
     if await deps.redis.exists(key):
         await deps.redis.hset(key, "state", state)
 
@@ -193,24 +213,36 @@ async def set_table_state(deps: Deps, lottery_id: str, state: str) -> None:
 async def restore_plays(deps: Deps, lottery_id: str, plays: dict[str, int]) -> None:
     if plays:
         mapping: dict[Any, Any] = plays
-        await deps.redis.hset(_k(lottery_id, "plays"), mapping=mapping)
+        await deps.redis.hset(_iw(lottery_id, "plays"), mapping=mapping)
 
 
 async def play(deps: Deps, lottery_id: str, play_key: str, member_id: str, now_ms: int, r: int, day: str) -> Decision:
-    keys = [_k(lottery_id, "iw"), _k(lottery_id, "plays"), PLAYS_STREAM]
+    keys = [_iw(lottery_id, "iw"), _iw(lottery_id, "plays"), plays_stream(lottery_id)]
     return _decision(await _batcher(deps, "play", _PLAY)(keys, [play_key, member_id, now_ms, r, day, lottery_id]))
 
 
 async def given(deps: Deps, lottery_id: str) -> dict[str, int]:
-    raw: dict[Any, Any] = await deps.redis.hgetall(_k(lottery_id, "iw"))
+    raw: dict[Any, Any] = await deps.redis.hgetall(_iw(lottery_id, "iw"))
     return {str(k): int(v) for k, v in raw.items() if str(k).startswith("g")}
 
 
-async def read_plays(deps: Deps, count: int) -> list[tuple[str, dict[str, str]]]:
-    rows: list[Any] = await deps.redis.xrange(PLAYS_STREAM, count=count) or []
+async def adopt_legacy(deps: Deps, lottery_id: str) -> bool:
+    """Move an instant-win lottery the previous release kept under `lot:{<id>}:*` (table last: plays
+    are decided on it); True when there was one."""
+    pairs = [(_k(lottery_id, part), _iw(lottery_id, part)) for part in ("plays", "iw")]
+    return bool(await move_keys(deps.redis, pairs))
+
+
+async def read_plays(deps: Deps, stream: str, count: int) -> list[tuple[str, dict[str, str]]]:
+    rows: list[Any] = await deps.redis.xrange(stream, count=count) or []
     return [(str(i), {str(k): str(v) for k, v in fields.items()}) for i, fields in rows]
 
 
-async def ack_plays(deps: Deps, ids: Sequence[str]) -> None:
+_DEL_IF_EMPTY = "if redis.call('XLEN', KEYS[1]) == 0 then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+async def ack_plays(deps: Deps, stream: str, ids: Sequence[str]) -> None:
     if ids:
-        await deps.redis.xdel(PLAYS_STREAM, *ids)
+        await deps.redis.xdel(stream, *ids)
+    if stream == LEGACY_PLAYS_STREAM:  # drained: delete the empty key, later turns find none
+        await deps.redis.eval(_DEL_IF_EMPTY, 1, stream)

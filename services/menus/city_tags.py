@@ -46,6 +46,7 @@ async def drain(deps: Deps) -> int:
     """Apply every queued change of city tags; returns how many followers were (un)tagged."""
     done = 0
     for kind in (UNTAG, TAG):
+        await live.adopt_legacy(deps.redis, kind)  # queued before the cluster layout (upgrade)
         for city in await live.queued_cities(deps.redis, kind):
             n = await _drain_city(deps, kind, city)
             if n < 0:

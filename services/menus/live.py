@@ -1,7 +1,12 @@
 """The menus' Redis side: queues of followers waiting for a city's menu tag (or its removal).
 
-`menu:tagq:<city>` / `menu:untagq:<city>` hold openids; `menu:tagq` / `menu:untagq` the cities
-with a queue; `menu:<kind>:<city>:lease` the one drainer of a queue at a time.
+`menu:{menu:tagq}:<city>` / `menu:{menu:untagq}:<city>` hold openids; `menu:{menu:tagq}` /
+`menu:{menu:untagq}` the cities with a queue (one hash tag per kind: the script that forgets an
+empty city reads the city's queue and writes the set, one Redis Cluster slot; followers bind a few
+at a time, so one slot per kind carries it); `menu:<kind>:<city>:lease` the one drainer of a queue.
+
+The previous release's untagged names (`menu:tagq`, `menu:tagq:<city>`) are moved into these by the
+drainer until none is left (`adopt_legacy`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from core.lease import Lease
+from storage.keys import entity_tag
 
 TAG, UNTAG = "tagq", "untagq"
 
@@ -22,11 +28,11 @@ return 0
 
 
 def cities_key(kind: str) -> str:
-    return f"menu:{kind}"
+    return f"menu:{entity_tag('menu', kind)}"
 
 
 def queue_key(kind: str, city: str) -> str:
-    return f"menu:{kind}:{city}"
+    return f"menu:{entity_tag('menu', kind)}:{city}"
 
 
 async def enqueue(redis: aioredis.Redis, openid: str, changes: list[tuple[str, str]]) -> None:
@@ -44,6 +50,28 @@ async def queued_cities(redis: aioredis.Redis, kind: str) -> list[str]:
 
 def drain_lease(redis: aioredis.Redis, kind: str, city: str, ttl: float) -> Lease:
     return Lease(redis, f"{queue_key(kind, city)}:lease", ttl=ttl)
+
+
+async def adopt_legacy(redis: aioredis.Redis, kind: str) -> int:
+    """Move followers queued under the previous release's names into the queues (one EXISTS when none).
+
+    Sets: adding twice is harmless, so each city's members are added here before they leave there;
+    a crash in between only repeats the move."""
+    old_cities = f"menu:{kind}"
+    if not await redis.exists(old_cities):
+        return 0
+    moved = 0
+    for city in cast(set[str], await redis.smembers(old_cities)):
+        old_queue = f"menu:{kind}:{city}"
+        members = cast(list[str], list(await redis.smembers(old_queue)))
+        if members:
+            await redis.sadd(queue_key(kind, city), *members)
+            await redis.sadd(cities_key(kind), city)
+            await redis.srem(old_queue, *members)
+            moved += len(members)
+        if not await redis.exists(old_queue):
+            await redis.srem(old_cities, city)
+    return moved
 
 
 async def peek(redis: aioredis.Redis, kind: str, city: str, count: int) -> list[str]:

@@ -1,4 +1,9 @@
-"""Ballots: accepted in Redis (a stream, `mp:ballots`), stored in MongoDB (`ballots`) in idempotent batches.
+"""Ballots: accepted in Redis (partitioned streams), stored in MongoDB (`ballots`) in idempotent batches.
+
+The stream is cut into `storage.keys.SHARDS` partitions, `mp:ballots:{poll.N}`: a poll's keys carry its
+partition's tag (services.polls.live), so the ballot script counts and queues in one cluster slot. The
+flusher reads each partition on its own. `mp:ballots` (one stream, before the partitions) is still read
+until it is empty, so ballots accepted by an older release are stored too.
 
 A ballot's `_id` is deterministic (`poll:openid:day:seq`, from the Lua script that accepted it), so
 writing a batch twice (a crash between the MongoDB write and the stream trim, two flushers racing)
@@ -16,10 +21,25 @@ from pymongo.errors import BulkWriteError
 
 from core.clock import from_timestamp
 from storage.batching import durable
+from storage.keys import all_shard_tags, entity_shard_tag
 
 Db = AsyncDatabase[dict[str, Any]]
-STREAM = "mp:ballots"
+SPACE = "poll"
+OLD_STREAM = "mp:ballots"
 DUPLICATE_KEY = 11000
+
+
+def stream(tag: str) -> str:
+    """The partition stream of a shard tag (`{poll.N}`)."""
+    return f"mp:ballots:{tag}"
+
+
+def stream_of(poll_id: str) -> str:
+    return stream(entity_shard_tag(SPACE, poll_id))
+
+
+# Every stream a flusher reads: the partitions, then the pre-partition stream until it is gone.
+STREAMS = [stream(tag) for tag in all_shard_tags(SPACE)] + [OLD_STREAM]
 
 
 async def ensure_indexes(db: Db) -> None:
@@ -49,12 +69,18 @@ def to_doc(fields: dict[str, str]) -> dict[str, Any]:
 Entries = list[tuple[str, dict[str, str]]]
 
 
-async def read_pending(redis: aioredis.Redis, count: int, block_ms: int | None) -> Entries:
-    """The oldest ballots not yet stored (the stream only holds those), waiting up to block_ms for some."""
-    if block_ms is None:
-        return cast(Entries, await redis.xrange(STREAM, "-", "+", count=count))
-    answer: Any = await redis.xread({STREAM: "0-0"}, count=count, block=block_ms)
-    return cast(Entries, list(answer[0][1])) if answer else []
+async def read_pending(redis: aioredis.Redis, key: str, count: int) -> Entries:
+    """The oldest ballots of one stream not yet stored (the stream only holds those)."""
+    return cast(Entries, await redis.xrange(key, "-", "+", count=count))
+
+
+async def lengths(redis: aioredis.Redis, keys: list[str]) -> dict[str, int]:
+    """Entries waiting per stream, in one round trip (a non-transactional pipeline may mix slots)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.xlen(key)
+        counts = await pipe.execute()
+    return {key: int(n) for key, n in zip(keys, counts, strict=True)}
 
 
 async def store(db: Db, docs: list[dict[str, Any]]) -> int:
@@ -71,13 +97,13 @@ async def store(db: Db, docs: list[dict[str, Any]]) -> int:
         return int(exc.details.get("nInserted", 0))
 
 
-async def trim(redis: aioredis.Redis, entry_ids: list[str]) -> None:
+async def trim(redis: aioredis.Redis, key: str, entry_ids: list[str]) -> None:
     if entry_ids:
-        await redis.xdel(STREAM, *entry_ids)
+        await redis.xdel(key, *entry_ids)
 
 
 async def pending_count(redis: aioredis.Redis) -> int:
-    return int(await redis.xlen(STREAM))
+    return sum((await lengths(redis, STREAMS)).values())
 
 
 async def option_counts(db: Db, poll_id: str) -> dict[str, int]:

@@ -196,7 +196,7 @@ async def rebuild(deps: Deps, poll: dict[str, Any], wait_seconds: float = 10.0) 
     try:
         if await state.counts(pid) is not None:
             return
-        await ballot_flusher.drain(deps)  # every accepted ballot is in MongoDB before we count
+        await ballot_flusher.drain_poll(deps, pid)  # every accepted ballot is in MongoDB before we count
         day = now().strftime("%Y%m%d")
         stored = await ballots.option_counts(deps.db, pid)
         users = await ballots.per_user(deps.db, pid)

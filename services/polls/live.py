@@ -1,15 +1,18 @@
 """A poll's live state in Redis: cached rules, counters, per-user ballot counts, and the ballot script.
 
-Keys for poll P (all `mp:`):
-- `mp:poll:P:meta` hash: the rules the ballot script enforces (status, window, options, limits, owner).
-- `mp:poll:P:counts` hash: option id -> ballots, `_ballots`, `_voters`, and `_init` (present once the
+Keys for poll P in partition N (`T` = `{poll.N}`, storage.keys.entity_shard_tag: one cluster slot for
+the poll's keys and its partition's stream):
+- `mp:poll:T:P:meta` hash: the rules the ballot script enforces (status, window, options, limits, owner).
+- `mp:poll:T:P:counts` hash: option id -> ballots, `_ballots`, `_voters`, and `_init` (present once the
   counters are complete; without it the script refuses and the counters are rebuilt from MongoDB).
-- `mp:poll:P:u` hash: openid -> ballots in the poll. `mp:poll:P:d:<day>` hash: openid -> ballots that day.
-- `mp:rl:ballot:...`: the poll's anti-brushing windows (storage.ratelimit).
-- `mp:poll:P:idem:<openid>:<key>`: a client's Idempotency-Key -> the answer it got (15 minutes), so a
+- `mp:poll:T:P:u` hash: openid -> ballots in the poll. `mp:poll:T:P:d:<day>` hash: openid -> ballots that day.
+- `mp:rl:T:ballot:P:...`: the poll's anti-brushing windows per user and per IP (storage.ratelimit).
+- `mp:poll:T:P:idem:<openid>:<key>`: a client's Idempotency-Key -> the answer it got (15 minutes), so a
   retry after a lost answer returns that answer instead of casting again.
-Every accepted ballot is appended to the `mp:ballots` stream in the same script, so it is counted and
-queued for MongoDB in one atomic step: it is either both counted and queued, or neither.
+Every accepted ballot is appended to the partition's stream `mp:ballots:T` in the same script, so it is
+counted and queued for MongoDB in one atomic step: it is either both counted and queued, or neither.
+The status and the window are checked by the script itself, so closing a poll holds at once on every
+instance (no process's cache decides it).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from core.redis_pipe import RedisPipe
-from services.polls.ballots_store import STREAM
+from services.polls.ballots_store import SPACE, stream
 from storage.batching import ScriptBatcher
+from storage.keys import entity_shard_tag
 from storage.ratelimit import LUA_CHECK, Limit, window_keys
 
 DAY_KEY_TTL = 3 * 86400
@@ -30,12 +34,13 @@ META_FIELDS = ("status", "opens", "closes", "opts", "max", "per", "count", "org"
 IDEMPOTENCY_TTL = 900  # a client's retry within 15 minutes gets the first answer
 
 # KEYS: meta, counts, user hash, day hash, stream, 4 rate-limit keys (user cur/prev, ip cur/prev),
-#       the idempotency key ('' when the client sent none).
+#       the idempotency key (`...:idem:` when the client sent none: a placeholder in the same slot).
 # ARGV: poll id, now ms, day, openid, ",org,path,", is member (1/0), rate weight, ip, n, option ids...
 _CAST = (
     LUA_CHECK
     + """
 local idem = KEYS[10]
+if string.sub(idem, -6) == ':idem:' then idem = '' end  -- the placeholder: the client sent no key
 local fp = idem ~= '' and table.concat(ARGV, ',', 10) or ''  -- the options, only to compare retries
 if idem ~= '' then
   local prev = redis.call('GET', idem)
@@ -112,8 +117,9 @@ class CastResult:
     detail: list[str]
 
 
-def _k(poll_id: str, part: str) -> str:
-    return f"mp:poll:{poll_id}:{part}"
+def key(poll_id: str, part: str) -> str:
+    """A key of the poll (`meta`, `counts`, `u`, `d:<day>`, ...): its partition's tag, then its id."""
+    return f"mp:poll:{entity_shard_tag(SPACE, poll_id)}:{poll_id}:{part}"
 
 
 class PollLive:
@@ -126,56 +132,58 @@ class PollLive:
         is_member: bool, ip: str, idempotency_key: str = "",
     ) -> CastResult:  # fmt: skip
         # The poll's own limits are in meta; the subjects here are only placeholders for the key names.
+        tag = entity_shard_tag(SPACE, poll_id)
         rl_keys, weight = window_keys(
-            "ballot", [Limit("user", openid, 1), Limit("ip", ip or "-", 1)], 60, now_ms / 1000
+            f"ballot:{poll_id}", [Limit("user", openid, 1), Limit("ip", ip or "-", 1)], 60, now_ms / 1000, tag=tag
         )
-        keys = [_k(poll_id, "meta"), _k(poll_id, "counts"), _k(poll_id, "u"), _k(poll_id, f"d:{day}"), STREAM, *rl_keys,
-                _k(poll_id, f"idem:{openid}:{idempotency_key}") if idempotency_key else ""]  # fmt: skip
+        p = f"mp:poll:{tag}:{poll_id}:"
+        keys = [p + "meta", p + "counts", p + "u", f"{p}d:{day}", stream(tag), *rl_keys,
+                f"{p}idem:{openid}:{idempotency_key}" if idempotency_key else p + "idem:"]  # fmt: skip
         path = "," + ",".join(org_path) + ","
         args = [poll_id, now_ms, day, openid, path, "1" if is_member else "0", f"{weight:.4f}", ip, len(options)]
         answer = await self._cast(keys=keys, args=[*args, *options])
         return CastResult(str(answer[0]), [str(x) for x in answer[1:]])
 
     async def write_meta(self, poll_id: str, meta: dict[str, Any], expire_at: int | None) -> None:
-        key = _k(poll_id, "meta")
+        mkey = key(poll_id, "meta")
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            pipe.hset(key, mapping={k: str(meta[k]) for k in META_FIELDS})
+            pipe.delete(mkey)
+            pipe.hset(mkey, mapping={k: str(meta[k]) for k in META_FIELDS})
             if expire_at:
-                pipe.expireat(key, expire_at)
-                pipe.expireat(_k(poll_id, "counts"), expire_at)
-                pipe.expireat(_k(poll_id, "u"), expire_at)
+                pipe.expireat(mkey, expire_at)
+                pipe.expireat(key(poll_id, "counts"), expire_at)
+                pipe.expireat(key(poll_id, "u"), expire_at)
             await pipe.execute()
 
     async def init_counts(self, poll_id: str, option_ids: list[str], expire_at: int | None) -> None:
         """A new poll's counters: zero for every option. Never overwrites existing counters."""
-        key = _k(poll_id, "counts")
+        ckey = key(poll_id, "counts")
         async with self.redis.pipeline(transaction=True) as pipe:
             for oid in option_ids:
-                pipe.hsetnx(key, oid, 0)
-            pipe.hsetnx(key, "_ballots", 0)
-            pipe.hsetnx(key, "_voters", 0)
-            pipe.hset(key, "_init", 1)
+                pipe.hsetnx(ckey, oid, 0)
+            pipe.hsetnx(ckey, "_ballots", 0)
+            pipe.hsetnx(ckey, "_voters", 0)
+            pipe.hset(ckey, "_init", 1)
             if expire_at:
-                pipe.expireat(key, expire_at)
+                pipe.expireat(ckey, expire_at)
             await pipe.execute()
 
     async def add_options(self, poll_id: str, option_ids: list[str]) -> None:
-        key = _k(poll_id, "counts")
-        if await self.redis.hexists(key, "_init"):
+        ckey = key(poll_id, "counts")
+        if await self.redis.hexists(ckey, "_init"):
             for oid in option_ids:
-                await self.redis.hsetnx(key, oid, 0)
+                await self.redis.hsetnx(ckey, oid, 0)
 
     async def mark_missing(self, poll_id: str, ttl: int = 60) -> None:
         """Remember for a minute that no such poll exists, so guessed ids do not each cost a MongoDB read."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(_k(poll_id, "meta"), mapping={"status": "none", "org": ""})
-            pipe.expire(_k(poll_id, "meta"), ttl)
+            pipe.hset(key(poll_id, "meta"), mapping={"status": "none", "org": ""})
+            pipe.expire(key(poll_id, "meta"), ttl)
             await pipe.execute()
 
     async def counts(self, poll_id: str) -> dict[str, int] | None:
         """Option id -> ballots plus `_ballots`, `_voters`; None when the counters must be rebuilt."""
-        raw: dict[str, str] = await self.redis.hgetall(_k(poll_id, "counts"))  # type: ignore[assignment]
+        raw: dict[str, str] = await self.redis.hgetall(key(poll_id, "counts"))  # type: ignore[assignment]
         if "_init" not in raw:
             return None
         return {k: int(v) for k, v in raw.items() if k != "_init"}
@@ -183,28 +191,28 @@ class PollLive:
     async def many_counts(self, poll_ids: list[str]) -> list[dict[str, int] | None]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for pid in poll_ids:
-                pipe.hgetall(_k(pid, "counts"))
+                pipe.hgetall(key(pid, "counts"))
             raws = await pipe.execute()
         return [{k: int(v) for k, v in r.items() if k != "_init"} if "_init" in r else None for r in raws]
 
     async def used(self, poll_id: str, openid: str, day: str, per: str) -> int:
-        key = _k(poll_id, f"d:{day}") if per == "day" else _k(poll_id, "u")
-        return int(await self.redis.hget(key, openid) or 0)
+        hkey = key(poll_id, f"d:{day}") if per == "day" else key(poll_id, "u")
+        return int(await self.redis.hget(hkey, openid) or 0)
 
     async def drop_counts(self, poll_id: str) -> None:
-        await self.redis.hdel(_k(poll_id, "counts"), "_init")
+        await self.redis.hdel(key(poll_id, "counts"), "_init")
 
     async def restore(
         self, poll_id: str, counts: dict[str, int], users: dict[str, int], day: str, day_users: dict[str, int],
         expire_at: int | None, chunk: int = 5_000,
     ) -> None:  # fmt: skip
         """Replace the poll's counters with ones rebuilt from MongoDB; `_init` is written last."""
-        ukey, dkey, ckey = _k(poll_id, "u"), _k(poll_id, f"d:{day}"), _k(poll_id, "counts")
+        ukey, dkey, ckey = key(poll_id, "u"), key(poll_id, f"d:{day}"), key(poll_id, "counts")
         await self.redis.delete(ckey, ukey, dkey)
-        for key, values in ((ukey, users), (dkey, day_users)):
+        for hkey, values in ((ukey, users), (dkey, day_users)):
             items = list(values.items())
             for start in range(0, len(items), chunk):
-                await self.redis.hset(key, mapping=dict(items[start : start + chunk]))
+                await self.redis.hset(hkey, mapping=dict(items[start : start + chunk]))
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(ckey, mapping={**{k: str(v) for k, v in counts.items()}, "_init": "1"})
             if day_users:
@@ -216,9 +224,9 @@ class PollLive:
             await pipe.execute()
 
     async def lock(self, poll_id: str, owner: str, ttl_ms: int) -> bool:
-        return bool(await self.redis.set(_k(poll_id, "rebuild"), owner, nx=True, px=ttl_ms))
+        return bool(await self.redis.set(key(poll_id, "rebuild"), owner, nx=True, px=ttl_ms))
 
     async def unlock(self, poll_id: str, owner: str) -> None:
-        key = _k(poll_id, "rebuild")
-        if await self.redis.get(key) == owner:
-            await self.redis.delete(key)
+        lock = key(poll_id, "rebuild")
+        if await self.redis.get(lock) == owner:
+            await self.redis.delete(lock)

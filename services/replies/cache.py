@@ -1,15 +1,15 @@
 """Each process's in-memory copy of the account's content, refreshed when an editor changes it.
 
-The bot never reads MongoDB per message. Writers bump `msg:content:ver` and publish it; every
-process listens and reloads at once, and also compares the version every `poll_seconds` in case
-a publish was missed (a Redis reconnect drops subscriptions). The version is read *before* the
-documents, so a change racing a reload is picked up by the next check, never lost.
+The bot never reads MongoDB per message. Writers bump the `content` space of storage.invalidation
+(one version for the whole account); the process's invalidation hub tells this cache at once
+(pub/sub) or at its next version poll (a missed publish), and the cache reloads in the background.
+The version is read *before* the documents, so a change racing a reload is picked up by the next
+check, never lost.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -18,20 +18,23 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.replies import store
 from services.replies.compile import EMPTY, Globals, Snapshot, build_snapshot, make_env
+from storage.invalidation import Invalidation
 
 log = logging.getLogger(__name__)
 
 
 class ContentCache:
-    def __init__(
-        self, db: AsyncDatabase[dict[str, Any]], redis: aioredis.Redis, globals_: Globals, poll_seconds: float = 10.0
-    ) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], redis: aioredis.Redis, globals_: Globals) -> None:
         self._db = db
         self._redis = redis
         self._env = make_env(globals_)
-        self.poll_seconds = poll_seconds
         self.snapshot: Snapshot = EMPTY
         self._lock = asyncio.Lock()
+        self._reloading: asyncio.Task[None] | None = None
+        self._again = False
+
+    def listen(self, hub: Invalidation) -> None:
+        hub.register(store.SPACE, self)
 
     async def reload(self) -> Snapshot:
         async with self._lock:
@@ -49,28 +52,26 @@ class ContentCache:
             return True
         return False
 
-    async def watch(self) -> None:
-        """Runs for the life of the process (spawned by the bot's start hook)."""
-        delay = 1.0
+    # storage.invalidation.Listener: any change means one reload of the whole (small) snapshot.
+    def forget(self, item_id: str) -> None:
+        self.forget_all()
+
+    def forget_all(self) -> None:
+        if self._reloading is not None and not self._reloading.done():
+            self._again = True  # the running reload may have read the version before this change
+            return
+        self._reloading = asyncio.ensure_future(self._reload_until_current())
+
+    async def _reload_until_current(self) -> None:
+        delay = 0.5
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            self._again = False
             try:
-                await pubsub.subscribe(store.CHANNEL)
-                await self.refresh_if_changed()  # anything changed while we were not listening
-                delay = 1.0
-                while True:
-                    await pubsub.get_message(timeout=self.poll_seconds)
-                    await self.refresh_if_changed()
-                    task = asyncio.current_task()
-                    if task is not None and task.cancelling():  # swallowed inside a client library
-                        raise asyncio.CancelledError
-            except Exception as exc:  # noqa: BLE001 - Redis or MongoDB away: keep the last copy, retry
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():  # a cancellation a client turned into an error
-                    raise asyncio.CancelledError from exc
-                log.warning("bot content watcher: %s; retrying in %.0fs", exc, delay)
+                await self.refresh_if_changed()
+            except Exception as exc:  # noqa: BLE001 - MongoDB away: keep the last copy; the poll retries too
+                log.warning("bot content reload failed: %s; retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-            finally:
-                with contextlib.suppress(Exception):  # the connection may already be gone
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                delay = min(delay * 2, 10.0)
+                self._again = True
+            if not self._again:
+                return

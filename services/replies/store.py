@@ -24,13 +24,13 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from core.clock import now
+from storage import invalidation
 
 Db = AsyncDatabase[dict[str, Any]]
 
 KINDS = ("keyword", "welcome", "default", "click")
 MATCHES = ("exact", "prefix", "contains", "regex")
-VERSION_KEY = "msg:content:ver"
-CHANNEL = "msg:content"
+SPACE = "content"  # the bot content's space in storage.invalidation (one version for the whole account)
 
 
 async def ensure_indexes(db: Db) -> None:
@@ -66,13 +66,12 @@ async def seed(db: Db, docs: list[dict[str, Any]]) -> int:
 
 
 async def version(redis: aioredis.Redis) -> int:
-    return int(await redis.get(VERSION_KEY) or 0)
+    return await invalidation.version(redis, SPACE)
 
 
 async def bump_version(redis: aioredis.Redis) -> int:
-    ver = int(await redis.incr(VERSION_KEY))
-    await redis.publish(CHANNEL, str(ver))
-    return ver
+    """After a write: every process's bot reloads (storage.invalidation: pub/sub + version poll)."""
+    return await invalidation.changed(redis, SPACE)
 
 
 async def of_org(db: Db, org: str) -> list[dict[str, Any]]:

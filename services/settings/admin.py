@@ -14,6 +14,7 @@ from services.orgs import store as orgs
 from services.settings import effective, live, store
 from services.settings.registry import SETTINGS, Setting, spec
 from services.settings.resolve import Resolved, resolve, source_label
+from storage import invalidation
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,7 @@ async def change(deps: Deps, scope: Scope, key: Any, value: Any, locked: Any = F
             f"“{setting.label}”已被{names.get(above.locked_by, '上级工会')}锁定，不能修改", code="setting_locked"
         )
     before = await store.set_value(deps.db, org.code, setting.key, checked, locked)
-    await live.bump(deps.redis)
-    effective.cache(deps).forget_version()
+    await invalidation.hub(deps).changed(live.SPACE)  # here at once, every other instance through the hub
     old = (before or {}).get("values", {}).get(setting.key)
     what = "清除" if checked is None else "设置"
     await audit.record(

@@ -1,4 +1,4 @@
-"""Effective settings of an org: resolved along its path, cached per (org, version)."""
+"""Effective settings of an org: resolved along its path, cached per process until a setting changes."""
 
 from __future__ import annotations
 
@@ -8,12 +8,18 @@ from core.deps import Deps, Slot
 from services.orgs import store as orgs
 from services.settings import live, store
 from services.settings.resolve import OrgValues, Resolved, resolve
+from storage import invalidation
 
 CACHE = Slot[live.ResolvedCache]("settings.resolved")
 
 
 def cache(deps: Deps) -> live.ResolvedCache:
-    return deps.get_or_make(CACHE, live.ResolvedCache)
+    def make() -> live.ResolvedCache:
+        made = live.ResolvedCache()
+        invalidation.hub(deps).register(live.SPACE, made)
+        return made
+
+    return deps.get_or_make(CACHE, make)
 
 
 async def path_values(deps: Deps, path: tuple[str, ...]) -> list[OrgValues]:
@@ -31,13 +37,12 @@ async def path_values(deps: Deps, path: tuple[str, ...]) -> list[OrgValues]:
 async def for_path(deps: Deps, path: tuple[str, ...]) -> dict[str, Resolved]:
     """The settings that apply to the last org of `path` (province .. org)."""
     c = cache(deps)
-    ver = await c.current_version(deps.redis)
-    org = path[-1]
-    hit = c.get(org, ver)
+    epoch, org = c.epoch, path[-1]
+    hit = c.get(org)
     if hit is not None:
         return hit
     resolved = resolve(await path_values(deps, path))
-    c.put(org, ver, resolved)
+    c.put(org, epoch, resolved)
     return resolved
 
 

@@ -1,56 +1,46 @@
-"""Settings' Redis side: one version number (`settings:ver`), bumped by every change.
+"""Settings' per-process cache: resolved settings per org, dropped whenever any setting changes.
 
-Each process keeps resolved settings per (org, version) and reads the version at most every
-`VERSION_TTL` seconds, so a change made on one instance is seen by every instance within a second
-without a subscriber connection; an entry made for one org is never returned for another.
+A change on any instance is announced through storage.invalidation (the `settings` space: pub/sub at
+once, a version poll as the safety net); a resolve that raced a change is answered but not kept.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
 from services.settings.resolve import Resolved
+from storage import invalidation
 
-KEY = "settings:ver"
-VERSION_TTL = 0.5  # seconds a process trusts its last read of the version
+SPACE = "settings"
 MAX_ENTRIES = 20_000  # resolved orgs kept per process (the tree has a few hundred thousand orgs)
 
 
 async def bump(redis: aioredis.Redis) -> int:
-    return int(await redis.incr(KEY))
-
-
-async def version(redis: aioredis.Redis) -> int:
-    return int(await redis.get(KEY) or 0)
+    return await invalidation.changed(redis, SPACE)
 
 
 @dataclass
 class ResolvedCache:
-    """Resolved settings by (org, version): a new version simply misses, old entries age out."""
+    """Resolved settings by org; `epoch` moves on every invalidation (storage.invalidation.Listener)."""
 
-    entries: dict[tuple[str, int], dict[str, Resolved]] = field(default_factory=dict)
-    version: int = -1
-    read_at: float = 0.0
+    entries: dict[str, dict[str, Resolved]] = field(default_factory=dict)
+    epoch: int = 0
 
-    async def current_version(self, redis: aioredis.Redis) -> int:
-        if time.monotonic() - self.read_at > VERSION_TTL:
-            fresh = await version(redis)
-            if fresh != self.version:
-                self.entries.clear()
-            self.version, self.read_at = fresh, time.monotonic()
-        return self.version
+    def get(self, org: str) -> dict[str, Resolved] | None:
+        return self.entries.get(org)
 
-    def get(self, org: str, ver: int) -> dict[str, Resolved] | None:
-        return self.entries.get((org, ver))
-
-    def put(self, org: str, ver: int, resolved: dict[str, Resolved]) -> None:
+    def put(self, org: str, epoch: int, resolved: dict[str, Resolved]) -> None:
+        if epoch != self.epoch:
+            return  # a setting changed while this was resolved: do not keep it
         if len(self.entries) >= MAX_ENTRIES:
             self.entries.clear()
-        self.entries[(org, ver)] = resolved
+        self.entries[org] = resolved
 
-    def forget_version(self) -> None:
-        """After this process changed a setting: read the version again on the next request."""
-        self.read_at = 0.0
+    def forget(self, item_id: str) -> None:
+        self.forget_all()  # a setting of one org changes what every org below it resolves to
+
+    def forget_all(self) -> None:
+        self.epoch += 1
+        self.entries.clear()

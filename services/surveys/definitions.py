@@ -17,7 +17,7 @@ from services.orgs import store as orgs
 from services.orgs import visibility
 from services.surveys import store as repo
 from services.surveys.questions import InvalidDefinition, normalize_questions, parse_time
-from storage.item_cache import cache_for
+from storage.item_cache import changed
 
 FIELDS = {
     "org", "title", "description", "questions", "opens_at", "closes_at",
@@ -121,7 +121,7 @@ async def update_survey(deps: Deps, survey_id: str, data: dict[str, Any], *, edi
     updated = await repo.update(deps.db, survey_id, changes, expect_status=[doc["status"]])
     if updated is None:
         raise Conflict("问卷状态刚刚发生了变化，请刷新后重试", code="survey_changed")
-    cache_for(deps, CACHE).forget(survey_id)
+    await changed(deps, CACHE, survey_id)
     return updated
 
 
@@ -136,7 +136,7 @@ async def publish_survey(deps: Deps, survey_id: str, *, editor_org: str | None) 
     )
     if updated is None:
         raise Conflict("只有草稿状态的问卷可以发布", code="survey_not_draft")
-    cache_for(deps, CACHE).forget(survey_id)
+    await changed(deps, CACHE, survey_id)
     return updated
 
 
@@ -147,7 +147,7 @@ async def close_survey(deps: Deps, survey_id: str, *, editor_org: str | None) ->
     )
     if updated is None:
         raise Conflict("只有已发布的问卷可以关闭", code="survey_not_published")
-    cache_for(deps, CACHE).forget(survey_id)
+    await changed(deps, CACHE, survey_id)
     return updated
 
 
@@ -156,7 +156,7 @@ async def delete_survey(deps: Deps, survey_id: str, *, editor_org: str | None) -
     await _owned(deps, survey_id, editor_org)
     if not await repo.delete_draft_survey(deps.db, survey_id):
         raise Conflict("已发布的问卷不能删除，可以关闭问卷", code="survey_not_draft")
-    cache_for(deps, CACHE).forget(survey_id)
+    await changed(deps, CACHE, survey_id)
 
 
 def _tally(questions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -24,6 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from storage.batching import durable
+from storage.reads import for_reports
 
 Db = AsyncDatabase[dict[str, Any]]
 DRAFT_TTL_SECONDS = 30 * 24 * 3600
@@ -164,5 +165,7 @@ async def results_cache_put(redis: aioredis.Redis, survey_id: str, results: dict
 
 async def stream_responses(db: Db, survey_id: str, fields: dict[str, int]) -> AsyncIterator[dict[str, Any]]:
     """A survey's responses in submission order (exports of any size)."""
-    async for doc in db.survey_responses.find({"survey_id": survey_id}, fields, batch_size=1000).sort("_id", 1):
+    # An export: a secondary may serve it (the results page counts on the primary: it caches what it saw).
+    responses = for_reports(db.survey_responses)
+    async for doc in responses.find({"survey_id": survey_id}, fields, batch_size=1000).sort("_id", 1):
         yield doc

@@ -14,6 +14,7 @@ from services.consultation.calendar import BusinessCalendar
 from services.consultation.people import Requester
 from services.editors.accounts import Editor
 from services.editors.scope import Scope
+from services.followers.live import seen_key
 from tests.consultation.conftest import JINAN_COUNTY, JINAN_FIRM
 
 MONDAY_9 = datetime(2026, 11, 2, 9, 0, tzinfo=TZ)
@@ -83,7 +84,7 @@ async def test_an_answer_interrupted_while_sending_goes_out_once_as_a_notice(dep
     oa = "oa_crash"
     fake_wechat.state.add_followers([oa])
     fake_wechat.state.touch(oa)  # inside the window: a customer-service message might have gone out already
-    await deps.redis.hset("msg:seen", oa, str(time.time()))
+    await deps.redis.hset(seen_key(oa), oa, str(time.time()))
     person = Requester("m:crash", "", oa, "crash", tuple(JINAN_FIRM))
     case, _ = await asking.open_case(deps, person, asking.NewCase("wage", "拖欠工资两个月"), channel="mp")
     at = now()

@@ -17,6 +17,7 @@ from core.clock import now
 from core.deps import Deps
 from services.consultation import desks, store
 from services.consultation.calendar import BusinessCalendar
+from services.followers.live import seen_key
 from tests.consultation import month_sim as sim
 
 TOTAL = 2000
@@ -94,7 +95,7 @@ async def test_a_sample_through_the_real_api_loses_no_answer(deps: Deps, worker:
     for i in range(12):
         w = await worker(f"s{i}", follower=i % 3 != 2)
         if i % 3 == 0:  # wrote to the account recently: inside the customer-service window
-            await deps.redis.hset("msg:seen", w.oa_openid, str(time.time() - 600))
+            await deps.redis.hset(seen_key(w.oa_openid), w.oa_openid, str(time.time() - 600))
             w.mp.fake.state.touch(w.oa_openid, time.time() - 600)
         status, case = await w.open(("wage", "injury", "contract", "insurance")[i % 4], f"第 {i} 位职工的问题描述")
         assert status == 201, case

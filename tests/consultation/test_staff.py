@@ -8,6 +8,7 @@ from typing import Any
 
 from core.deps import Deps
 from services.consultation import store
+from services.followers.live import seen_key
 
 CITY_DESK = {"_id": "370100-legal", "org": "370100", "org_path": ["370000", "370100"], "name": "济南市职工法律援助中心",
              "categories": []}  # fmt: skip
@@ -44,7 +45,9 @@ async def test_only_staff_of_the_desks_org_can_claim_and_only_once(deps: Deps, w
 
 async def test_answer_inside_the_window_is_a_customer_service_message(deps: Deps, worker: Any, client: Any) -> None:
     w, case_id = await _case(deps, worker, "b1")
-    await deps.redis.hset("msg:seen", w.oa_openid, str(time.time() - 3600))  # wrote to the account an hour ago
+    await deps.redis.hset(
+        seen_key(w.oa_openid), w.oa_openid, str(time.time() - 3600)
+    )  # wrote to the account an hour ago
     w.mp.fake.state.touch(w.oa_openid, time.time() - 3600)
     staff = await client("jn_b1", org="370100", role="editor")
     assert (await staff.api("POST", f"/api/admin/consult/cases/{case_id}/claim")).status == 200
@@ -70,7 +73,7 @@ async def test_answers_outside_the_window_or_past_five_go_out_as_notices(deps: D
     tpl = w.mp.fake.state.log.calls("cgi-bin/message/template/send")
     assert tpl[-1].body["miniprogram"]["pagepath"] == f"pages/cases/detail?id={case_id}"
     # Now inside a window: five customer-service messages, then notices again.
-    await deps.redis.hset("msg:seen", w.oa_openid, str(time.time() - 60))
+    await deps.redis.hset(seen_key(w.oa_openid), w.oa_openid, str(time.time() - 60))
     w.mp.fake.state.touch(w.oa_openid, time.time() - 60)
     channels = []
     for i in range(6):

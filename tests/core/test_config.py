@@ -63,6 +63,19 @@ def test_environment_overrides_every_key() -> None:
         (_with("wechat.api_base", "api.weixin.qq.com"), {}, "wechat.api_base: 'api.weixin.qq.com' is not a valid URL"),
         (_with("redis.url", "http://localhost:6379"), {}, "redis.url: 'http://localhost:6379' is not a valid URL"),
         (_with("mongo.url", "localhost:27017"), {}, "mongo.url: 'localhost:27017' is not a valid URL"),
+        (  # several hosts in a plain URL once passed --check-config and crashed at start
+            _with("redis.url", "redis://h1:7000,h2:7001"),
+            {},
+            "redis.url: 'redis://h1:7000,h2:7001' is not a valid URL (several hosts in a redis:// URL: write "
+            "redis+cluster://",
+        ),
+        (
+            _with("redis.url", "redis+sentinel://:pw@s1:26379,s2:26379"),
+            {},
+            "redis.url: 'redis+sentinel://:***@s1:26379,s2:26379' is not a valid URL (name the master",
+        ),
+        (_with("redis.url", "rediss://h:6380/0?ssl_cert_reqs=maybe"), {}, "redis.url: 'rediss://h:6380/0?ssl_cert"),
+        (_with("server.instances", 3), {}, "redis.url: required when server.instances is 3"),
         (_with("server.port", "eighty"), {}, "server.port: expected a whole number, got 'eighty'"),
         (GOOD, {"SDGH_SERVER_PROT": "1"}, "SDGH_SERVER_PROT: unknown environment override"),
         (GOOD, {"SDGH_LOG_JSON": "maybe"}, "log.json: expected true or false, got 'maybe'"),
@@ -73,6 +86,28 @@ def test_each_error_names_its_key(raw: dict, env: dict, expected: str) -> None:
         parse_settings(raw, env)
     assert str(err.value).startswith(expected)
     assert "\n" not in str(err.value)
+
+
+def test_every_redis_topology_is_accepted_with_its_options() -> None:
+    from core.redis_url import parse_redis_url
+
+    cluster = parse_redis_url("redis+cluster://:secret@10.0.0.1:7000,10.0.0.2:7001")
+    assert (cluster.kind, cluster.nodes, cluster.password) == (
+        "cluster", (("10.0.0.1", 7000), ("10.0.0.2", 7001)), "secret",
+    )  # fmt: skip
+    sentinel = parse_redis_url("rediss+sentinel://s1:26379,s2/mymaster/2?ssl_ca_certs=/etc/ca.pem&sentinel_password=x")
+    assert (sentinel.kind, sentinel.service, sentinel.db, sentinel.nodes[1]) == (
+        "sentinel",
+        "mymaster",
+        2,
+        ("s2", 26379),
+    )
+    assert sentinel.tls is not None and sentinel.tls.ca_certs == "/etc/ca.pem" and sentinel.sentinel_password == "x"
+    plain = parse_redis_url("rediss://h:6380/1?ssl_cert_reqs=none&ssl_check_hostname=false")
+    assert plain.tls is not None and plain.tls.redis_kwargs()["ssl_cert_reqs"] == "none" and plain.db == 1
+    shared = {"redis": {"url": "redis+cluster://h1:7000"}, "mongo": {"url": "mongodb://m1,m2/?replicaSet=rs0"}}
+    settings = parse_settings({**GOOD, "server": {"cookie_secret": "s", "instances": 3}, **shared}, {})
+    assert settings.server.instances == 3
 
 
 def test_malformed_yaml_names_line(tmp_path: Path) -> None:

@@ -11,7 +11,44 @@ from tests.conftest import Fetch
 async def test_healthz_reports_each_part(fetch: Fetch) -> None:
     resp = await fetch("/healthz")
     assert resp.code == 200
-    assert json.loads(resp.body) == {"status": "ok", "checks": {"redis": "ok", "mongo": "ok"}}
+    body = json.loads(resp.body)
+    assert (body["status"], body["checks"]) == ("ok", {"redis": "ok", "mongo": "ok"})
+
+
+async def test_healthz_names_this_instance_the_leader_and_each_lease_owner(fetch: Fetch, deps: Any) -> None:
+    import asyncio
+    import os
+    import socket
+
+    import scheduler
+    from scheduler.leader import LEADER_KEY
+
+    runner = deps.get(scheduler.RUNNER)
+    for _ in range(100):  # the scheduler campaigns right after start
+        if runner.leading:
+            break
+        await asyncio.sleep(0.05)
+    body = json.loads((await fetch("/healthz")).body)  # a loopback caller is an operator
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    assert body["instance"] == me
+    assert body["scheduler_leader"] == me  # host:pid, not the lease's random token
+    leader = next(lease for lease in body["leases"] if lease["key"] == LEADER_KEY)
+    assert leader["owner"] == me and 0 < leader["ttl_ms"] <= 10_000
+
+
+async def test_healthz_tells_strangers_only_the_checks(deps: Any, app_server: str) -> None:
+    import dataclasses
+
+    import tornado.httpclient
+
+    deps.settings = dataclasses.replace(
+        deps.settings, server=dataclasses.replace(deps.settings.server, metrics_token="ops-secret")
+    )
+    client = tornado.httpclient.AsyncHTTPClient()
+    stranger = json.loads((await client.fetch(f"{app_server}/healthz")).body)
+    assert stranger == {"status": "ok", "checks": {"redis": "ok", "mongo": "ok"}}
+    operator = await client.fetch(f"{app_server}/healthz", headers={"Authorization": "Bearer ops-secret"})
+    assert "scheduler_leader" in json.loads(operator.body)
 
 
 async def test_healthz_503_names_redis_when_it_is_down(fetch: Fetch, deps: Any) -> None:

@@ -152,7 +152,7 @@ async def test_a_flush_replayed_after_a_crash_stores_nothing_twice(deps: Deps) -
     live = jobs.live(deps)
     trim = live.trim
 
-    async def crash(entry_ids: list[str]) -> None:
+    async def crash(stream: str, entry_ids: list[str]) -> None:
         raise ConnectionError("killed between the MongoDB write and the trim")
 
     live.trim = crash  # type: ignore[method-assign]

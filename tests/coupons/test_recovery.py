@@ -10,7 +10,9 @@ from core.clock import now
 from core.deps import Deps
 from core.errors import ServiceError
 from services.coupons import admin, grabbing, jobs
+from services.coupons import live as coupon_live
 from services.coupons.recovery import plan_state
+from storage.key_moves import move_keys
 from tests.coupons.conftest import LIXIA, SHIZHONG, add_members, scope, spec
 
 
@@ -66,3 +68,27 @@ def test_the_plan_moves_closed_waves_leftovers_and_revoked_coupons_to_the_pool()
     assert state["stock"] == {"a": 3, "b": 1, "_pool": 5, "got:a": 2, "got:_pool": 1, "got:b": 1, "_granted": 4}
     assert state["served"]["m2"].startswith("h") and state["served"]["m3"].startswith("x")
     assert state["served"]["m4"] == "u\tb\t2"
+
+
+async def test_a_batch_and_grants_left_by_the_previous_release_carry_on_exactly(deps: Deps) -> None:
+    """Upgrade to the Redis Cluster layout with grants not yet flushed: the batch found only under its
+    old key names is moved (not rebuilt from MongoDB, which lacks those grants), and the old stream is
+    drained into MongoDB."""
+    lixia = await add_members(deps, LIXIA, 30, "L")
+    shizhong = await add_members(deps, SHIZHONG, 10, "S")
+    batch = await admin.create(deps, scope(), spec(20))
+    bid = batch["_id"]
+    await asyncio.gather(*(grabbing.grab(deps, u, bid, "") for u in lixia[:10] + shizhong[:2]))
+    # As the previous release left it: `cpn:<bid>:*` and the one `cpn:grants` stream, nothing flushed.
+    old = [(coupon_live._k(bid, p), f"cpn:{bid}:{p}") for p in ("meta", "alloc", "stock", "served")]
+    assert await move_keys(deps.redis, [*old, (coupon_live.stream_of(bid), coupon_live.LEGACY_STREAM)]) == 5
+    assert await deps.db.entitlements.count_documents({"source": f"cpn:{bid}"}) == 0
+    again = await asyncio.gather(*(_try(deps, u, bid) for u in lixia + shizhong))
+    codes = [getattr(r, "code", "ok") for r in again]
+    assert codes.count("already_granted") == 12 and codes.count("ok") == 8
+    await jobs.drain(deps)
+    docs = await deps.db.entitlements.find({"source": f"cpn:{bid}"}).to_list()
+    assert len(docs) == 20 and len({d["member_id"] for d in docs}) == 20
+    assert not await deps.redis.exists(coupon_live.LEGACY_STREAM)
+    watch = await admin.watch(deps, scope(), bid)
+    assert watch.granted_redis == 20 and watch.agrees

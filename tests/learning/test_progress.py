@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.deps import Deps
 from services.learning import admin, jobs, studying
+from storage.key_moves import move_keys
 from tests.learning.conftest import Clock, published_course, worker
 
 
@@ -134,3 +135,32 @@ async def test_write_behind_never_goes_back_and_waits_for_a_minute(deps: Deps, c
     await studying.heartbeat(deps, me, cid, "v1", 0, 15)
     assert await jobs.flush_once(deps, min_age_ms=jobs.MIN_AGE_MS) == 0  # changed just now: it waits
     assert await jobs.flush_once(deps) == 1 and await jobs.flush_once(deps) == 0  # acknowledged, not written twice
+
+
+async def test_progress_left_under_the_previous_key_names_is_neither_lost_nor_stuck(deps: Deps, clock: Clock) -> None:
+    """Upgrade to the Redis Cluster layout: progress not yet written to MongoDB sits in `ln:u:{<openid>}:..`
+    and the one `ln:dirty` queue. The flusher drains that queue; a learner who opens the unit again gets
+    the moved state, not MongoDB's older copy."""
+    from services.learning import live
+
+    cid = await published_course(deps, org="370000")
+    old_a, old_b = worker("o_old_a"), worker("o_old_b")
+    for me in (old_a, old_b):
+        await studying.start_unit(deps, me, cid, "v1")
+        for pos in (0, 15):
+            clock.advance(15)
+            await studying.heartbeat(deps, me, cid, "v1", pos, pos + 15)
+    # As the previous release left them: old names, nothing written to MongoDB yet.
+    await deps.redis.delete(live.dirty_key("o_old_a"))
+    await deps.redis.delete(live.dirty_key("o_old_b"))
+    for me in (old_a, old_b):
+        new, old = live.unit_key(me.openid, cid, "v1"), f"ln:u:{{{me.openid}}}:{cid}:v1"
+        assert await move_keys(deps.redis, [(new, old)]) == 1
+        await deps.redis.zadd(live.LEGACY_DIRTY, {old: clock.ms})
+    resumed = await studying.start_unit(deps, old_a, cid, "v1")  # moved on open
+    assert resumed["covered_seconds"] == 30 and resumed["position"] == 30
+    assert await jobs.flush_all(deps) == 2  # o_old_b's from the old queue, o_old_a's moved one
+    for openid in ("o_old_a", "o_old_b"):
+        stored = await deps.db.learning_progress.find_one({"_id": f"{cid}:v1:{openid}"})
+        assert stored is not None and stored["cov"] == 30 and stored["openid"] == openid
+    assert await deps.redis.zcard(live.LEGACY_DIRTY) == 0 and await jobs.flush_all(deps) == 0

@@ -14,6 +14,8 @@ from core.deps import Deps
 from core.errors import Conflict
 from services import benefits
 from services.lotteries import admin, instant, store
+from services.lotteries import live as lottery_live
+from storage.key_moves import move_keys
 from tests.lotteries.conftest import add_members, editor_scope, member_user
 
 
@@ -94,3 +96,23 @@ async def test_counters_and_plays_survive_a_redis_loss(deps: Deps) -> None:
     assert await instant.flush_plays(deps) == 15  # the stream since the loss; idempotent with what is stored
     assert await instant.flush_plays(deps) == 0
     assert await deps.db.lottery_plays.count_documents({"lottery_id": lot}) == 30
+
+
+async def test_a_lottery_left_by_the_previous_release_carries_on(deps: Deps) -> None:
+    """Upgrade to the Redis Cluster layout: the table, counters and plays kept under `lot:{<id>}:*` are
+    moved on first use (not rebuilt), and the old `lot:plays` stream is drained into MongoDB."""
+    lot = await admin.create(deps, editor_scope(), instant_def())
+    nos = [f"U{i:03d}" for i in range(20)]
+    await add_members(deps, nos)
+    first = [await instant.play(deps, member_user(n), lot) for n in nos[:12]]
+    # As the previous release left it: old key names, plays not yet flushed.
+    pairs = [(lottery_live._iw(lot, p), lottery_live._k(lot, p)) for p in ("iw", "plays")]
+    pairs.append((lottery_live.plays_stream(lot), lottery_live.LEGACY_PLAYS_STREAM))
+    assert await move_keys(deps.redis, pairs) == 3
+    again = await instant.play(deps, member_user(nos[0]), lot)
+    assert again["replayed"] and again["result"] == first[0]["result"]
+    rest = [await instant.play(deps, member_user(n), lot) for n in nos[12:]]
+    assert [r["result"] for r in first + rest].count("won") == 10
+    assert await instant.flush_plays(deps) == 20  # 12 from the old stream, 8 from the partition
+    assert not await deps.redis.exists(lottery_live.LEGACY_PLAYS_STREAM)
+    assert await deps.db.lottery_plays.count_documents({"lottery_id": lot}) == 20

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from core.deps import Deps
-from services.members.sessions_live import session_id
+from services.members import sessions_live
+from services.members.sessions_live import session_id, user_sessions_key, wechat_session_key_key
 from tests.mp.conftest import MpClient
 
 
@@ -18,10 +19,11 @@ async def test_login_returns_opaque_token_and_never_the_session_key(mp: MpClient
     assert len(data["token"]) >= 40
     session_key = mp.fake.state.session_keys["o_alice"]
     assert session_key not in str(data)
-    assert await deps.redis.get("mp:skey:o_alice") == session_key
+    assert await deps.redis.get(wechat_session_key_key("o_alice")) == session_key
     # Only the token's hash is stored: the token itself appears nowhere in Redis.
-    assert not await deps.redis.exists(f"mp:sess:{data['token']}")
-    assert await deps.redis.exists(f"mp:sess:{session_id(data['token'])}")
+    key = sessions_live.session_key(data["token"])
+    assert key.endswith(":" + session_id(data["token"])) and data["token"] not in key
+    assert await deps.redis.exists(key)
     user = await deps.db.mini_users.find_one({"_id": "o_alice"})
     assert user is not None and user["created_at"] and "session_key" not in user
     # A second login is not new and gives another, independent session.
@@ -94,12 +96,12 @@ async def test_logout_revokes_this_session_only_and_all_revokes_every_one(mp: Mp
     assert (await mp.call("GET", "/api/mp/me", token=pc))[0] == 200
     assert (await mp.call("POST", "/api/mp/logout", {"all": True}, token=pc))[0] == 200
     assert (await mp.call("GET", "/api/mp/me", token=tablet))[0] == 401
-    assert not await deps.redis.exists("mp:usess:o_frank", "mp:skey:o_frank")
+    assert not await deps.redis.exists(user_sessions_key("o_frank"), wechat_session_key_key("o_frank"))
 
 
 async def test_session_expires_when_idle_and_absolutely(mp: MpClient, deps: Deps) -> None:
     token = await mp.login("o_gina")
-    key = f"mp:sess:{session_id(token)}"
+    key = sessions_live.session_key(token)
     await deps.redis.expire(key, 3)
     assert (await mp.call("GET", "/api/mp/me", token=token))[0] == 200
     assert await deps.redis.ttl(key) > 86400  # sliding: use extends it
@@ -110,7 +112,7 @@ async def test_session_expires_when_idle_and_absolutely(mp: MpClient, deps: Deps
 
 async def test_sessions_per_user_are_capped(mp: MpClient, deps: Deps) -> None:
     tokens = [await mp.login("o_hank") for _ in range(12)]
-    assert await deps.redis.zcard("mp:usess:o_hank") == 10
+    assert await deps.redis.zcard(user_sessions_key("o_hank")) == 10
     assert (await mp.call("GET", "/api/mp/me", token=tokens[-1]))[0] == 200
 
 

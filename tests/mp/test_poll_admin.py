@@ -102,13 +102,14 @@ async def test_flush_is_idempotent_and_start_drains_what_was_left(deps: Deps) ->
     poll = await make_poll(deps, limit={"per": "day", "count": 10})
     for i in range(30):
         await votes.cast(deps, CurrentUser(f"o_f{i % 7}"), poll["_id"], ["o2"], "ip")
-    entries = await deps.redis.xrange("mp:ballots")
+    entries = await deps.redis.xrange(ballots.stream_of(poll["_id"]))
     assert len(entries) == 30
     await ballots.store(deps.db, [ballots.to_doc(f) for _, f in entries[:10]])  # a crash before the trim
     await polls.start(deps)  # the next process: drains first
     assert await ballots.pending_count(deps.redis) == 0
     assert await ballots.count(deps.db, poll["_id"]) == 30
-    for _, fields in entries:  # and the same entries replayed once more change nothing
-        await deps.redis.xadd("mp:ballots", fields)
+    for _, fields in entries:  # the same entries replayed once more, in the pre-partition stream an older
+        await deps.redis.xadd(ballots.OLD_STREAM, fields)  # release wrote: drained, and they change nothing
     await ballot_flusher.drain(deps)
     assert await ballots.option_counts(deps.db, poll["_id"]) == {"o2": 30}
+    assert await deps.redis.xlen(ballots.OLD_STREAM) == 0

@@ -14,6 +14,7 @@ from services.members.roster import import_roster
 from services.polls import ballots_store as ballots
 from services.polls import definitions as polls
 from services.polls import voting as votes
+from services.polls.live import key as poll_key
 from tests.mp.conftest import MpClient
 from tests.mp.polls_helpers import make_poll, stored_counts, wait_flushed
 from tests.mp.roster_files import ROSTER, csv_bytes
@@ -181,7 +182,7 @@ async def test_counts_lost_in_redis_are_rebuilt_from_mongodb(mp: MpClient, deps:
         assert (await mp.call("POST", url(poll, "/ballots"), {"options": [f"o{1 + i % 3}", "o4"]}, t))[0] == 201
     before = (await mp.call("GET", url(poll), token=tokens[0]))[1]
     pid = poll["_id"]
-    await deps.redis.delete(f"mp:poll:{pid}:counts", f"mp:poll:{pid}:u")  # e.g. an operator's mistake
+    await deps.redis.delete(poll_key(pid, "counts"), poll_key(pid, "u"))  # e.g. an operator's mistake
     after = (await mp.call("GET", url(poll), token=tokens[0]))[1]
     assert [o["count"] for o in after["options"]] == [o["count"] for o in before["options"]] == [2, 2, 2, 6]
     assert after["voters"] == 6 and after["total_ballots"] == 6
@@ -207,7 +208,7 @@ async def test_rebuild_waits_for_pending_ballots(deps: Deps) -> None:
     for i in range(5):
         await votes.cast(deps, CurrentUser(f"o_s{i}"), poll["_id"], ["o1"], "10.0.0.1")
     assert await ballots.pending_count(deps.redis) == 5  # no flusher in this test
-    await deps.redis.delete(f"mp:poll:{poll['_id']}:counts")
+    await deps.redis.delete(poll_key(poll["_id"], "counts"))
     counts = await polls.results_live(deps, poll)
     assert counts["o1"] == 5 and await ballots.pending_count(deps.redis) == 0
 
@@ -229,14 +230,14 @@ async def test_a_long_closed_poll_shows_its_stored_results(mp: MpClient, deps: D
     await wait_flushed(deps)
     long_ago = {"opens_at": now() - timedelta(days=90), "closes_at": now() - timedelta(days=60)}
     await deps.db.polls.update_one({"_id": poll["_id"]}, {"$set": long_ago})
-    for key in await deps.redis.keys(f"mp:poll:{poll['_id']}:*"):
+    for key in await deps.redis.keys(poll_key(poll["_id"], "*")):
         await deps.redis.delete(key)  # its Redis keys expired long ago
     status, detail = await mp.call("GET", url(poll), token=token)
     assert status == 200 and detail["state"] == "ended"
     assert [o["count"] for o in detail["options"]] == [0, 0, 1, 0]
     status, data = await mp.call("POST", url(poll, "/ballots"), {"options": ["o1"]}, token)
     assert status == 409 and data["code"] == "poll_closed"
-    assert await deps.redis.ttl(f"mp:poll:{poll['_id']}:counts") > 3600
+    assert await deps.redis.ttl(poll_key(poll["_id"], "counts")) > 3600
 
 
 async def test_a_flushed_redis_at_a_peak_costs_one_mongodb_read_per_poll(

@@ -11,6 +11,7 @@ from core.deps import Deps
 from services.activities import notify_live, reminders, signups
 from services.activities import signups_store as repo
 from services.activities.flusher import flush_all
+from services.activities.live import notify_key, tag_of
 from tests.mp_activities.conftest import FORM, member
 from tests.mp_activities.test_signups import published
 
@@ -51,10 +52,11 @@ async def test_a_confirmation_read_by_a_dead_instance_is_sent_by_another(deps: D
     fake_wechat.state.auto_consent = True
     await reminders.ensure_group(deps)
     await signups.sign_up(deps, member("u1"), aid, "s1", FORM)
-    read = await deps.redis.xreadgroup(notify_live.GROUP, "dead", {"mp:su:notify": ">"}, count=10)
+    stream = notify_key(tag_of(aid))
+    read = await deps.redis.xreadgroup(notify_live.GROUP, "dead", {stream: ">"}, count=10)
     assert read  # taken by an instance that then died before acknowledging (so before sending)
     assert await reminders.send_confirmations(deps, "alive") == 0  # not idle long enough yet
-    await deps.redis.xclaim("mp:su:notify", notify_live.GROUP, "dead", 0, [read[0][1][0][0]], idle=120_000)
+    await deps.redis.xclaim(stream, notify_live.GROUP, "dead", 0, [read[0][1][0][0]], idle=120_000)
     assert await reminders.send_confirmations(deps, "alive") == 1
     assert fake_wechat.state.delivered_count("subscribe") == 1
 

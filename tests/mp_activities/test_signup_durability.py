@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core.deps import Deps, build_deps, close_deps
 from core.embedded import start_redis
-from services.activities import flusher, signups
+from services.activities import flusher, reminders, signups
 from services.activities import jobs as signup_workers
+from services.activities import legacy_live as legacy
 from services.activities import signups_store as repo
 from services.activities.flusher import flush_all
+from tests.conftest import REDIS_MODE
 from tests.mp_activities.conftest import FORM, member
 from tests.mp_activities.test_signups import published, sign
 
@@ -103,3 +109,29 @@ async def test_lost_redis_state_is_rebuilt_from_mongodb(deps: Deps) -> None:
     assert promoted is not None and promoted["status"] == "confirmed"  # the waitlist order survived
     await flush_all(deps)
     assert await repo.count_by_status(deps.db, aid) == {"cancelled": 1, "confirmed": 2, "waitlisted": 3}
+
+
+@pytest.mark.skipif(REDIS_MODE == "cluster", reason="an older release's keys only exist on a standalone Redis")
+async def test_what_an_older_release_left_unflushed_is_stored_and_confirmed(deps: Deps, fake_wechat: Any) -> None:
+    """An upgrade in place: the pre-partition sign-up hash, dirty set and confirmation stream are drained."""
+    fake_wechat.state.auto_consent = True
+    aid = await published(deps, capacity=10)
+    at = int(time.time() * 1000)
+    signup_id = f"{aid}-1"
+    await deps.redis.hset(f"mp:act:{{{aid}}}:su:1", mapping={
+        "id": signup_id, "aid": aid, "sid": "s1", "uid": "o_old", "status": "confirmed", "seq": 1, "v": 1,
+        "created_at": at, "updated_at": at, "form": json.dumps(FORM), "remind_at": "", "member_id": "m-o_old",
+        "org": "370102", "unionid": "",
+    })  # fmt: skip
+    await deps.redis.zadd(legacy.OLD_DIRTY, {signup_id: at})
+    await deps.redis.xadd(legacy.OLD_NOTIFY, {"id": signup_id, "kind": "confirmed"})
+    await reminders.ensure_group(deps)  # what start-up does: the old stream is read too
+    assert await flush_all(deps) == 1
+    assert await deps.redis.zcard(legacy.OLD_DIRTY) == 0
+    doc = (await stored(deps, aid))[signup_id]
+    assert doc["status"] == "confirmed" and doc["form"] == FORM and doc["openid"] == "o_old"
+    assert await reminders.send_confirmations(deps, "upgraded") == 1
+    assert "报名成功" in str(fake_wechat.state.last_payload("subscribe", "o_old"))
+    assert await deps.redis.xlen(legacy.OLD_NOTIFY) == 0
+    # and the activity goes on in the new layout, numbering after the old sign-up
+    assert (await sign(deps, aid, "o_new"))["id"] == f"{aid}-2"

@@ -69,7 +69,7 @@ async def test_a_worker_is_one_person_across_account_mini_program_and_roster(
     assert status == 200, bound
     follower = await deps.db.followers.find_one({"_id": "o_oa_wang"})
     assert follower["org"] == QINGDAO and follower["org_path"] == ["370000", QINGDAO]
-    assert await deps.redis.hget(follower_live.ORG_KEY, "o_oa_wang") == f"370000,{QINGDAO}"
+    assert await deps.redis.hget(follower_live.org_key("o_oa_wang"), "o_oa_wang") == f"370000,{QINGDAO}"
     assert await deps.redis.sismember(menu_live.queue_key(menu_live.TAG, QINGDAO), "o_oa_wang")
 
     # The 青岛 keyword rule answers them now (their org came from membership, not a QR code).

@@ -9,6 +9,7 @@ from typing import Any
 
 from core import clock
 from core.deps import Deps
+from services.followers.live import seen_key
 from services.pushes import progress as push_progress
 from services.pushes.fanout import Fanout
 from tests.pushes.conftest import PROVINCE, ids, records, seed_followers, send_now, wait_run
@@ -35,7 +36,7 @@ async def test_custom_only_inside_the_48_hour_window(deps: Deps, fake_wechat, fa
     await seed_followers(deps, fake_wechat, recent, last_interaction=now - timedelta(hours=3))
     await seed_followers(deps, fake_wechat, old + fresh, last_interaction=now - timedelta(days=3))
     for openid in fresh:  # talked to us a minute ago: the message path has not flushed it to MongoDB yet
-        await deps.redis.hset("msg:seen", openid, str(time.time() - 60))
+        await deps.redis.hset(seen_key(openid), openid, str(time.time() - 60))
     stale = recent[0]  # WeChat knows better (45015): skipped with its errcode
     fake_wechat.state.touch(stale, time.time() - 50 * 3600)
     push_id = await send_now(deps, CUSTOM)

@@ -13,10 +13,11 @@ from core import clock
 from core.deps import Deps
 from scheduler import jobs
 from scheduler.leader import LEADER_KEY, LeaderLock
-from scheduler.runner import SchedulerRunner
+from scheduler.runner import JOBS_KEY, LEGACY_KEYS, SchedulerRunner
 from services.pushes import compose as pushes
 from services.pushes import control as push_control
 from services.pushes.fanout import Fanout
+from storage.key_moves import move_keys
 from tests.pushes.conftest import PROVINCE, TEMPLATE, ids, seed_followers, wait_for, wait_run
 
 TTL = 0.6
@@ -163,10 +164,29 @@ async def test_jobs_survive_a_restart(deps: Deps, runners: Runners) -> None:
     await wait_for(gone, 3, "the cancelled push's job to go")
 
 
-async def _has_job(deps: Deps, push_id: str) -> bool:
-    from scheduler.runner import sync_redis
+async def test_a_job_store_of_the_previous_release_is_moved_once(deps: Deps, runners: Runners) -> None:
+    """The job store's keys got a shared hash tag (Redis Cluster): the old names' jobs and next run
+    times are moved, not lost, by the first leader after the upgrade."""
+    cron = {**TEMPLATE, "schedule": {"kind": "cron", "cron": "0 9 * * 1"}}
+    push = await pushes.create(deps, cron, editor_org=PROVINCE, editor="editor1")
+    await pushes.submit(deps, push["id"], editor_org=PROVINCE, editor="editor1")
+    a = runners.make()
+    await wait_for(lambda: _has_job(deps, push["id"]), 3, "the job")
+    before = a.scheduler.get_job(f"push:{push['id']}").next_run_time
+    await a.stop()
+    # As the previous release left it: the same store under the untagged names.
+    assert await move_keys(deps.redis, [(new, old) for old, new in LEGACY_KEYS]) == 2
+    assert not await _has_job(deps, push["id"])
+    b = runners.make()
+    await wait_for(lambda: _has_job(deps, push["id"]), 3, "the moved job")
+    assert b.scheduler.get_job(f"push:{push['id']}").next_run_time == before
+    assert [await deps.redis.exists(old) for old, _ in LEGACY_KEYS] == [0, 0]
 
-    return bool(sync_redis(deps.redis).hexists("sched:jobs", f"push:{push_id}"))
+
+async def _has_job(deps: Deps, push_id: str) -> bool:
+    from core.db import connect_redis_sync
+
+    return bool(connect_redis_sync(deps.redis_url).hexists(JOBS_KEY, f"push:{push_id}"))
 
 
 def _true_when(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:

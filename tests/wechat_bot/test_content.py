@@ -14,6 +14,7 @@ from core.errors import BadInput, NotFound
 from services.replies import edit as bot_content_edit
 from services.replies.cache import ContentCache
 from services.replies.compile import Globals, build_snapshot, make_env
+from storage.invalidation import Invalidation
 from tests.wechat_bot.conftest import SimFactory
 from tools.fake_wechat import SimResult
 from wechat_bot.message import Text, Transfer
@@ -118,9 +119,11 @@ async def wait_for(check: Any, within: float = 3.0) -> None:
 async def test_an_edit_reaches_every_process_without_restart(make_sim: SimFactory, deps: Deps) -> None:
     sim = make_sim("safe")
     # A second process's cache, on the same Redis and MongoDB (its own watcher, its own copy).
-    other = ContentCache(deps.db, deps.redis, Globals(), poll_seconds=30)
+    other = ContentCache(deps.db, deps.redis, Globals())
     await other.reload()
-    watcher = asyncio.create_task(other.watch())
+    hub = Invalidation(deps.redis, poll_seconds=30)  # the other process's hub: pub/sub, not the poll
+    other.listen(hub)
+    watcher = asyncio.create_task(hub.watch())
     try:
         assert other.snapshot.keyword(("370000",), "工会年货节") is None
         new = rule("", "contains", ["年货节"], 30, "年货节 1 月 10 日开幕，会员凭卡八折。")

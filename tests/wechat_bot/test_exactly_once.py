@@ -8,6 +8,7 @@ from typing import Any
 
 from core.deps import Deps
 from core.redis_pipe import RedisPipe
+from services.followers.live import follower_tag
 from tests.wechat_bot.conftest import SimFactory
 from wechat_bot import hooks
 from wechat_bot.message import Message
@@ -54,7 +55,7 @@ async def test_retry_takes_over_when_the_first_process_died(make_sim: SimFactory
     sim = make_sim("safe")
     msg = sim.text("o_orphan", "法律")
     key = Message(msg).dedupe_key
-    await deps.redis.set(f"msg:d:{key}", "Pdead-process", px=400)
+    await deps.redis.set(f"msg:d:{follower_tag('o_orphan')}:{key}", "Pdead-process", px=400)
     started = time.perf_counter()
     result = await sim.send(msg)
     assert result.reply is not None and "12351" in result.reply["Content"]

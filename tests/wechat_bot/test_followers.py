@@ -37,7 +37,7 @@ async def test_follow_records_time_scene_and_org(make_sim: SimFactory, deps: Dep
     assert doc["subscribed"] is True and doc["scene"] == "org:370102"
     assert doc["org"] == "370102" and doc["org_path"] == ["370000", "370100", "370102"]
     assert before - timedelta(seconds=1) <= doc["subscribed_at"] <= clock.now()
-    assert await deps.redis.hget(follower_live.ORG_KEY, "o_f_org") == "370000,370100,370102"
+    assert await deps.redis.hget(follower_live.org_key("o_f_org"), "o_f_org") == "370000,370100,370102"
     assert "历下区" in result.reply["Content"]  # "您已关联到“历下区总工会”" (the seeded county union's name)
 
 
@@ -80,18 +80,19 @@ async def test_last_interaction_reaches_mongodb(make_sim: SimFactory, deps: Deps
         await asyncio.sleep(0.05)
     assert doc is not None and abs(doc["last_interaction_at"].timestamp() - time.time()) < 5
     assert await deps.db.followers.find_one({"_id": "o_f_report"}) is None
-    assert await deps.redis.hget(follower_live.SEEN_KEY, "o_f_report") is None
+    assert await deps.redis.hget(follower_live.seen_key("o_f_report"), "o_f_report") is None
 
 
 async def test_a_large_seen_batch_reaches_mongodb_whole_and_only_moves_forward(deps: Deps) -> None:
     # More followers than one write chunk: every one lands, and an older time never wins.
     now = time.time()
     many = {f"o_f_many_{i:04d}": str(now - i) for i in range(follower_store.TOUCH_CHUNK * 2 + 7)}
-    await deps.redis.hset(follower_live.SEEN_KEY, mapping=many)  # type: ignore[arg-type]
+    for openid, at in many.items():
+        await deps.redis.hset(follower_live.seen_key(openid), openid, at)
     assert await followers.flush_seen(deps.db, deps.redis, "test") >= len(many)
     stored = await deps.db.followers.count_documents({"_id": {"$regex": "^o_f_many_"}})
     assert stored == len(many)
-    await deps.redis.hset(follower_live.SEEN_KEY, "o_f_many_0000", str(now - 86400))
+    await deps.redis.hset(follower_live.seen_key("o_f_many_0000"), "o_f_many_0000", str(now - 86400))
     await followers.flush_seen(deps.db, deps.redis, "test")
     doc = await follower(deps, "o_f_many_0000")
     assert abs(doc["last_interaction_at"].timestamp() - now) < 1
@@ -116,14 +117,14 @@ async def test_leaving_deletes_personal_data_keeps_counts(make_sim: SimFactory, 
     assert (await sim.send_event(who, "unsubscribe")).text == "success"
     doc = await follower(deps, who)
     assert set(doc) == {"_id", "subscribed", "unsubscribed_at"} and doc["subscribed"] is False
-    assert await deps.redis.hget(follower_live.ORG_KEY, who) is None
-    assert await deps.redis.hget(follower_live.SEEN_KEY, who) is None
+    assert await deps.redis.hget(follower_live.org_key(who), who) is None
+    assert await deps.redis.hget(follower_live.seen_key(who), who) is None
     assert forgotten == [who]
     assert await follower_store.stats(deps.db, "370800") == {"subscribes": 1, "unsubscribes": 1}
 
     # A late location report or a flush of an older interaction must not bring anything back.
     await sim.send(sim.event(who, "LOCATION", Latitude=35.4, Longitude=116.6, Precision=10))
-    await deps.redis.hset(follower_live.SEEN_KEY, who, str(time.time()))
+    await deps.redis.hset(follower_live.seen_key(who), who, str(time.time()))
     await followers.flush_seen(deps.db, deps.redis, "test")
     doc = await follower(deps, who)
     assert set(doc) == {"_id", "subscribed", "unsubscribed_at"}
@@ -139,9 +140,9 @@ async def test_leaving_deletes_personal_data_keeps_counts(make_sim: SimFactory, 
 async def test_org_cache_is_rebuilt_when_redis_lost_it(make_sim: SimFactory, deps: Deps) -> None:
     sim = make_sim("plain")
     await sim.send_event("o_f_cache", "subscribe", EventKey="qrscene_org:371300")
-    await deps.redis.delete(follower_live.ORG_KEY, follower_live.ORG_CACHE_BUILT)
+    await follower_live.forget_org_cache(deps.redis)
     assert await followers.rebuild_org_cache(deps.db, deps.redis) >= 1
-    assert await deps.redis.hget(follower_live.ORG_KEY, "o_f_cache") == "370000,371300"
+    assert await deps.redis.hget(follower_live.org_key("o_f_cache"), "o_f_cache") == "370000,371300"
     assert await followers.rebuild_org_cache(deps.db, deps.redis) == 0  # built: nothing to do
 
 
@@ -256,3 +257,42 @@ async def test_tag_queues_survive_a_dying_drainer_and_two_drainers_tag_once(
     assert sum(done) == 120 and all(tag_id in state.followers.tags_of(o) for o in who)
     sizes = [len(c.body["openid_list"]) for c in state.calls("cgi-bin/tags/members/batchtagging")]
     assert sorted(sizes) == [20, 50, 50]  # each follower tagged once, in WeChat's batches of 50
+
+
+async def test_interactions_left_in_the_pre_partition_hash_still_reach_mongodb(deps: Deps) -> None:
+    """An upgrade leaves last interactions in the old global `msg:seen`: the flusher drains it too."""
+    now = time.time()
+    await deps.redis.hset(follower_live.LEGACY_SEEN_KEY, mapping={"o_f_old_1": str(now), "o_f_old_2": str(now - 5)})
+    await deps.redis.hset(follower_live.seen_key("o_f_new"), "o_f_new", str(now))
+    assert await followers.flush_seen(deps.db, deps.redis, "test") == 3
+    for openid in ("o_f_old_1", "o_f_old_2", "o_f_new"):
+        doc = await follower(deps, openid)
+        assert abs(doc["last_interaction_at"].timestamp() - now) < 10
+    assert not await deps.redis.exists(follower_live.LEGACY_SEEN_KEY)
+    assert await followers.flush_seen(deps.db, deps.redis, "test") == 0
+
+
+async def test_the_pre_partition_org_cache_is_rebuilt_into_the_partitions(make_sim: SimFactory, deps: Deps) -> None:
+    sim = make_sim("plain")
+    await sim.send_event("o_f_part", "subscribe", EventKey="qrscene_org:371300")
+    await follower_live.forget_org_cache(deps.redis)
+    await deps.redis.hset(follower_live.LEGACY_ORG_KEY, "o_f_part", "370000,371300")  # the old release's cache
+    assert await followers.rebuild_org_cache(deps.db, deps.redis) >= 1
+    assert await deps.redis.hget(follower_live.org_key("o_f_part"), "o_f_part") == "370000,371300"
+    assert not await deps.redis.exists(follower_live.LEGACY_ORG_KEY)
+
+
+async def test_followers_queued_before_the_cluster_layout_are_still_tagged(
+    deps: Deps, fake_wechat: FakeWeChatServer
+) -> None:
+    state = fake_wechat.state
+    tag_id = await deps.oa.tag_create("济南市总工会关注者")
+    await deps.db.menus.insert_one({"_id": "370100", "tag": {"id": tag_id, "name": "济南市总工会关注者"}})
+    state.add_followers(["o_t_old_1", "o_t_old_2"])
+    # What the previous release left queued (untagged key names).
+    await deps.redis.sadd("menu:tagq", "370100")
+    await deps.redis.sadd("menu:tagq:370100", "o_t_old_1", "o_t_old_2")
+    assert await follower_tags.drain(deps) == 2
+    assert all(tag_id in state.followers.tags_of(o) for o in ("o_t_old_1", "o_t_old_2"))
+    assert not await deps.redis.exists("menu:tagq") and not await deps.redis.exists("menu:tagq:370100")
+    assert await deps.redis.smembers(menu_live.cities_key(follower_tags.TAG)) == set()

@@ -1,15 +1,20 @@
-"""Benchmark of a template push to every follower, with a kill -9 of the service half way.
+"""Benchmark of a template push to every follower over N service instances, with a kill -9 half way.
 
-    .venv/bin/python bench/push.py [--recipients 1000000] [--kill-at 0.4 | --no-kill] [--lease 10]
+    .venv/bin/python bench/push.py [--recipients 1000000] [--instances 1] [--kill-at 0.4 | --no-kill]
+                                   [--lease 10] [--hold-sends]
 
 One command: starts embedded Redis and MongoDB-wire servers, the fake WeChat platform as its own
 process (limits lifted, per-call recording off, N numbered followers), seeds N followers into
 MongoDB (with the service's indexes), creates a template push to all of them through the editors'
-service API, then starts ONE service process (`app.py`) that cuts the audience into chunks and
-sends. At `--kill-at` of the way it kills the service with SIGKILL, starts it again and lets it
-finish. Prints a table: sends/s, the service's peak RSS and CPU per send, and the checks: delivery
-records = recipients, each distinct, all "sent", and the fake counted each openid exactly once.
-Exits non-zero when a check fails.
+service API, then starts `--instances` service processes (`app.py`) that cut the audience into
+chunks in parallel key ranges and send. At `--kill-at` of the way it kills one instance with
+SIGKILL: with one instance it starts it again; with more, the others take its chunks over (the
+takeover time is from the kill until every chunk it held has a new holder or is done).
+`--hold-sends` keeps the send rate at 1/s until the snapshot is complete, so the snapshot time is
+the cut alone (not sharing the database with the sends). Prints a table: snapshot time and rate,
+sends/s, takeover, peak RSS and CPU per instance, and the checks: delivery records = recipients,
+each distinct, all "sent", every follower in exactly one chunk, and the fake counted each openid
+exactly once. Exits non-zero when a check fails.
 """
 
 from __future__ import annotations
@@ -73,10 +78,22 @@ def settings(redis_url: str, mongo_url: str, fake: str) -> Any:
     return parse_settings(raw, env={})
 
 
-def start_service(redis_url: str, mongo_url: str, fake: str, data: Path, log: Path) -> subprocess.Popen[bytes]:
+PORTS: list[int] = []  # --port-base: ports handed out from there instead of free ones
+
+
+def port() -> int:
+    if PORTS:
+        PORTS[0] += 1
+        return PORTS[0]
+    return free_port()
+
+
+def start_service(
+    redis_url: str, mongo_url: str, fake: str, data: Path, log: Path, http_port: int
+) -> subprocess.Popen[bytes]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SDGH_")},
-        "SDGH_SERVER_PORT": str(free_port()), "SDGH_SERVER_WORKERS": "1", "SDGH_REDIS_URL": redis_url,
+        "SDGH_SERVER_PORT": str(http_port), "SDGH_SERVER_WORKERS": "1", "SDGH_REDIS_URL": redis_url,
         "SDGH_MONGO_URL": mongo_url, "SDGH_MONGO_DB": DB, "SDGH_DATA_DIR": str(data),
         "SDGH_DEMO_FAKE_WECHAT": "false", "SDGH_WECHAT_API_BASE": fake, "SDGH_MINIPROGRAM_API_BASE": fake,
         "SDGH_WECHAT_APP_ID": OA[0], "SDGH_WECHAT_APP_SECRET": OA[1], "SDGH_MINIPROGRAM_APP_ID": MP[0],
@@ -161,74 +178,151 @@ class Watch:
             self._proc = None
 
 
+class Instances:
+    """The service processes, each watched for peak RSS and CPU."""
+
+    def __init__(self, redis_url: str, mongo_url: str, fake: str, data: Path, log: Path) -> None:
+        self.args = (redis_url, mongo_url, fake, data, log)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.watches: list[Watch] = []
+        self.ports: list[int] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        http_port = port()
+        proc = start_service(*self.args, http_port)
+        self.ports.append(http_port)
+        watch = Watch()
+        watch.follow(proc.pid)
+        self.procs.append(proc)
+        self.watches.append(watch)
+        return proc
+
+    def sample(self) -> None:
+        for watch in self.watches:
+            watch.sample()
+
+    def live(self) -> list[subprocess.Popen[bytes]]:
+        return [p for p in self.procs if p.returncode is None and p.poll() is None]
+
+    def stop(self) -> None:
+        for proc in self.live():
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def held_by(deps: Deps, pid: int) -> set[str]:
+    """Chunks leased by the process `pid` (lease owners are host:pid:suffix)."""
+    return {d["_id"] async for d in deps.db.push_chunks.find({"state": "leased"}, {"owner": 1})
+            if f":{pid}:" in str(d.get("owner"))}  # fmt: skip
+
+
+async def taken_over(deps: Deps, chunk_ids: set[str], pid: int, since: float, seen: dict[str, float]) -> bool:
+    """True once every chunk the killed process held has another holder (or is done); `seen` gets
+    the seconds from the kill to each chunk's takeover."""
+    for d in await deps.db.push_chunks.find({"_id": {"$in": sorted(chunk_ids)}}, {"owner": 1, "state": 1}).to_list():
+        moved = d["state"] == "done" or (d["state"] == "leased" and f":{pid}:" not in str(d.get("owner")))
+        if d["_id"] not in seen and moved:  # done: finished by its holder just before the kill, or by a taker
+            seen[d["_id"]] = time.monotonic() - since
+    return len(seen) == len(chunk_ids)
+
+
 async def run(ns: argparse.Namespace) -> int:
     from services.pushes import progress as push_progress
 
     n = ns.recipients
     data = Path(tempfile.mkdtemp(prefix="bench-push-"))
-    redis_srv, mongo_srv = await start_redis(data), await start_mongo(data)
-    fake_port = free_port()
+    redis_srv, mongo_srv = await start_redis(data), await start_mongo(data, port=port() if PORTS else 0)
+    fake_port = port()
     fake = f"http://127.0.0.1:{fake_port}"
     fake_proc = start_fake(fake_port, n)
-    service: subprocess.Popen[bytes] | None = None
     deps = build_deps(settings(redis_srv.url, mongo_srv.url, fake), redis_url=redis_srv.url, mongo_url=mongo_srv.url)
-    r: dict[str, Any] = {"recipients": n}
+    instances = Instances(redis_srv.url, mongo_srv.url, fake, data, data / "service.log")
+    r: dict[str, Any] = {"recipients": n, "instances": ns.instances}
     try:
         wait_http(f"{fake}/_fake/state")
         print(f"seeding {n:,} followers ...", flush=True)
         r["seed_s"] = await seed(deps, n)
-        await deps.redis.hset("push:settings", mapping={"lease_seconds": ns.lease})
-        push_id = await create_push(deps)
-        watch = Watch()
-        log = data / "service.log"
+        tuning = {"lease_seconds": ns.lease}
+        if ns.hold_sends:
+            tuning["rate_template"] = 1
+        await deps.redis.hset("push:settings", mapping=tuning)
         others = {"fake WeChat": fake_proc.pid, "MongoDB-wire": mongo_srv.process.pid, "Redis": redis_srv.process.pid}
         others_cpu = {name: cpu_seconds(pid) for name, pid in others.items()}
+        for _ in range(ns.instances):
+            instances.start()
+        for http_port in instances.ports:  # start-up (imports, indexes) is not the snapshot's time
+            wait_http(f"http://127.0.0.1:{http_port}/healthz", 120)
+        # Neither is the followers' key space, which a running service keeps in the background
+        # (services/pushes/keyspace.py): wait for it, and report how long it took.
+        keys_from = time.monotonic()
+        while not await deps.redis.exists("push:followers:keys"):  # noqa: ASYNC110 - another process's write
+            await asyncio.sleep(0.25)
+        r["keyspace_s"] = time.monotonic() - keys_from
         started = time.monotonic()
-        service = start_service(redis_srv.url, mongo_srv.url, fake, data, log)
-        watch.follow(service.pid)
-        first_sent = killed_at = resumed_at = None
+        push_id = await create_push(deps)
+        first_sent = killed_at = resumed_at = snap_at = takeover_s = None
         killed_done = 0
+        victim: subprocess.Popen[bytes] | None = None
+        held: set[str] = set()
+        seen: dict[str, float] = {}
+        t0 = 0.0
         last_print = 0.0
         while True:
             await asyncio.sleep(0.25)
-            watch.sample()
+            instances.sample()
             p = await push_progress.progress(deps, push_id, editor_org=PROVINCE)
             t = time.monotonic()
+            if snap_at is None and not p["counting"] and p["total"]:
+                snap_at = t
+                if ns.hold_sends:
+                    await deps.redis.hset("push:settings", "rate_template", 5000)
             if first_sent is None and p["done"] > 0:
                 first_sent = t
             if killed_at is not None and resumed_at is None and p["done"] > killed_done:
                 resumed_at = t
+            if victim is not None and takeover_s is None and await taken_over(deps, held, victim.pid, t0, seen):
+                takeover_s = max(seen.values(), default=0.0)
+                print("  taken over after (s): " + ", ".join(f"{v:.1f}" for v in sorted(seen.values())), flush=True)
             if t - last_print > 5:
                 last_print = t
+                rss = "/".join(f"{w.peak_rss / 2**20:.0f}" for w in instances.watches)
                 print(f"  {t - started:6.0f}s {p['status']:>8} {p['done']:>9,}/{p['total']:,} {p['rate']:>7.0f}/s "
-                      f"rss {watch.peak_rss / 2**20:.0f} MB", flush=True)  # fmt: skip
-            if not ns.no_kill and killed_at is None and p["done"] >= ns.kill_at * n:
-                service.send_signal(signal.SIGKILL)
-                service.wait()
+                      f"rss {rss} MB", flush=True)  # fmt: skip
+            if not ns.no_kill and killed_at is None and snap_at is not None and p["done"] >= ns.kill_at * n:
+                victim = instances.live()[0]
+                held = await held_by(deps, victim.pid)
+                victim.send_signal(signal.SIGKILL)
+                victim.wait()
+                t0 = time.monotonic()
                 killed_at, killed_done = t, p["done"]
-                print(f"  kill -9 at {killed_done:,} recorded; restarting", flush=True)
-                service = start_service(redis_srv.url, mongo_srv.url, fake, data, log)
-                watch.follow(service.pid)
+                print(
+                    f"  kill -9 of pid {victim.pid} at {killed_done:,} recorded, holding {len(held)} chunks", flush=True
+                )
+                if ns.instances == 1:
+                    instances.start()
             if p["status"] == "done":
                 break
-            if service.poll() is not None:
-                raise RuntimeError("the service exited:\n" + log.read_text()[-3000:])
+            if not instances.live():
+                raise RuntimeError("the service exited:\n" + (data / "service.log").read_text()[-3000:])
         finished = time.monotonic()
-        watch.sample()
+        instances.sample()
         r["others_cpu"] = {name: cpu_seconds(pid) - others_cpu[name] for name, pid in others.items()}
         gap = (resumed_at - killed_at) if killed_at and resumed_at else 0.0
         r |= {"wall_s": finished - started, "to_first_send_s": (first_sent or finished) - started, "gap_s": gap,
-              "killed_done": killed_done, "peak_rss_mb": watch.peak_rss / 2**20, "cpu_s": watch.cpu}  # fmt: skip
-        r["send_s"] = finished - (first_sent or started) - gap
+              "killed_done": killed_done, "snapshot_s": (snap_at or finished) - started, "takeover_s": takeover_s,
+              "held": len(held), "rss_mb": [w.peak_rss / 2**20 for w in instances.watches],
+              "cpu_s": sum(w.cpu for w in instances.watches)}  # fmt: skip
+        r["peak_rss_mb"] = max(r["rss_mb"])
+        send_from = snap_at if ns.hold_sends and snap_at else (first_sent or started)
+        r["send_s"] = finished - send_from - (gap if ns.instances == 1 else 0.0)
         r["sends_per_s"] = n / r["send_s"] if r["send_s"] > 0 else 0.0
         r |= await verify(deps, fake, push_id, n)
     finally:
-        if service is not None and service.poll() is None:
-            os.killpg(service.pid, signal.SIGTERM)
-            try:
-                service.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(service.pid, signal.SIGKILL)
+        instances.stop()
         fake_proc.terminate()
         await close_deps(deps)
         mongo_srv.stop()
@@ -242,9 +336,19 @@ async def verify(deps: Deps, fake: str, push_id: str, n: int) -> dict[str, Any]:
     records = await deps.db.push_deliveries.count_documents({})  # every _id is distinct (primary key)
     sent = await deps.db.push_deliveries.count_documents({"status": "sent"})
     summary = get_json(f"{fake}/_fake/deliveries?kind=template")
+    in_chunks = distinct = 0
+    if run is not None:  # the snapshot: every follower in exactly one chunk
+        seen: set[str] = set()
+        async for chunk in deps.db.push_chunks.find({"run": run["_id"]}, {"openids": 1}):
+            in_chunks += len(chunk["openids"])
+            seen.update(chunk["openids"])
+        distinct = len(seen)
+    ranges = await deps.db.push_ranges.find({"run": run["_id"]} if run else {}, {"owner": 1}).to_list()
+    cutters = len({str(d.get("owner", "")).split(":")[1] for d in ranges if d.get("owner")})
     return {"records": records, "records_sent": sent, "run_totals": run.get("totals") if run else None,
             "fake_total": summary["total"], "fake_distinct": summary["distinct"],
-            "fake_duplicates": len(summary["duplicates"])}  # fmt: skip
+            "fake_duplicates": len(summary["duplicates"]), "in_chunks": in_chunks, "chunk_distinct": distinct,
+            "ranges": len(ranges), "cutters": cutters}  # fmt: skip
 
 
 def report(ns: argparse.Namespace, r: dict[str, Any]) -> int:
@@ -252,29 +356,43 @@ def report(ns: argparse.Namespace, r: dict[str, Any]) -> int:
     checks = {
         "records = recipients": r["records"] == n,
         "records all sent": r["records_sent"] == n,
+        "snapshot: every follower in one chunk": r["in_chunks"] == r["chunk_distinct"] == n,
         "fake: each openid once": r["fake_total"] == r["fake_distinct"] == n and r["fake_duplicates"] == 0,
     }
+    takeover = r["takeover_s"]
+    if not ns.no_kill and ns.instances > 1:
+        checks["takeover within lease + 2 s"] = takeover is not None and takeover <= ns.lease + 2
     rows = [
         ("recipients", f"{n:,}", ""),
+        ("instances", f"{ns.instances}", ""),
         ("followers seeded (s)", f"{r['seed_s']:.0f}", ""),
-        ("start to first send (s)", f"{r['to_first_send_s']:.1f}", "service start + audience snapshot"),
+        ("followers' key space (s)", f"{r['keyspace_s']:.1f}", "background, before the push"),
+        ("snapshot (s)", f"{r['snapshot_s']:.1f}", "push created to every chunk written"),
+        ("snapshot rate (recipients/s)", f"{n / r['snapshot_s']:.0f}", ""),
+        ("ranges / instances cutting", f"{r['ranges']} / {r['cutters']}", ""),
+        ("start to first send (s)", f"{r['to_first_send_s']:.1f}", "snapshot's first chunk"),
         ("kill -9 at (recorded)", f"{r['killed_done']:,}" if not ns.no_kill else "-", ""),
-        ("restart gap (s)", f"{r['gap_s']:.1f}", f"restart + lease expiry ({ns.lease:g} s)"),
+        ("restart gap (s)", f"{r['gap_s']:.1f}" if ns.instances == 1 else "-", f"restart + lease ({ns.lease:g} s)"),
+        (
+            "takeover of its chunks (s)",
+            f"{takeover:.1f} ({r['held']})" if takeover is not None else "-",
+            f"<= lease + 2 = {ns.lease + 2:g}",
+        ),
         ("wall time (s)", f"{r['wall_s']:.0f}", ""),
         ("sends/s (sending time)", f"{r['sends_per_s']:.0f}", ">= 2,000"),
-        ("peak RSS of the service (MB)", f"{r['peak_rss_mb']:.0f}", "< 300"),
-        ("service CPU per send (us)", f"{r['cpu_s'] / n * 1e6:.0f}", ""),
-        ("sends per service CPU-second", f"{n / r['cpu_s']:.0f}" if r["cpu_s"] else "-", "one free core"),
+        ("peak RSS per instance (MB)", "/".join(f"{m:.0f}" for m in r["rss_mb"]), "< 300"),
+        ("service CPU per send (us)", f"{r['cpu_s'] / n * 1e6:.0f}", "all instances"),
         *((f"CPU of {name} (s)", f"{cpu:.0f}", "same machine") for name, cpu in r["others_cpu"].items()),
-        ("CPU of the service (s)", f"{r['cpu_s']:.0f}", ""),
+        ("CPU of the instances (s)", f"{r['cpu_s']:.0f}", ""),
         ("delivery records", f"{r['records']:,}", f"= {n:,}, distinct _ids"),
         ("records with status sent", f"{r['records_sent']:,}", f"= {n:,}"),
+        ("in chunks / distinct", f"{r['in_chunks']:,} / {r['chunk_distinct']:,}", f"= {n:,}"),
         ("fake: deliveries / distinct", f"{r['fake_total']:,} / {r['fake_distinct']:,}", f"= {n:,}"),
         ("fake: duplicates", f"{r['fake_duplicates']}", "0"),
     ]
-    print(f"\n{'metric':<32}{'value':>16}   target")
+    print(f"\n{'metric':<32}{'value':>18}   target")
     for name, value, target in rows:
-        print(f"{name:<32}{value:>16}   {target}")
+        print(f"{name:<32}{value:>18}   {target}")
     failed = [name for name, ok in checks.items() if not ok]
     print("\nchecks: " + ("all passed" if not failed else "FAILED: " + ", ".join(failed)))
     return 1 if failed else 0
@@ -286,7 +404,14 @@ def main() -> None:
     parser.add_argument("--kill-at", type=float, default=0.4, help="fraction recorded when the service is killed")
     parser.add_argument("--no-kill", action="store_true", help="no kill -9, one uninterrupted run")
     parser.add_argument("--lease", type=float, default=10.0, help="chunk lease seconds (push:settings)")
-    sys.exit(asyncio.run(run(parser.parse_args())))
+    parser.add_argument("--instances", type=int, default=1, help="service processes sharing the push")
+    parser.add_argument("--port-base", type=int, default=0, help="take ports from here up (default: free ones)")
+    parser.add_argument("--hold-sends", action="store_true", help="send at 1/s until the snapshot is complete")
+    ns = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still stop what it started
+    if ns.port_base:
+        PORTS.append(ns.port_base)
+    sys.exit(asyncio.run(run(ns)))
 
 
 if __name__ == "__main__":

@@ -111,6 +111,16 @@ class CounsellingSettings:
 
 
 @dataclass(frozen=True)
+class PushSettings:
+    # Per-recipient delivery records and the audience chunks of a run are deleted this many days
+    # after the run finished; the run itself with its totals and receipt counts is kept.
+    retention_days: int = 180
+    # The account's daily template-message quota (WeChat: 100,000 for most accounts): a template push
+    # to more people would be paused for days, so the composer proposes mass send (群发) instead.
+    template_daily_quota: int = 100_000
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     data_dir: str = "var"
@@ -121,6 +131,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     counselling: CounsellingSettings = field(default_factory=CounsellingSettings)
+    pushes: PushSettings = field(default_factory=PushSettings)
 
     @property
     def data_path(self) -> Path:
@@ -272,6 +283,8 @@ def _validate(s: Settings) -> None:
     _check_server(s.server)
     if s.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log.level: {s.log.level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+    if s.pushes.retention_days < 1 or s.pushes.template_daily_quota < 1:
+        raise ConfigError("pushes.retention_days / pushes.template_daily_quota: must be at least 1")
     if not s.mongo.db or any(c in s.mongo.db for c in '/\\. "$'):
         raise ConfigError(f"mongo.db: {s.mongo.db!r} is not a valid database name")
 

@@ -155,16 +155,21 @@ class ClusterPipe(RedisPipe):
                     raise replies[1] from None
                 return replies[1]
             except PipeConnectionError as exc:
-                await self._after_node_error(exc)
                 if not str(exc).startswith("cannot connect"):
+                    self._after_node_error(exc)
                     raise  # it may have run: never twice
+                # It never left: once the map is read again (a replica may have taken over), resend it.
+                log.warning("Redis Cluster node %s:%d unreachable (%s): reading the slot map again", *node, exc)
+                with contextlib.suppress(PipeConnectionError):
+                    await self.refresh()
                 node = await self._node_for(routing_key(args))
         raise PipeConnectionError(f"too many cluster redirections for {args[0]!r}")
 
-    async def _after_node_error(self, exc: Exception) -> None:
+    def _after_node_error(self, exc: Exception) -> None:
+        """Read the slot map again in the background: the caller fails fast (a stalled node would make
+        it wait a second reply timeout), later commands find the new owner."""
         log.warning("Redis Cluster node unreachable (%s): reading the slot map again", exc)
-        with contextlib.suppress(PipeConnectionError):
-            await self.refresh()
+        asyncio.ensure_future(self.refresh()).add_done_callback(_quiet)
 
     async def execute_many(self, commands: list[tuple[Any, ...]] | tuple[bytes, int]) -> list[Any]:
         """Replies in order; each node's share goes in one round trip; redirected ones are resent one by one."""
@@ -179,7 +184,7 @@ class ClusterPipe(RedisPipe):
             try:
                 got = await self._pipe(node).execute_many([commands[i] for i in indexes])
             except PipeConnectionError as exc:
-                await self._after_node_error(exc)
+                self._after_node_error(exc)
                 raise
             for i, reply in zip(indexes, got, strict=True):
                 replies[i] = reply

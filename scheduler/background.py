@@ -26,6 +26,8 @@ from services.learning import jobs as learning_jobs
 from services.library import jobs as library_jobs
 from services.lotteries import jobs as lottery_jobs
 from services.polls import definitions as polls
+from services.pushes import keyspace as push_keyspace
+from services.pushes import retention as push_retention
 from storage import invalidation
 
 
@@ -59,6 +61,8 @@ BACKGROUND: list[Every | Started] = [
     Every("birthdays: the day's gifts (once a day, leased)", birthday_jobs.run_once, 3600.0),
     Every("consultation: SLA escalation, closing, delivery recovery", consultation_jobs.run_once, 60.0),
     Every("library: expired holds, overdue reminders", library_jobs.run_once, 60.0),
+    Every("pushes: delivery records and chunks past retention deleted", push_retention.purge_once, 3600.0),
+    Every("pushes: the followers' key space for cutting audiences (hourly)", push_keyspace.refresh_once, 300.0),
 ]
 
 

@@ -32,6 +32,7 @@ from services.menus import store as menus
 from services.orgs import store as orgs
 from services.polls import ballots_store
 from services.polls import store as polls
+from services.pushes import audiences_store as push_audiences
 from services.pushes import runs_store as push_runs
 from services.pushes import store as pushes
 from services.qrcodes import store as qrcodes_store
@@ -71,6 +72,7 @@ SETUPS: list[IndexSetup] = [
     lotteries.ensure_indexes,
     birthdays.ensure_indexes,
     push_runs.ensure_indexes,
+    push_audiences.ensure_indexes,
 ]
 
 

@@ -1,7 +1,8 @@
 """Asynchronous WeChat HTTP API client: one per WeChat app (official account, mini-program).
 
 Calls never block the event loop (aiohttp with a keep-alive pool). Failures surface as
-WeChatError with errcode/errmsg. Token errors refresh once and retry once; `-1` (system busy)
+WeChatError with errcode/errmsg. Token errors refresh once and retry once (twice when the retry's
+token was itself replaced meanwhile: a refresh by another process, no fetch); `-1` (system busy)
 and transport errors are retried with backoff a bounded number of times — transport errors
 only for calls marked idempotent, since a timed-out send may still have been delivered, or when the
 request never left (connection refused, connect timeout: `WeChatTransportError.not_sent`).
@@ -106,7 +107,7 @@ class WeChatClient:
         auth: bool = True,
         idempotent: bool = False,
     ) -> JsonDict:
-        token_refreshed = False
+        token_refreshed = replaced_retry = False
         attempt = 0
         while True:
             attempt += 1
@@ -128,6 +129,16 @@ class WeChatClient:
                 log.warning("%s: errcode %s, refreshing access_token and retrying once", path, errcode)
                 await self.tokens.refresh(stale=token)
                 continue
+            if auth and token and errcode in TOKEN_ERRCODES and not replaced_retry:
+                # The retry's token died too. If another process has stored a newer one since, this
+                # was a race (a refresh elsewhere revoked ours): one more try with it costs no fetch.
+                # If ours is still the current one, give up here: the caller retries later and its
+                # next call refreshes (the pipeline keeps the recipient pending, never "failed").
+                replaced_retry = True
+                current = await self.tokens.current()
+                if current and current != token:
+                    await self.tokens.refresh(stale=token)
+                    continue
             if errcode in TRANSIENT_ERRCODES and attempt <= self._max_retries:
                 await self._backoff(attempt)
                 continue

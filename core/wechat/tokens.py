@@ -78,6 +78,11 @@ class TokenManager:
         log.info("access_token refreshed for %s (valid %ss)", self._key.rsplit(":", 1)[-1], expires_in)
         return token
 
+    async def current(self) -> str | None:
+        """The token every process uses now (Redis, not this process's copy)."""
+        value = await self._redis.get(self._key)
+        return str(value) if value else None
+
     async def invalidate(self) -> None:
         self._local = None
         await self._redis.delete(self._key)

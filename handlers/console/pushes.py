@@ -115,7 +115,10 @@ class PushComposePage(ConsolePage):
     async def get(self, push_id: str | None = None) -> None:
         if push_id:
             view = await console_pushes.get(self.deps, self.scope, push_id)
-            await self._show(form_of(view), view)
+            form = form_of(view)
+            if self.get_argument("channel", "") in push_rules.CHANNELS:  # "改用群发图文" from the quota warning
+                form["channel"] = self.get_argument("channel")
+            await self._show(form, view)
         else:
             await self._show({"channel": "template", "audience": "all", "schedule": "now"}, None)
 

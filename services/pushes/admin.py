@@ -189,7 +189,8 @@ async def estimate(deps: Deps, scope: Scope, push_id: str) -> dict[str, Any]:
     count = await audiences.estimate(deps.db, doc["audience"], doc["org"])
     channel = push_rules.CHANNELS[doc["channel"]]
     text = f"将向 {count:,} 人发送{channel}" if count else "发送对象中目前没有可接收消息的人，不能发送"
-    return {"count": count, "channel_name": channel, "confirm_text": text}
+    advice = push_rules.quota_advice(doc["channel"], count, deps.settings.pushes.template_daily_quota)
+    return {"count": count, "channel_name": channel, "confirm_text": text, "quota_warning": advice}
 
 
 async def act(deps: Deps, scope: Scope, push_id: str, action: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ that city's subtree, and an uploaded openid outside it is skipped with a reason.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,26 +52,116 @@ def _ts(value: datetime | None) -> int:
     return int(value.timestamp()) if value else 0
 
 
+# --- ranges ---------------------------------------------------------------------------------------
+# An audience is cut in parallel: its key space (follower `_id`s, upload pages) is split into ranges
+# `(lo, hi]` (None: unbounded) that together cover every key whatever the data, so the snapshot is
+# exact however uneven the ranges come out; evenness only decides how well instances share the work.
+
+
+MIN_CHUNKS_PER_RANGE = 4  # a range's last chunk is usually short: no more ranges than the audience fills
+
+
+KeyStats = tuple[int, str, str]  # followers stored, lowest and highest subscribed openid
+
+
+async def plan_ranges(
+    db: Db, push: dict[str, Any], n: int, chunk_size: int, followers: KeyStats | None
+) -> list[tuple[Any, Any]]:
+    """At most `n` ranges covering the audience's whole key space, in key order.
+
+    Follower audiences are split between the lowest and highest openid of all followers (`followers`,
+    kept fresh in the background): openids are random past their account prefix, so a city's or a
+    tag's followers spread over the same key space. The first and last ranges are open-ended, so a
+    follower outside the bounds (newer than the figures) is still in exactly one range."""
+    kind = push["audience"]["kind"]
+    if kind in ("all", "tags", "orgs"):
+        if followers is None or n <= 1:
+            return [(None, None)]
+        stored, low, high = followers
+        n = min(n, -(-stored // (chunk_size * MIN_CHUNKS_PER_RANGE)))  # no more ranges than it fills
+        return _ranges(split_points(low, high, n))
+    if kind == "openids" and n > 1:
+        header = await push_store.get_upload(db, push["audience"]["upload_id"])
+        pages = int(header["pages"]) if header else 0
+        pages_per_chunk = max(1, chunk_size // push_store.UPLOAD_PAGE)
+        n = min(n, -(-pages // (pages_per_chunk * MIN_CHUNKS_PER_RANGE)))
+        if n > 1:
+            cuts = sorted({pages * i // n - 1 for i in range(1, n)} - {-1})
+            return _ranges(cuts)
+    return [(None, None)]  # members: one range (their order follows the roster, not the followers)
+
+
+def _ranges(points: list[Any]) -> list[tuple[Any, Any]]:
+    edges: list[Any] = [None, *points, None]
+    return [(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+
+
+DIGITS = "0123456789"
+BASE64URL = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"  # WeChat openids, in byte order
+
+
+def split_points(low: str, high: str, n: int) -> list[str]:
+    """Up to n-1 increasing keys inside [low, high) splitting it into n even parts, assuming the
+    keys after their common prefix are spread evenly over their alphabet (random openids:
+    base64url; numbered ids: digits). No data is read: the points are interpolated."""
+    if n <= 1 or low >= high:
+        return []
+    common = 0
+    while common < min(len(low), len(high)) and low[common] == high[common]:
+        common += 1
+    prefix, a, b = low[:common], low[common:], high[common:]
+    alphabet = DIGITS if all(c in DIGITS for c in a + b) else "".join(sorted(set(BASE64URL + a + b)))
+    base = len(alphabet)
+    width = 1
+    while base**width < n * 256 and width < 12:
+        width += 1
+
+    def number(text: str) -> int:
+        value = 0
+        for i in range(width):
+            # a character outside the alphabet counts as the nearest one below it (order is kept)
+            digit = max(0, bisect.bisect_right(alphabet, text[i]) - 1) if i < len(text) else 0
+            value = value * base + digit
+        return value
+
+    def text(value: int) -> str:
+        out = []
+        for _ in range(width):
+            value, digit = divmod(value, base)
+            out.append(alphabet[digit])
+        return prefix + "".join(reversed(out))
+
+    start, end = number(a), number(b)
+    points: list[str] = []
+    for i in range(1, n):
+        point = text(start + (end - start) * i // n)
+        if low <= point < high and (not points or point > points[-1]):
+            points.append(point)
+    return points
+
+
 async def batches(
-    db: Db, push: dict[str, Any], resume: Any, size: int, *, with_interaction: bool
+    db: Db, push: dict[str, Any], resume: Any, size: int, *, upto: Any = None, with_interaction: bool
 ) -> AsyncIterator[Batch]:
+    """The audience after `resume` up to `upto` (inclusive; None: to the end) in batches."""
     audience, org = push["audience"], push["org"]
     kind = audience["kind"]
     if kind in ("all", "tags", "orgs"):
-        source = _followers(db, follower_query(audience, org), resume, size, with_interaction)
+        source = _followers(db, follower_query(audience, org), resume, upto, size, with_interaction)
     elif kind == "members":
         source = _members(db, audience.get("filter") or {}, org, resume, size)
     else:
-        source = _upload(db, audience["upload_id"], org, resume)
+        source = _upload(db, audience["upload_id"], org, resume, upto)
     async for batch in source:
         yield batch
 
 
 async def _followers(
-    db: Db, query: dict[str, Any], after: str | None, size: int, with_interaction: bool
+    db: Db, query: dict[str, Any], after: str | None, upto: str | None, size: int, with_interaction: bool
 ) -> AsyncIterator[Batch]:
     batch = Batch([], None)
-    async for openid, last in q.stream_followers(db, query, after, with_interaction=with_interaction):
+    stream = q.stream_followers(db, query, after, upto=upto, with_interaction=with_interaction)
+    async for openid, last in stream:
         batch.openids.append(openid)
         if with_interaction:
             batch.lia.append(_ts(last))
@@ -102,12 +193,13 @@ async def _checked(db: Db, openids: list[str], org: str) -> Batch:
     return batch
 
 
-async def _upload(db: Db, upload_id: str, org: str, after: int | None) -> AsyncIterator[Batch]:
+async def _upload(db: Db, upload_id: str, org: str, after: int | None, upto: int | None) -> AsyncIterator[Batch]:
     header = await push_store.get_upload(db, upload_id)
     if header is None:
         return
     start = 0 if after is None else int(after) + 1
-    async for page, openids in push_store.upload_pages(db, upload_id, int(header["pages"]), start):
+    end = int(header["pages"]) if upto is None else min(int(header["pages"]), int(upto) + 1)
+    async for page, openids in push_store.upload_pages(db, upload_id, end, start):
         batch = await _checked(db, openids, org)
         batch.resume = page
         yield batch

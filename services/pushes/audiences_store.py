@@ -20,13 +20,52 @@ Db = AsyncDatabase[dict[str, Any]]
 STREAM_BATCH = 2000
 
 
-async def stream_followers(
-    db: Db, query: dict[str, Any], after: str | None, *, with_interaction: bool = False
-) -> AsyncIterator[tuple[str, datetime | None]]:
-    """(openid, last_interaction_at) of subscribed followers matching `query`, in `_id` order."""
+async def ensure_indexes(db: Db) -> None:
+    """What cutting an audience in `_id` ranges needs: the equality fields of the audience's query,
+    then `_id`, so a range (`_id` > a and <= b) is one index walk of exactly its own keys."""
+    await db.followers.create_index([("subscribed", ASCENDING), ("_id", ASCENDING)])
+    await db.followers.create_index([("org_path", ASCENDING), ("subscribed", ASCENDING), ("_id", ASCENDING)])
+
+
+def _in_range(query: dict[str, Any], after: Any, upto: Any) -> dict[str, Any]:
     full: dict[str, Any] = {**query, "subscribed": True}
-    if after is not None:
-        full["_id"] = {"$gt": after}
+    bounds = ({"$gt": after} if after is not None else {}) | ({"$lte": upto} if upto is not None else {})
+    if bounds:
+        full["_id"] = bounds
+    return full
+
+
+async def followers_stored(db: Db) -> int:
+    """Every follower document, subscribed or not (collection metadata: no scan on MongoDB)."""
+    return await db.followers.estimated_document_count()
+
+
+async def follower_key_stats(db: Db) -> tuple[int, str, str] | None:
+    """(followers stored, lowest and highest subscribed `_id`): what planning an audience's ranges
+    needs. Three index/metadata reads on MongoDB; the embedded server scans for each, so the
+    service keeps the answer in Redis and refreshes it in the background (services/pushes/keyspace.py)."""
+    bounds = await follower_id_bounds(db, {})
+    if bounds is None:
+        return None
+    return await followers_stored(db), bounds[0], bounds[1]
+
+
+async def follower_id_bounds(db: Db, query: dict[str, Any]) -> tuple[str, str] | None:
+    """The lowest and highest `_id` of the audience (two one-key index walks), None when empty."""
+    full = _in_range(query, None, None)
+    low = await db.followers.find(full, {"_id": 1}).sort("_id", ASCENDING).limit(1).to_list()
+    high = await db.followers.find(full, {"_id": 1}).sort("_id", -1).limit(1).to_list()
+    if not low or not high:
+        return None
+    return str(low[0]["_id"]), str(high[0]["_id"])
+
+
+async def stream_followers(
+    db: Db, query: dict[str, Any], after: str | None, *, upto: str | None = None, with_interaction: bool = False
+) -> AsyncIterator[tuple[str, datetime | None]]:
+    """(openid, last_interaction_at) of subscribed followers matching `query` with `after` < `_id`
+    <= `upto` (None: unbounded), in `_id` order."""
+    full = _in_range(query, after, upto)
     fields = {"_id": 1, "last_interaction_at": 1} if with_interaction else {"_id": 1}
     cursor = db.followers.find(full, fields, batch_size=STREAM_BATCH).sort("_id", ASCENDING)
     async for doc in cursor:

@@ -124,10 +124,13 @@ class ChunkJob:
             if not retry:
                 break
             if self.stop or rounds >= self.tuning.retry_rounds:
-                if not self.stop:  # out of retries: a transient error became this recipient's answer
+                if not self.stop:  # out of retries: a transient error became this recipient's answer ...
                     for i, out in retry:
-                        self._record(self.openids[i], Outcome(FAILED, errcode=out.errcode, reason=out.reason))
-                    retry = []
+                        if not out.token_trouble:
+                            self._record(self.openids[i], Outcome(FAILED, errcode=out.errcode, reason=out.reason))
+                    # ... but a dead access_token is ours, not theirs: they stay pending, the chunk is
+                    # given back (clean: WeChat refused those calls) and tried again.
+                    retry = [(i, out) for i, out in retry if out.token_trouble]
                 pending.extend(i for i, _ in retry)
                 break
             rounds += 1
@@ -190,6 +193,8 @@ class ChunkJob:
             if out.status in (QUOTA, FATAL):
                 self.fatal = out if out.status == FATAL else None
                 self.stop = out.status
+                return len(live)
+            if out.token_trouble:  # nothing was sent: the batch stays pending for a later retry
                 return len(live)
             if out.status in (RETRY, THROTTLED):
                 out = Outcome(FAILED, errcode=out.errcode, reason=out.reason or "微信系统繁忙，多次重试仍失败")
@@ -271,7 +276,8 @@ class ChunkJob:
                 await self.fan.state.count(self.run_id, self.seq, counts, exact=True)
                 await push_control.maybe_finish(self.deps, self.run_id)
             return "done"
-        await runs.release_chunk(self.db, self.cid, self.fan.owner, clean=True, counts=counts)
+        if await runs.release_chunk(self.db, self.cid, self.fan.owner, clean=True, counts=counts):
+            await self.fan.state.requeue(self.run_id, [self.seq])  # the next free slot takes it up again
         await self.fan.state.count(self.run_id, self.seq, counts, exact=True)
         if self.stop == QUOTA:
             await push_control.quota_pause(self.deps, self.channel, self.fan.clock())

@@ -184,11 +184,10 @@ async def resume_due(deps: Deps, now: datetime) -> int:
 async def maybe_finish(deps: Deps, run_id: str) -> bool:
     """Mark a run done once its snapshot is complete and every chunk is done.
 
-    Redis answers the cheap question first (has the cursor handed out every chunk?), so MongoDB is
-    only asked near the end of a run, not after each of its thousand chunks.
+    Redis answers the cheap question first (is any chunk still queued?), so MongoDB is only asked
+    near the end of a run, not after each of its thousand chunks.
     """
-    fields = await get_state(deps).run_fields(run_id)
-    if fields and int(fields.get("cursor") or 0) < int(fields.get("chunks") or 0):
+    if await get_state(deps).queued(run_id) > 0:
         return False
     run = await runs.get_run(deps.db, run_id)
     if run is None or run["status"] not in ACTIVE or not run["snap"].get("done"):

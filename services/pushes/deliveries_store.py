@@ -114,3 +114,10 @@ async def _find_slots(db: Db, ids: list[str]) -> list[dict[str, Any]]:
     for i in range(0, len(ids), LOOKUP_BATCH):
         out += await db.push_mass_slots.find({"_id": {"$in": ids[i : i + LOOKUP_BATCH]}}).to_list()
     return out
+
+
+async def delete_run(db: Db, run_id: str) -> int:
+    """Every delivery record of a run: `_id`s "<run id>:<openid>" lie between "<run id>:" and
+    "<run id>;" (";" follows ":"), one range of the primary key."""
+    result = await db.push_deliveries.delete_many({"_id": {"$gt": f"{run_id}:", "$lt": f"{run_id};"}})
+    return int(result.deleted_count)

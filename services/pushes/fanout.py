@@ -1,11 +1,17 @@
 """The fan-out engine: runs on every instance and shares the work through MongoDB and Redis.
 
-Three kinds of loops per process:
-- chunk workers (`Tuning.workers` of them): claim a chunk of a running run (next sequence number
-  from a Redis cursor, then a guarded lease in MongoDB), work it (services/pushes/chunk.py), repeat;
-- a snapshotter: cuts a new run's audience into chunks (one instance per run, under a lease);
+Five kinds of loops per process:
+- chunk workers (`Tuning.workers` of them): take the next ready chunk of a running run (a Redis
+  queue), lease it in MongoDB (guarded), work it (services/pushes/chunk.py), repeat;
+- snapshotters (`Tuning.snap_cutters`): plan a new run's audience in key ranges (one instance per
+  run, under a lease), then cut any range nobody is cutting (services/pushes/snapshot.py): every
+  instance cuts in parallel, and a dead instance's range is taken over when its lease lapses;
+- a rescuer: every `orphan_scan_seconds` it looks for chunks whose holder stopped renewing and works
+  them at once in rescue slots beside the workers (up to `workers` of them), so a takeover never
+  waits for a busy worker; it also re-queues chunks a lost queue forgot;
 - a supervisor: resumes quota-paused runs when the quota returns, re-mirrors run state to Redis,
-  finishes runs whose last chunk completed, settles stopped runs.
+  finishes runs whose last chunk completed, settles stopped runs (every `supervise_seconds`);
+- a receipts reader: applies WeChat's delivery reports (services/pushes/receipts.py).
 
 Nothing is held only in memory: kill -9 any instance at any moment and the others (or the same one
 restarted) continue from MongoDB once the leases lapse.
@@ -15,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,14 +80,14 @@ class Fanout:
         self.tuning = tuning or self._base
         self._tuned_at = time.monotonic()
         self.clock = business_clock  # quota days, the 48-hour window, record times (tests move it)
-        self.owner = f"{socket.gethostname()}:{secrets.token_hex(4)}"
+        # host:pid names the process holding a lease (operations); the suffix tells two fan-outs apart
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.state = get_state(deps)
         self._stopping = False
         self._pools: dict[str, TokenPool] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._active: list[dict[str, Any]] = []
         self._active_at = 0.0
-        self._orphan_scan: dict[str, float] = {}
         self._pushes: dict[str, tuple[float, dict[str, Any]]] = {}
         self.chunks_done = 0
 
@@ -88,8 +95,10 @@ class Fanout:
     def start(self) -> None:
         spawn = self.deps.spawn
         self._tasks = [spawn(self._worker(n), f"push-worker-{n}") for n in range(self.tuning.workers)]
-        self._tasks.append(spawn(self._snapshotter(), "push-snapshotter"))
+        self._tasks += [spawn(self._snapshotter(), f"push-snapshotter-{n}") for n in range(self.tuning.snap_cutters)]
+        self._tasks.append(spawn(self._rescuer(), "push-rescuer"))
         self._tasks.append(spawn(self._supervisor(), "push-supervisor"))
+        self._tasks.append(spawn(self._receipts(), "push-receipts"))
 
     async def stop(self, grace: float = 10.0) -> None:
         """Finish in-flight sends, record them, give chunks back (clean), then stop."""
@@ -142,17 +151,19 @@ class Fanout:
             if claimed is None:
                 await asyncio.sleep(self.tuning.idle_poll)
                 continue
-            run, chunk, push = claimed
-            job = ChunkJob(self, run, chunk, push)
-            try:
-                result = await job.work()
-                self.chunks_done += result == "done"
-            except Exception:  # noqa: BLE001 - the lease lapses and the chunk is retried (in-doubt rules apply)
-                log.exception("push run %s chunk %s failed", run["_id"], chunk["seq"])
-                await asyncio.sleep(self.tuning.idle_poll)
+            await self._work(*claimed)
+
+    async def _work(self, run: dict[str, Any], chunk: dict[str, Any], push: dict[str, Any]) -> None:
+        job = ChunkJob(self, run, chunk, push)
+        try:
+            result = await job.work()
+            self.chunks_done += result == "done"
+        except Exception:  # noqa: BLE001 - the lease lapses and the chunk is retried (in-doubt rules apply)
+            log.exception("push run %s chunk %s failed", run["_id"], chunk["seq"])
+            await asyncio.sleep(self.tuning.idle_poll)
 
     async def _active_runs(self) -> list[dict[str, Any]]:
-        if time.monotonic() - self._active_at > self.tuning.idle_poll / 2:
+        if time.monotonic() - self._active_at > self.tuning.active_poll_seconds:
             self._active = await runs.runs_with_status(self.deps.db, "running")
             self._active_at = time.monotonic()
         return self._active
@@ -167,19 +178,24 @@ class Fanout:
         return push
 
     async def _claim(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
-        active = await self._active_runs()
-        for run in sorted(active, key=lambda r: r["created_at"]):
+        for run, push in await self._sendable():
+            chunk = await self._claim_in(run)
+            if chunk is not None:
+                return run, chunk, push
+        return None
+
+    async def _sendable(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Running runs whose channel has quota left, oldest first, with their push."""
+        out = []
+        for run in sorted(await self._active_runs(), key=lambda r: r["created_at"]):
             if await self.state.quota_until(run["channel"]) > self.clock().timestamp():
                 await push_control.quota_pause(self.deps, run["channel"], self.clock())
                 self._active_at = 0.0
                 continue
             push = await self._push(run["push"])
-            if push is None:
-                continue
-            chunk = await self._claim_in(run)
-            if chunk is not None:
-                return run, chunk, push
-        return None
+            if push is not None:
+                out.append((run, push))
+        return out
 
     async def _claim_in(self, run: dict[str, Any]) -> dict[str, Any] | None:
         db, run_id = self.deps.db, run["_id"]
@@ -187,60 +203,105 @@ class Fanout:
             chunk = await runs.claim_chunk(db, runs.chunk_id(run_id, seq), self.owner, clock.now(), self.lease_until())
             if chunk is not None:
                 return chunk
-        # Chunks given back (pause, quota, shutdown) or left by a crashed holder sit behind the cursor.
-        if time.monotonic() - self._orphan_scan.get(run_id, 0.0) < self.tuning.orphan_scan_seconds:
-            return None
-        self._orphan_scan[run_id] = time.monotonic()
-        now = clock.now()
-        for state in ("pending", "leased"):
-            for doc in await runs.open_chunks(db, run_id, state):
-                if clock.localize(doc["lease_until"]) >= now:
-                    continue
-                chunk = await runs.claim_chunk(db, doc["_id"], self.owner, now, self.lease_until())
-                if chunk is not None:
-                    return chunk
-        if not run["snap"].get("done"):
-            return None
-        fields = await self.state.run_fields(run_id)
-        if int(fields.get("cursor") or 0) >= int(fields.get("chunks") or 0):
-            await push_control.maybe_finish(self.deps, run_id)
         return None
+
+    # --- takeovers ----------------------------------------------------------------------------------
+    async def _rescuer(self) -> None:
+        rescues: set[asyncio.Task[None]] = set()
+        while not self.stopping:
+            try:
+                for claimed in await self.rescue_once(self.tuning.workers - len(rescues)):
+                    task = asyncio.create_task(self._work(*claimed))
+                    rescues.add(task)
+                    task.add_done_callback(rescues.discard)
+            except Exception:  # noqa: BLE001 - next scan
+                log.exception("push rescuer: scan failed")
+            await asyncio.sleep(self.tuning.orphan_scan_seconds)
+        if rescues:  # a graceful stop lets them finish their step and give the chunks back
+            await asyncio.gather(*rescues, return_exceptions=True)
+
+    async def rescue_once(self, slots: int = 1) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+        """One scan: claim up to `slots` chunks whose holder stopped renewing (returned, to be worked
+        at once, beside the regular workers: the shared token bucket still bounds the send rate),
+        queue the rest at the head; re-queue pending chunks a lost queue forgot; finish runs whose
+        chunks are all done."""
+        db, now = self.deps.db, clock.now()
+        taken: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
+        for run, push in await self._sendable():
+            run_id = run["_id"]
+            lapsed = [d for d in await runs.open_chunks(db, run_id, "leased") if clock.localize(d["lease_until"]) < now]
+            left = []
+            for doc in lapsed:
+                chunk = None
+                if len(taken) < slots:
+                    chunk = await runs.claim_chunk(db, doc["_id"], self.owner, now, self.lease_until())
+                if chunk is not None:
+                    log.warning("push run %s: chunk %s taken over from %s", run_id, doc["seq"], doc.get("owner"))
+                    taken.append((run, chunk, push))
+                else:
+                    left.append(int(doc["seq"]))
+            if left:
+                await self.state.requeue(run_id, left)
+            if await self.state.queued(run_id) == 0:
+                # Nothing queued: chunks given back while Redis lost the queue, or written by a cutter
+                # that died before queueing them, wait here (few: the queue is normally their home).
+                pending = await runs.open_chunks(db, run_id, "pending")
+                if pending:
+                    await self.state.requeue(run_id, [int(d["seq"]) for d in pending])
+                elif not lapsed and run["snap"].get("done"):
+                    await push_control.maybe_finish(self.deps, run_id)
+        return taken
 
     # --- snapshot -----------------------------------------------------------------------------------
     async def _snapshotter(self) -> None:
         while not self.stopping:
             took = False
             try:
-                for run in await self._active_runs():
-                    if run["snap"].get("done"):
-                        continue
-                    claimed = await runs.claim_snapshot(self.deps.db, run["_id"], self.owner, clock.now(),
-                                                        self.lease_until())  # fmt: skip
-                    if claimed is not None:
-                        took = True
-                        await self._snapshot(claimed)
-            except Exception:  # noqa: BLE001 - the snapshot lease lapses and someone resumes it
+                took = await self.snapshot_once()
+            except Exception:  # noqa: BLE001 - the lease lapses and someone resumes it
                 log.exception("push snapshot failed")
             if not took:
                 await asyncio.sleep(self.tuning.idle_poll)
 
-    async def _snapshot(self, run: dict[str, Any]) -> None:
-        from services.pushes.snapshot import cut
+    async def snapshot_once(self) -> bool:
+        """Plan one new run, or cut one range nobody is cutting; False when there was nothing to do."""
+        from services.pushes import snapshot
 
-        renewer = asyncio.create_task(self._renew_snapshot(run["_id"]))
+        db = self.deps.db
+        for run in await self._active_runs():
+            snap = run["snap"]
+            if snap.get("done"):
+                continue
+            if snap.get("planned") is None:
+                claimed = await runs.claim_snapshot(db, run["_id"], self.owner, clock.now(), self.lease_until())
+                if claimed is None:
+                    continue
+                await self._leased(snapshot.plan(self, claimed), runs.renew_snapshot, run["_id"])
+                self._active_at = 0.0
+                return True
+            rng = await runs.claim_range(db, run["_id"], self.owner, clock.now(), self.lease_until())
+            if rng is not None:
+                await self._leased(snapshot.cut_range(self, run, rng), runs.renew_range, rng["_id"])
+                return True
+        return False
+
+    async def _leased(self, work: Awaitable[Any], renew: Callable[..., Awaitable[bool]], key: str) -> None:
+        """Run `work` while renewing its lease every third of the lease time."""
+
+        async def renewer() -> None:
+            while True:
+                await asyncio.sleep(self.tuning.lease_seconds / 3)
+                try:
+                    if not await renew(self.deps.db, key, self.owner, self.lease_until()):
+                        return
+                except Exception:  # noqa: BLE001
+                    log.exception("push lease %s: renewal failed", key)
+
+        task = asyncio.create_task(renewer())
         try:
-            await cut(self, run)
+            await work
         finally:
-            renewer.cancel()
-
-    async def _renew_snapshot(self, run_id: str) -> None:
-        while True:
-            await asyncio.sleep(self.tuning.lease_seconds / 3)
-            try:
-                if not await runs.renew_snapshot(self.deps.db, run_id, self.owner, self.lease_until()):
-                    return
-            except Exception:  # noqa: BLE001
-                log.exception("push run %s: snapshot lease renewal failed", run_id)
+            task.cancel()
 
     # --- supervisor ---------------------------------------------------------------------------------
     async def _supervisor(self) -> None:
@@ -262,16 +323,22 @@ class Fanout:
         for status in ("running", "paused", "quota_paused"):
             for run in await runs.runs_with_status(deps.db, status):
                 fields = await self.state.run_fields(run["_id"])
-                if fields.get("status") != run["status"] or fields.get("chunks") != str(run["snap"].get("seq", 0)):
+                done = bool(run["snap"].get("done"))
+                if fields.get("status") != run["status"] or (done and fields.get("chunks") != str(run["snap"]["seq"])):
+                    if not fields:  # a run started before the Cluster key layout: its old mirror goes
+                        await self.state.forget_legacy(run["_id"])
                     await push_control.mirror_run(deps, run)
-                if (
-                    status == "running"
-                    and run["snap"].get("done")
-                    and int(fields.get("cursor") or 0) >= int(run["snap"].get("seq", 0))
-                ):
+                if status == "running" and done and await self.state.queued(run["_id"]) == 0:
                     await push_control.maybe_finish(deps, run["_id"])
         await push_control.settle_stopped(deps)
-        await push_receipts.flush(deps)
+
+    async def _receipts(self) -> None:
+        while not self.stopping:
+            try:
+                await push_receipts.flush(self.deps, consumer=self.owner)
+            except Exception:  # noqa: BLE001 - next tick (entries stay pending, nothing is lost)
+                log.exception("push receipts: flush failed")
+            await asyncio.sleep(self.tuning.receipts_seconds)
 
 
 FANOUT = Slot["Fanout"]("pushes.fanout")

@@ -1,11 +1,16 @@
-"""The push pipeline's shared Redis state: run mirrors, live counters, the chunk cursor, rate buckets.
+"""The push pipeline's shared Redis state: run mirrors, live counters, the queue of ready chunks, rate buckets.
 
-MongoDB holds the truth (runs, chunks, delivery records); Redis holds what every instance reads
-many times a second:
+MongoDB holds the truth (runs, ranges, chunks, delivery records); Redis holds what every instance
+reads many times a second. Redis Cluster layout: a run's keys share the hash tag `{run:<run id>}`
+(`run_tag`), so every script below touches one slot; the other keys are single-key commands.
 
-- `push:run:<run>` hash: status, paused_until, total, chunks (ready), snap_done, cursor (next chunk
-  to hand out), sent/failed/skipped/unknown totals and `c:<seq>` per-chunk contributions;
-- `push:rate:<run>` hash: unix second -> outcomes recorded that second (for "per second, recent");
+- `push:{run:<id>}:mirror` hash: status, paused_until, total, chunks (written), snap_done,
+  sent/failed/skipped/unknown totals and `c:<seq>` per-chunk contributions;
+- `push:{run:<id>}:rate` hash: unix second -> outcomes recorded that second (for "per second, recent");
+- `push:{run:<id>}:ready` list: sequence numbers of chunks to claim (the snapshot appends each chunk
+  it writes; a chunk given back or taken from a dead holder goes to the head, so the next free
+  worker slot takes it). Only a hint: the chunk's lease in MongoDB decides who works it, and the
+  orphan scan re-queues whatever a lost list forgot;
 - `push:cur:<push>`: the push's current run id;
 - `push:bucket:<channel>`: a token bucket shared by all instances (rate per second);
 - `push:quota:<channel>`: unix time until which the channel's daily quota is spent;
@@ -27,21 +32,35 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from core.deps import Deps, Slot
+from storage.keys import entity_tag
 
 log = logging.getLogger(__name__)
 
 COUNTS = ("sent", "failed", "skipped", "unknown")
-MIRROR_FIELDS = ("status", "push", "channel", "total", "chunks", "snap_done", "cursor", "paused_until", "reason",
+MIRROR_FIELDS = ("status", "push", "channel", "total", "chunks", "snap_done", "paused_until", "reason",
                  "started", "finished", "rev", *COUNTS)  # fmt: skip
 RUN_TTL = 14 * 86400  # a finished run's mirror; MongoDB keeps the totals for good
 
 
+def run_tag(run_id: str) -> str:
+    return entity_tag("run", run_id)
+
+
 def run_key(run_id: str) -> str:
-    return f"push:run:{run_id}"
+    return f"push:{run_tag(run_id)}:mirror"
 
 
 def rate_key(run_id: str) -> str:
-    return f"push:rate:{run_id}"
+    return f"push:{run_tag(run_id)}:rate"
+
+
+def ready_key(run_id: str) -> str:
+    return f"push:{run_tag(run_id)}:ready"
+
+
+def legacy_keys(run_id: str) -> tuple[str, str]:
+    """A run's keys before the Cluster layout (mirrors of runs started by an older release)."""
+    return f"push:run:{run_id}", f"push:rate:{run_id}"
 
 
 def current_key(push_id: str) -> str:
@@ -66,11 +85,18 @@ class Tuning:
     wm_step: int = 200  # recipients covered by one watermark write
     flush_size: int = 500  # delivery records per insert_many
     flush_seconds: float = 0.5
-    lease_seconds: float = 30.0
+    lease_seconds: float = 10.0  # a dead holder's chunk or range is taken over this long after its last renewal
     leader_seconds: float = 10.0  # the scheduler leader lock's ttl: failover within about this long
     idle_poll: float = 0.5
-    orphan_scan_seconds: float = 2.0  # how often a process looks for chunks given back or left behind
-    supervise_seconds: float = 1.0
+    # MongoDB polling per instance (the database is shared by every instance): new runs are seen
+    # within `active_poll_seconds`; the supervisor's sweep (mirrors, quota resumes, finishing,
+    # settling) runs every `supervise_seconds`; receipts are read every `receipts_seconds` (Redis).
+    active_poll_seconds: float = 2.0
+    receipts_seconds: float = 1.0
+    orphan_scan_seconds: float = 1.0  # how often a process looks for chunks whose holder stopped renewing
+    snap_ranges: int = 32  # key ranges an audience is cut in (by every instance's free snapshotter)
+    snap_cutters: int = 1  # ranges one process cuts at once
+    supervise_seconds: float = 5.0
     retry_rounds: int = 2  # extra passes for transient failures after the client's own retries
     retry_delay: float = 2.0
     resend_window: float = 480.0  # in-doubt template sends are resent (same client_msg_id) this long
@@ -131,15 +157,23 @@ end
 return grew
 """
 
-# KEYS: run hash. Hands out the next chunk sequence number while one is ready, else -1.
+# KEYS: run hash, ready list. Hands out the next ready chunk's sequence number, else -1.
 _NEXT_CHUNK = """
-local ready = tonumber(redis.call('HGET', KEYS[1], 'chunks') or '0')
-local cur = tonumber(redis.call('HGET', KEYS[1], 'cursor') or '0')
-if cur < ready then
-  redis.call('HINCRBY', KEYS[1], 'cursor', 1)
-  return cur
-end
+local seq = redis.call('LPOP', KEYS[2])
+if seq then return tonumber(seq) end
 return -1
+"""
+
+# KEYS: run hash, ready list. ARGV: 'tail' (new chunks) | 'head' (given back, orphaned), recipients
+# written (new chunks: added to `total` and `chunks`), sequence numbers.
+_QUEUE = """
+local push = ARGV[1] == 'head' and 'LPUSH' or 'RPUSH'
+for i = 3, #ARGV do redis.call(push, KEYS[2], ARGV[i]) end
+if ARGV[1] == 'tail' then
+  redis.call('HINCRBY', KEYS[1], 'total', tonumber(ARGV[2]))
+  redis.call('HINCRBY', KEYS[1], 'chunks', #ARGV - 2)
+end
+return redis.call('LLEN', KEYS[2])
 """
 
 # KEYS: bucket. ARGV: rate per second, burst, wanted. Returns {granted, wait ms}.
@@ -191,6 +225,7 @@ class PushState:
         self._next = redis.register_script(_NEXT_CHUNK)
         self._bucket = redis.register_script(_BUCKET)
         self._mirror = redis.register_script(_MIRROR)
+        self._queue = redis.register_script(_QUEUE)
 
     async def mirror(self, run_id: str, fields: dict[str, Any], *, rev: int = -1, push_id: str | None = None) -> None:
         """Copy run fields to Redis. Status-like fields only from a revision at least as new as the
@@ -202,7 +237,31 @@ class PushState:
         if push_id:
             await self.redis.set(current_key(push_id), run_id)
         if fields.get("status") in ("done", "cancelled", "failed", "skipped", "missed"):
-            await self.redis.expire(run_key(run_id), RUN_TTL)
+            pipe = self.redis.pipeline(transaction=False)  # three slots at most: one command each
+            for key in (run_key(run_id), rate_key(run_id), ready_key(run_id)):
+                pipe.expire(key, RUN_TTL)
+            await pipe.execute()
+
+    async def forget_legacy(self, run_id: str) -> None:
+        """Drop a run's mirror in the old key layout (one key per command: they hash apart)."""
+        for key in legacy_keys(run_id):
+            await self.redis.unlink(key)
+
+    async def set_snapshot(self, run_id: str, chunks: int, total: int) -> None:
+        """The snapshot's exact counts once it is complete (replacing the running sums)."""
+        await self.redis.hset(run_key(run_id), mapping={"chunks": chunks, "total": total, "snap_done": 1})
+
+    async def chunks_written(self, run_id: str, seqs: list[int], recipients: int) -> None:
+        """New chunks are ready: queued at the tail, counted in the run's `chunks` and `total`."""
+        await self._queue(keys=[run_key(run_id), ready_key(run_id)], args=["tail", recipients, *seqs])
+
+    async def requeue(self, run_id: str, seqs: list[int]) -> None:
+        """Chunks given back or left by a dead holder: queued at the head (taken before new ones)."""
+        if seqs:
+            await self._queue(keys=[run_key(run_id), ready_key(run_id)], args=["head", 0, *seqs])
+
+    async def queued(self, run_id: str) -> int:
+        return int(await self.redis.llen(ready_key(run_id)))
 
     async def run_fields(self, run_id: str) -> dict[str, str]:
         """The run's mirror without the per-chunk contributions (a million-recipient run has 1,000)."""
@@ -225,7 +284,7 @@ class PushState:
         await self.redis.hset(run_key(run_id), mapping={k: int(totals.get(k, 0)) for k in COUNTS})
 
     async def next_chunk(self, run_id: str) -> int:
-        return int(await self._next(keys=[run_key(run_id)]))
+        return int(await self._next(keys=[run_key(run_id), ready_key(run_id)]))
 
     async def recent_rate(self, run_id: str, *, since: float = 0.0, seconds: int = 10) -> float:
         """Outcomes per second over the last `seconds` whole seconds (fewer right after `since`)."""
@@ -305,3 +364,23 @@ async def cached_templates(redis: aioredis.Redis) -> str | None:
 
 async def cache_templates(redis: aioredis.Redis, raw: str, seconds: int) -> None:
     await redis.set(TEMPLATES_KEY, raw, ex=seconds)
+
+
+FOLLOWER_KEYS = "push:followers:keys"  # hash: count, low, high, at (services/pushes/keyspace.py)
+
+
+async def follower_keys(redis: aioredis.Redis) -> tuple[tuple[int, str, str], float] | None:
+    raw = await redis.hgetall(FOLLOWER_KEYS)
+    if not raw or not raw.get("low"):
+        return None
+    return (int(raw["count"]), str(raw["low"]), str(raw["high"])), float(raw["at"])
+
+
+async def store_follower_keys(redis: aioredis.Redis, stats: tuple[int, str, str]) -> None:
+    count, low, high = stats
+    await redis.hset(FOLLOWER_KEYS, mapping={"count": count, "low": low, "high": high, "at": time.time()})
+    await redis.expire(FOLLOWER_KEYS, 2 * 86400)
+
+
+async def claim_follower_keys_refresh(redis: aioredis.Redis, seconds: float) -> bool:
+    return bool(await redis.set(f"{FOLLOWER_KEYS}:lock", "1", nx=True, ex=max(1, int(seconds))))

@@ -116,6 +116,8 @@ async def list_runs(deps: Deps, push_id: str, *, editor_org: str) -> list[dict[s
             "occurrence": clock.localize(run["occurrence"]).isoformat(),
             "finished_at": clock.localize(run["finished_at"]).isoformat() if run.get("finished_at") else None,
             "total": run["snap"].get("total", 0), "totals": run.get("totals"), "reason": run.get("reason"),
+            # past retention (services/pushes/retention.py): totals stay, the per-recipient report is gone
+            "details_deleted_at": clock.localize(run["purged_at"]).isoformat() if run.get("purged_at") else None,
         })  # fmt: skip
     return out
 
@@ -130,7 +132,7 @@ async def report_rows(
     run = await runs.get_run(deps.db, run_id) if run_id else None
     if run is None or run["push"] != push_id:
         return
-    for seq in range(int(run["snap"].get("seq", 0))):
+    for seq in await runs.chunk_seqs(deps.db, run):
         chunk = await runs.get_chunk(deps.db, run["_id"], seq)
         if chunk is None:
             continue

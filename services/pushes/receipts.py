@@ -5,14 +5,16 @@ A moment after each template send WeChat posts TEMPLATESENDJOBFINISH to /wechat 
 a status: "success", "failed:user block" (the worker refused this account's messages) or
 "failed: system failed". To turn that into a receipt on the delivery record:
 
-- the send remembers msgid -> run in Redis (receipts_live, 2 days): delivery records have
-  no secondary index by design (a million-recipient run writes a million of them);
-- the /wechat handler only appends the report to a stream (receipts_live): one Redis command, so
-  a push's burst of reports never waits for MongoDB;
-- the push supervisor (every instance, every second) moves reports older than a few seconds (the
-  delivery record is written in batches and may trail its report) onto the records and adds them up
-  on the run, in batches. An update matches only a record without a receipt, and only matched
-  records are counted, so two instances racing over one batch count each receipt once.
+- the send remembers msgid -> run in Redis (receipts_live: partitioned by day and part, 2 days):
+  delivery records have no secondary index by design (a million-recipient run writes a million);
+- the /wechat handler only appends the report to a stream partition (receipts_live): one Redis
+  command, so a push's burst of reports never waits for MongoDB;
+- the push supervisor (every instance, every second) reads the partitions through their consumer
+  group (each entry goes to one instance), moves reports older than a few seconds (the delivery
+  record is written in batches and may trail its report) onto the records and adds them up on the
+  run, in batches, then acknowledges them. An update matches only a record without a receipt, and
+  only matched records are counted, so an entry handled twice (its reader died after the write,
+  before the XACK, and another instance claimed it) still counts each receipt once.
 
 Mass sends work the same way per batch: MASSSENDJOBFINISH carries the batch's msgid and WeChat's
 counts (total, filtered, sent, error), added to the run once per msgid.
@@ -26,8 +28,13 @@ person gets one notice of a template per consent, so two runs rarely share a key
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import time
 from collections import Counter, defaultdict
 from typing import Any
+
+from redis.exceptions import ResponseError
 
 from core import clock
 from core.deps import Deps
@@ -112,15 +119,39 @@ def _int(value: Any) -> int:
     return int(text) if text.isdigit() else 0
 
 
-async def flush(deps: Deps, *, settle_ms: int = SETTLE_MS) -> int:
-    """Apply queued reports older than `settle_ms`; returns how many reports were handled."""
-    entries = await live.settled_reports(deps.redis, settle_ms, BATCH)
-    if not entries:
-        return 0
-    runs_of = await live.runs_of(deps.redis, clock.now(), sorted({f["m"] for _, f in entries}))
+async def flush(
+    deps: Deps, *, settle_ms: int = SETTLE_MS, consumer: str | None = None, claim_idle_ms: int = live.CLAIM_IDLE_MS
+) -> int:
+    """Apply queued reports older than `settle_ms` as `consumer` (one per process: the fan-out's
+    owner); returns how many reports were handled (acknowledged)."""
+    consumer = consumer or f"{socket.gethostname()}:{os.getpid()}"
+    handled = 0
+    legacy = await live.legacy_settled(deps.redis, settle_ms, BATCH)  # the stream before partitions
+    if legacy:
+        await _apply(deps, legacy)
+        await live.legacy_delete(deps.redis, [entry_id for entry_id, _ in legacy])
+        handled += len(legacy)
+    try:
+        read = await live.read(deps.redis, consumer, BATCH, claim_idle_ms)
+    except ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        await live.ensure_groups(deps.redis)  # first run, or a Redis that lost its groups
+        read = await live.read(deps.redis, consumer, BATCH, claim_idle_ms)
+    cutoff = int(time.time() * 1000) - settle_ms
+    ready = {key: [e for e in entries if live.entry_ms(e[0]) <= cutoff] for key, entries in read.items()}
+    entries = [e for part in ready.values() for e in part]
+    if entries:
+        await _apply(deps, entries)  # journaled writes first ...
+        await live.done(deps.redis, {key: [i for i, _ in part] for key, part in ready.items()})  # ... then XACK
+    return handled + len(entries)
+
+
+async def _apply(deps: Deps, entries: list[tuple[str, dict[str, str]]]) -> None:
+    runs_of = await live.runs_of(deps.redis, clock.now(), sorted({f["m"] for _, f in entries if "m" in f}))
     by_run: dict[str, dict[str, list[tuple[str, int | None]]]] = defaultdict(lambda: defaultdict(list))
     for _, f in entries:
-        run_id = runs_of.get(f["m"])
+        run_id = runs_of.get(f.get("m", ""))
         if run_id is None:  # not one of ours (a preview, or sent by another system): ignored
             continue
         if f.get("k") == "mass":
@@ -135,5 +166,3 @@ async def flush(deps: Deps, *, settle_ms: int = SETTLE_MS) -> int:
             applied[receipt] += await deliveries.set_receipts(deps.db, run_id, items, receipt, at)
         if +applied:
             await runs.add_receipts(deps.db, run_id, dict(+applied))
-    await live.delete_reports(deps.redis, [entry_id for entry_id, _ in entries])
-    return len(entries)

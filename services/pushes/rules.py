@@ -275,3 +275,18 @@ def next_fires(trigger: CronTrigger, after: datetime, count: int) -> list[dateti
         out.append(nxt.astimezone(TZ))
         prev, current = nxt, nxt + timedelta(seconds=1)
     return out
+
+
+def quota_advice(channel: str, count: int, daily_quota: int) -> dict[str, Any] | None:
+    """A template push to more people than the daily quota sits paused for days: say so, with what
+    to do instead (mass send does not use the template quota). None when the audience fits."""
+    if channel != "template" or count <= daily_quota:
+        return None
+    days = -(-count // daily_quota)
+    text = (
+        f"模板消息每天最多发送 {daily_quota:,} 条，本次约 {count:,} 人，需要约 {days} 天才能发完"
+        f"（每天额度用完即自动暂停，次日零点后继续）。建议改用“{CHANNELS['mass']}”（群发）："
+        "群发不占模板消息额度，全部接收人当天即可收到（每人每月最多收到 4 条群发）。"
+        "请点“改用群发图文”，把推送方式改为群发图文并填写图文内容后再发送。"
+    )
+    return {"text": text, "days": days, "daily_quota": daily_quota, "suggest_channel": "mass"}

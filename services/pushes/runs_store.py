@@ -2,7 +2,7 @@
 
     push_runs: {_id: "<push id>-<occurrence>", push, org_path, channel, occurrence, status, reason?,
                 created_at, started_at, finished_at?, paused_until?, media_id?, totals?, receipts?, mass_reports?,
-                snap: {done, seq, resume, total, owner?, lease_until}}
+                purged_at?, snap: {done, seq, total, planned?, owner?, lease_until}}
 
 One run is one occurrence of a push (a recurring push has many). The `_id` is derived from the
 occurrence, so a duplicate fire of the same occurrence cannot create a second run (unique `_id`).
@@ -11,9 +11,18 @@ occurrence, so a duplicate fire of the same occurrence cannot create a second ru
                   lia: [...], resume, state: pending|leased|done, owner?, lease_until, attempts,
                   wm, clean, attempt_at?, counts?}
 
-Chunks are claimed by point lookups on `_id` (the next sequence number comes from a Redis cursor)
-or, for the few left behind, by the `(run, state)` index — never by a query that has to read
-every pending chunk. `wm` (watermark) is written *before* recipients at or above the old value
+    push_ranges: {_id: "<run id>:r<nnn>", run, r, lo, hi, resume, k, total, done, owner?, lease_until}
+
+The audience snapshot is cut in parallel: the planner (one instance, under the run's `snap` lease)
+splits the audience's key space into ranges `(lo, hi]`; any instance with a free snapshotter
+claims a range under a lease, cuts it into chunks (`resume`: the last key written, `k`: chunks
+written) and marks it done; the last one marks the run's snapshot done with the exact totals.
+Chunk `k` of range `r` has sequence number `r * RANGE_STRIDE + k` (stable, so a resumed range
+finds a chunk it wrote but had not checkpointed).
+
+Chunks are claimed by point lookups on `_id` (the sequence number comes from a Redis queue of
+ready chunks) or, for the few left behind, by the `(run, state)` index — never by a query that
+has to read every pending chunk. `wm` (watermark) is written *before* recipients at or above the old value
 are attempted: recipients below `wm` without a delivery record are "in doubt" after a crash,
 those above it were never attempted. `clean` says the last holder stopped on purpose with every
 outcome recorded, so nothing below `wm` is in doubt.
@@ -21,6 +30,7 @@ outcome recorded, so nothing below `wm` is in doubt.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +56,8 @@ async def ensure_indexes(db: Db) -> None:
     await db.push_runs.create_index([("settle_pending", ASCENDING)], sparse=True)
     await db.push_chunks.create_index([("run", ASCENDING), ("state", ASCENDING)])
     await db.push_chunks.create_index([("run", ASCENDING), ("done", ASCENDING)])
+    await db.push_ranges.create_index([("run", ASCENDING), ("done", ASCENDING), ("lease_until", ASCENDING)])
+    await db.push_runs.create_index([("finished_at", ASCENDING)], sparse=True)  # retention
 
 
 # --- runs ----------------------------------------------------------------------------------------
@@ -107,6 +119,93 @@ async def claim_snapshot(db: Db, run_id: str, owner: str, at: datetime, until: d
     query = {"_id": run_id, "snap.done": False, "snap.lease_until": {"$lt": at}}
     update = {"$set": {"snap.owner": owner, "snap.lease_until": until}}
     return await db.push_runs.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+
+
+async def plan_snapshot(db: Db, run_id: str, owner: str, ranges: list[tuple[Any, Any]]) -> bool:
+    """Write the run's ranges (idempotent: a planner that died half way is repeated exactly, the
+    plan being a function of the audience's bounds) and mark the run planned."""
+    docs = [
+        {"_id": range_id(run_id, r), "run": run_id, "r": r, "lo": lo, "hi": hi, "resume": lo, "k": 0, "total": 0,
+         "done": False, "owner": None, "lease_until": EPOCH}
+        for r, (lo, hi) in enumerate(ranges)
+    ]  # fmt: skip
+    for doc in docs:
+        with contextlib.suppress(DuplicateKeyError):
+            await durable(db.push_ranges).insert_one(doc)
+    result = await db.push_runs.update_one(
+        {"_id": run_id, "snap.owner": owner, "snap.planned": None},
+        {"$set": {"snap.planned": len(docs), "snap.lease_until": EPOCH}},
+    )
+    return result.matched_count == 1
+
+
+async def continue_range(db: Db, run_id: str, *, k: int, resume: Any, total: int) -> None:
+    """Range 0 of a run whose audience an older release had begun to cut in one stream: go on from there."""
+    await db.push_ranges.update_one(
+        {"_id": range_id(run_id, 0), "k": 0}, {"$set": {"k": k, "resume": resume, "total": total}}
+    )
+
+
+def range_id(run_id: str, r: int) -> str:
+    return f"{run_id}:r{r:03d}"
+
+
+RANGE_STRIDE = 1_000_000  # chunks per range, at most (a billion recipients per range)
+
+
+def range_seq(r: int, k: int) -> int:
+    return r * RANGE_STRIDE + k
+
+
+async def claim_range(db: Db, run_id: str, owner: str, at: datetime, until: datetime) -> dict[str, Any] | None:
+    """Lease a range of the run nobody is cutting (never started, or its cutter stopped renewing)."""
+    query = {"run": run_id, "done": False, "lease_until": {"$lt": at}}
+    update = {"$set": {"owner": owner, "lease_until": until}}
+    return await db.push_ranges.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+
+
+async def checkpoint_range(
+    db: Db, rid: str, owner: str, *, k: int, resume: Any, total: int, until: datetime, done: bool = False
+) -> bool:
+    changes = {"k": k, "resume": resume, "total": total, "lease_until": until, "done": done}
+    result = await db.push_ranges.update_one({"_id": rid, "owner": owner, "done": False}, {"$set": changes})
+    return result.matched_count == 1
+
+
+async def renew_range(db: Db, rid: str, owner: str, until: datetime) -> bool:
+    result = await db.push_ranges.update_one(
+        {"_id": rid, "owner": owner, "done": False}, {"$set": {"lease_until": until}}
+    )
+    return result.matched_count == 1
+
+
+async def ranges_of(db: Db, run_id: str) -> list[dict[str, Any]]:
+    return await db.push_ranges.find({"run": run_id}).sort("r", ASCENDING).to_list()
+
+
+async def open_ranges(db: Db, run_id: str) -> int:
+    return await db.push_ranges.count_documents({"run": run_id, "done": False})
+
+
+async def finish_snapshot(db: Db, run_id: str) -> dict[str, Any] | None:
+    """Once every range is cut: the run's snapshot is done, with its exact chunk and recipient counts
+    (None when a range is still open or someone else finished it)."""
+    ranges = await ranges_of(db, run_id)
+    if not ranges or any(not r["done"] for r in ranges):
+        return None
+    seq, total = sum(int(r["k"]) for r in ranges), sum(int(r["total"]) for r in ranges)
+    changes = {"snap.done": True, "snap.seq": seq, "snap.total": total, "snap.lease_until": EPOCH}
+    return await db.push_runs.find_one_and_update(
+        {"_id": run_id, "snap.done": False}, {"$set": changes, "$inc": {"rev": 1}}, return_document=ReturnDocument.AFTER
+    )
+
+
+async def chunk_seqs(db: Db, run: dict[str, Any]) -> list[int]:
+    """Every chunk sequence number of a run, in audience order (ranges, then chunks in each)."""
+    ranges = await ranges_of(db, run["_id"])
+    if not ranges:  # a run cut before audiences were cut in ranges: 0 .. seq-1
+        return list(range(int(run["snap"].get("seq", 0))))
+    return [range_seq(int(r["r"]), k) for r in ranges for k in range(int(r["k"]))]
 
 
 async def checkpoint_snapshot(
@@ -206,3 +305,25 @@ async def done_totals(db: Db, run_id: str) -> dict[str, int]:
         for key in COUNT_FIELDS:
             totals[key] += int((doc.get("counts") or {}).get(key, 0))
     return totals
+
+
+# --- retention -----------------------------------------------------------------------------------
+async def claim_purge(db: Db, finished_before: datetime, at: datetime, until: datetime) -> dict[str, Any] | None:
+    """A finished run past retention whose details are still stored, leased for one purger."""
+    query = {"finished_at": {"$lt": finished_before}, "purged_at": None, "purge_until": {"$not": {"$gt": at}}}
+    update = {"$set": {"purge_until": until}}
+    fields = {"_id": 1, "finished_at": 1, "snap.seq": 1}
+    return await db.push_runs.find_one_and_update(query, update, fields, return_document=ReturnDocument.AFTER)
+
+
+async def delete_details(db: Db, run_id: str) -> int:
+    """The run's chunks and ranges (the audience, frozen); returns the chunks deleted."""
+    result = await db.push_chunks.delete_many({"run": run_id})
+    await db.push_ranges.delete_many({"run": run_id})
+    return int(result.deleted_count)
+
+
+async def mark_purged(db: Db, run_id: str, at: datetime, deliveries_deleted: int) -> None:
+    """Totals and receipt counts stay on the run; the report says when its rows went."""
+    changes = {"purged_at": at, "purged_deliveries": deliveries_deleted}
+    await durable(db.push_runs).update_one({"_id": run_id}, {"$set": changes, "$unset": {"purge_until": ""}})

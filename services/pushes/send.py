@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.deps import Deps
-from core.wechat.errors import WeChatError, WeChatTransportError
+from core.wechat.errors import TOKEN_ERRCODES, WeChatError, WeChatTransportError
 
 SENT, FAILED, SKIPPED, UNKNOWN = "sent", "failed", "skipped", "unknown"
 RETRY, THROTTLED, QUOTA, FATAL = "retry", "throttled", "quota", "fatal"
@@ -39,12 +39,22 @@ RECIPIENT_TEXT = {
 }
 
 
+TOKEN_WAIT = -2  # our errcode for "timed out waiting for another process to refresh the access_token"
+TOKEN_TEXT = "access_token 失效，稍后重试"
+
+
 @dataclass(slots=True)
 class Outcome:
     status: str
     msgid: int | None = None
     errcode: int | None = None
     reason: str = ""
+
+    @property
+    def token_trouble(self) -> bool:
+        """A dead or missing access_token: WeChat refused the call, nothing was sent. Never a
+        per-recipient answer: the recipient stays pending and is tried again later."""
+        return self.status == RETRY and (self.errcode in TOKEN_ERRCODES or self.errcode == TOKEN_WAIT)
 
 
 def client_msg_id(run_id: str, openid: str) -> str:
@@ -66,6 +76,8 @@ def classify(exc: WeChatError, *, idempotent: bool) -> Outcome:
         return Outcome(THROTTLED, errcode=code)
     if code == -1:
         return Outcome(RETRY, errcode=code, reason=RECIPIENT_TEXT[-1][1])
+    if code in TOKEN_ERRCODES:  # the client refreshed and retried already; the token died again
+        return Outcome(RETRY, errcode=code, reason=TOKEN_TEXT)
     if code in FATAL_TEXT:
         return Outcome(FATAL, errcode=code, reason=FATAL_TEXT[code])
     status, reason = RECIPIENT_TEXT.get(code, (FAILED, exc.text))
@@ -88,7 +100,7 @@ class Sender:
         except WeChatError as exc:
             return classify(exc, idempotent=self.idempotent)
         except TimeoutError:  # waiting for another process to refresh the access_token: not sent
-            return Outcome(RETRY, errcode=-2, reason="获取 access_token 超时")
+            return Outcome(RETRY, errcode=TOKEN_WAIT, reason="获取 access_token 超时")
 
     async def _send(self, openid: str) -> int | None:
         c = self.content

@@ -1,11 +1,16 @@
-"""Cutting a run's audience into chunks, resumably (one instance per run, under a lease).
+"""Cutting a run's audience into chunks, in parallel key ranges, resumably.
 
-The audience is read once, as a stream, and frozen into chunk documents of `chunk_size` openids
-(10,000 for mass sends: one mass/send call each). Workers on every instance start sending the
-first chunks while later ones are still being cut. After each chunk the run's checkpoint
-(`snap.seq`, `snap.resume`) moves on; a crash between inserting a chunk and checkpointing it is
-healed by probing for chunks past the checkpoint before continuing, so the stream resumes exactly
-after the last chunk written.
+Two steps, each under a lease in MongoDB so a dead instance's share is taken over:
+- `plan` (one instance, the run's `snap` lease): the mass draft, then the audience's key space
+  split into `Tuning.snap_ranges` ranges (services/pushes/audiences.plan_ranges);
+- `cut_range` (any instance with a free snapshotter, one range each): the range is read as a
+  stream in key order and frozen into chunk documents of `chunk_size` openids (10,000 for mass
+  sends: one mass/send call each), queued for the workers as they are written. After each chunk
+  the range's checkpoint (`k`, `resume`) moves on; a crash between inserting a chunk and
+  checkpointing it is healed by probing for the range's next chunk before continuing, so the
+  stream resumes exactly after the last chunk written. The range cut last marks the snapshot done.
+
+Workers on every instance send the first chunks while later ones are still being cut.
 """
 
 from __future__ import annotations
@@ -15,47 +20,77 @@ from typing import Any
 
 from core import clock
 from core.wechat.errors import WeChatError
-from services.pushes import audiences
+from services.pushes import audiences, keyspace
 from services.pushes import control as push_control
 from services.pushes import runs_store as runs
 from services.pushes import store as push_store
 from services.pushes.context import FanoutContext
 
 log = logging.getLogger(__name__)
+STOPPED = ("cancelled", "failed")
 
 
-async def cut(fan: FanoutContext, run: dict[str, Any]) -> None:
+async def plan(fan: FanoutContext, run: dict[str, Any]) -> bool:
+    """Split the audience into ranges (the caller holds the run's snapshot lease). False: not now."""
+    deps, db, run_id = fan.deps, fan.deps.db, run["_id"]
+    push = await push_store.get(db, run["push"])
+    if push is None:
+        await push_control.set_status(deps, run_id, push_control.ACTIVE, "failed", reason="推送已被删除")
+        return False
+    if run["channel"] == "mass" and not run.get("media_id") and not await _draft(fan, run, push):
+        return False
+    snap = run["snap"]
+    if int(snap.get("seq", 0)) > 0:  # cut half way by a release that cut in one stream: go on in one range
+        ranges: list[tuple[Any, Any]] = [(None, None)]
+    else:
+        size = fan.tuning.mass_chunk_size if run["channel"] == "mass" else fan.tuning.chunk_size
+        followers = await keyspace.follower_keys(deps) if push["audience"]["kind"] in ("all", "tags", "orgs") else None
+        ranges = await audiences.plan_ranges(db, push, max(1, fan.tuning.snap_ranges), size, followers)
+    if not await runs.plan_snapshot(db, run_id, fan.owner, ranges):
+        return False
+    if int(snap.get("seq", 0)) > 0:
+        await runs.continue_range(db, run_id, k=int(snap["seq"]), resume=snap.get("resume"), total=int(snap["total"]))
+    log.info("push run %s: audience planned in %s ranges", run_id, len(ranges))
+    return True
+
+
+async def cut_range(fan: FanoutContext, run: dict[str, Any], rng: dict[str, Any]) -> None:
+    """Cut one leased range into chunks; the last range done completes the snapshot."""
     deps, db, run_id, owner = fan.deps, fan.deps.db, run["_id"], fan.owner
     push = await push_store.get(db, run["push"])
     if push is None:
         await push_control.set_status(deps, run_id, push_control.ACTIVE, "failed", reason="推送已被删除")
         return
-    snap = run["snap"]
-    seq, resume, total = int(snap.get("seq", 0)), snap.get("resume"), int(snap.get("total", 0))
-    while (written := await runs.get_chunk(db, run_id, seq)) is not None:  # inserted, not checkpointed
-        seq, resume, total = seq + 1, written["resume"], total + len(written["openids"])
-    if run["channel"] == "mass" and not run.get("media_id") and not await _draft(fan, run, push):
-        return
+    rid, r = rng["_id"], int(rng["r"])
+    k, resume, total = int(rng["k"]), rng["resume"], int(rng["total"])
+    while (written := await runs.get_chunk(db, run_id, runs.range_seq(r, k))) is not None:
+        # inserted, not checkpointed (and perhaps never queued): take it into account, queue it again
+        await fan.state.requeue(run_id, [runs.range_seq(r, k)])
+        k, resume, total = k + 1, written["resume"], total + len(written["openids"])
     size = fan.tuning.mass_chunk_size if run["channel"] == "mass" else fan.tuning.chunk_size
     custom = run["channel"] == "custom"
-    async for batch in audiences.batches(db, push, resume, size, with_interaction=custom):
-        if fan.stopping or await fan.state.status(run_id) in ("cancelled", "failed"):
-            await runs.checkpoint_snapshot(db, run_id, owner, seq=seq, resume=resume, total=total,
-                                           until=runs.EPOCH)  # fmt: skip
+    stream = audiences.batches(db, push, resume, size, upto=rng.get("hi"), with_interaction=custom)
+    async for batch in stream:
+        if fan.stopping or await fan.state.status(run_id) in STOPPED:
+            await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH)
             return
+        seq = runs.range_seq(r, k)
         extra = {"lia": batch.lia} if custom else {}
         await runs.insert_chunk(db, runs.new_chunk(run_id, seq, batch.openids, batch.skips, batch.resume, **extra))
-        seq, resume, total = seq + 1, batch.resume, total + len(batch.openids)
-        if not await runs.checkpoint_snapshot(db, run_id, owner, seq=seq, resume=resume, total=total,
-                                              until=fan.lease_until()):  # fmt: skip
-            log.warning("push run %s: snapshot lease lost at chunk %s", run_id, seq)
+        k, resume, total = k + 1, batch.resume, total + len(batch.openids)
+        if not await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=fan.lease_until()):
+            log.warning("push run %s: range %s lease lost at chunk %s", run_id, r, k)
             return
-        await fan.state.mirror(run_id, {"chunks": seq, "total": total})
-    if await runs.checkpoint_snapshot(db, run_id, owner, seq=seq, resume=resume, total=total, until=runs.EPOCH,
-                                      done=True):  # fmt: skip
-        await fan.state.mirror(run_id, {"chunks": seq, "total": total, "snap_done": 1})
-        log.info("push run %s: audience of %s in %s chunks", run_id, total, seq)
-        if seq == 0:
+        await fan.state.chunks_written(run_id, [seq], len(batch.openids))
+    if not await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH,
+                                       done=True):  # fmt: skip
+        return
+    finished = await runs.finish_snapshot(db, run_id)
+    if finished is not None:
+        snap = finished["snap"]
+        await fan.state.set_snapshot(run_id, int(snap["seq"]), int(snap["total"]))
+        log.info("push run %s: audience of %s in %s chunks", run_id, snap["total"], snap["seq"])
+        if int(snap["seq"]) == 0:
             await push_control.maybe_finish(deps, run_id)
 
 
@@ -74,3 +109,12 @@ async def _draft(fan: FanoutContext, run: dict[str, Any], push: dict[str, Any]) 
     updated = await runs.set_run(fan.deps.db, run["_id"], None, {"media_id": media_id, "draft_at": clock.now()})
     run["media_id"] = (updated or {}).get("media_id", media_id)
     return True
+
+
+async def cut(fan: FanoutContext, run: dict[str, Any]) -> None:
+    """Plan (the caller holds the snapshot lease) and cut every range here, one after the other."""
+    db, run_id = fan.deps.db, run["_id"]
+    if run["snap"].get("planned") is None and not await plan(fan, run):
+        return
+    while (rng := await runs.claim_range(db, run_id, fan.owner, clock.now(), fan.lease_until())) is not None:
+        await cut_range(fan, run, rng)

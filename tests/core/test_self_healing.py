@@ -35,8 +35,10 @@ def health(url: str) -> tuple[int, dict[str, object]]:
 
 
 def api_call(url: str) -> int:
-    """A mini-program call whose session lookup needs Redis."""
-    request = urllib.request.Request(url + "/api/mp/polls", headers={"Authorization": "Bearer not-a-session"})
+    """A mini-program call whose session lookup needs Redis (a token of our shape, `<user hash>.<random>`:
+    one that cannot be ours is refused without asking Redis)."""
+    token = "0123456789abcdef.not-a-session"
+    request = urllib.request.Request(url + "/api/mp/polls", headers={"Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(request, timeout=2) as resp:
             return int(resp.status)

@@ -23,7 +23,8 @@ QINGDAO = "370200"
 FAST = Tuning(
     workers=2, window=8, chunk_size=40, mass_chunk_size=40, wm_step=10, flush_size=20, flush_seconds=0.05,
     lease_seconds=3.0, idle_poll=0.05, orphan_scan_seconds=0.2, rate_mass=100.0, supervise_seconds=0.1,
-    retry_rounds=2, retry_delay=0.05,
+    retry_rounds=2, retry_delay=0.05, snap_ranges=4,
+    active_poll_seconds=0.05, receipts_seconds=0.1,
 )  # fmt: skip
 
 TEMPLATE = {

@@ -51,6 +51,11 @@ async def test_pause_resume_with_live_progress(deps: Deps, fake_wechat, slow_fan
     await seed_followers(deps, fake_wechat, openids)
     push_id = await send_now(deps, TEMPLATE)
     await wait_for(_delivered(fake_wechat, 30), 10, "some deliveries")
+
+    async def counted() -> bool:  # the audience's ranges are cut while the first chunks go out
+        return not (await push_progress.progress(deps, push_id, editor_org=PROVINCE))["counting"]
+
+    await wait_for(counted, 10, "the audience counted")
     live = await push_progress.progress(deps, push_id, editor_org=PROVINCE)
     assert live["status"] == "running" and 0 < live["done"] < 240 and live["total"] == 240
     await asyncio.sleep(1.1)  # a whole second of history for the rate

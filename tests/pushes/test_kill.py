@@ -66,6 +66,7 @@ async def test_kill_minus_nine_mid_push(
     await deps.redis.hset(SETTINGS_KEY, mapping={
         "rate_template": 600, "chunk_size": 150, "wm_step": 20, "lease_seconds": 2, "leader_seconds": 2,
         "idle_poll": 0.1, "orphan_scan_seconds": 0.3, "supervise_seconds": 0.3, "flush_seconds": 0.2,
+        "active_poll_seconds": 0.2,
     })  # fmt: skip
     push_id = await send_now(deps, TEMPLATE)
     config = _config(deps, redis_url, mongo_url, fake_wechat.url, tmp_path)

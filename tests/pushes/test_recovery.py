@@ -6,6 +6,7 @@ recipients, and its sends to recipients 10..14 had reached WeChat without being 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from core import clock
@@ -28,7 +29,7 @@ async def _crashed(deps: Deps, fake, data: dict, attempt_age: timedelta) -> tupl
     await deps.db.pushes.update_one({"_id": push["id"]}, {"$set": {"status": "running"}})
     doc = await deps.db.pushes.find_one({"_id": push["id"]})
     run_id, _ = await push_control.start_run(deps, doc, clock.now())
-    offline = Fanout(deps, FAST, business_clock=Clock())  # cuts the audience, sends nothing
+    offline = Fanout(deps, replace(FAST, snap_ranges=1), business_clock=Clock())  # cuts, sends nothing
     run = await runs.claim_snapshot(deps.db, run_id, offline.owner, clock.now(), offline.lease_until())
     await cut(offline, run)
     seq0 = runs.chunk_id(run_id, 0)

@@ -16,7 +16,7 @@ async def test_every_background_entry_names_a_capability_function() -> None:
     assert len(names) == len(set(names))
     for work in background.BACKGROUND:
         fn = work.turn if isinstance(work, background.Every) else work.start
-        assert fn.__module__.startswith(("services.", "scheduler")), work.name
+        assert fn.__module__.startswith(("services.", "scheduler", "storage.")), work.name
         if isinstance(work, background.Every):
             assert work.seconds >= 1
 

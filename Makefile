@@ -28,9 +28,10 @@ TYPED := app.py core handlers miniprogram_api scheduler seed services storage to
 
 # Every test runs on a real (single-node) Redis Cluster, which refuses any script, transaction or
 # multi-key command whose keys are not in one hash slot: the whole suite is the key-layout test. The
-# standalone client paths (the embedded default: redis-py's client, the pre-encoded /wechat batch) run
-# again on one plain server for the suites that exercise them; tests/scale runs three service processes.
-STANDALONE_TESTS := tests/core tests/wechat_bot tests/durability
+# standalone client paths (the embedded default: the plain pipe, the pre-encoded /wechat batch, sessions,
+# ballots) run again on one plain server; tests/scale runs three service processes on a cluster and Sentinel.
+STANDALONE_TESTS := tests/core/test_redis_pipe.py tests/core/test_script_batcher.py tests/core/test_ops.py \
+	tests/wechat_bot/test_exactly_once.py tests/wechat_bot/test_wire.py tests/wechat_bot/test_followers.py tests/mp/test_polls.py
 
 ## test: install what is missing (Python packages, Debian's chromium and redis-server), lint, type-check, run every test
 test: $(VENV)/.dev-installed lint

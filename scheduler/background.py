@@ -22,6 +22,7 @@ from services.birthdays import jobs as birthday_jobs
 from services.consultation import jobs as consultation_jobs
 from services.counselling import jobs as counselling_jobs
 from services.coupons import jobs as coupon_jobs
+from services.followers import roster as follower_roster
 from services.learning import jobs as learning_jobs
 from services.library import jobs as library_jobs
 from services.lotteries import jobs as lottery_jobs
@@ -62,6 +63,7 @@ BACKGROUND: list[Every | Started] = [
     Every("consultation: SLA escalation, closing, delivery recovery", consultation_jobs.run_once, 60.0),
     Every("library: expired holds, overdue reminders", library_jobs.run_once, 60.0),
     Every("pushes: delivery records and chunks past retention deleted", push_retention.purge_once, 3600.0),
+    Every("followers: the roster rebuilt when Redis lost it, crashes healed", follower_roster.roster_turn, 5.0),
     Every("pushes: the followers' key space for cutting audiences (hourly)", push_keyspace.refresh_once, 300.0),
 ]
 

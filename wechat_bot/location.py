@@ -8,7 +8,6 @@ possibly every few seconds while the chat is open) are answered at most once per
 from __future__ import annotations
 
 from services.followers import centres, following
-from services.followers import store as follower_store
 from wechat_bot.context import Ctx
 from wechat_bot.message import ACK, Message, Reply, Text
 
@@ -38,12 +37,12 @@ async def reported(msg: Message, ctx: Ctx) -> Reply:
     if point is None:
         return ACK
     if not await following.first_location_reply(ctx.deps.redis, msg.openid, EVENT_REPLY_SECONDS):
-        await follower_store.set_location(ctx.deps.db, msg.openid, *point, ctx.now())
+        await following.locate(ctx.deps.db, ctx.deps.redis, msg.openid, *point, ctx.now())
         return ACK
     return await _answer(msg, ctx, *point)
 
 
 async def _answer(msg: Message, ctx: Ctx, lat: float, lng: float) -> Reply:
-    await follower_store.set_location(ctx.deps.db, msg.openid, lat, lng, ctx.now())
+    await following.locate(ctx.deps.db, ctx.deps.redis, msg.openid, lat, lng, ctx.now())
     found = await centres.nearest(ctx.deps.db, lat, lng, 3)
     return Text(centres.describe(found))

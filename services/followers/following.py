@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from pymongo.asynchronous.database import AsyncDatabase
 
 from core import clock
-from services.followers import live, store
+from services.followers import live, roster_live, store
 from services.orgs import store as orgs
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,11 @@ async def follow(db: Db, redis: aioredis.Redis, openid: str, scene: Scene) -> Fo
     at = clock.now()
     org = await orgs.get(db, scene.value) if scene.kind == "org" else None
     path = list(org.path) if org else None
+    token = await roster_live.begin(redis, openid)
     before = await store.subscribed(db, openid, at, scene.raw, path)
     if path is None and before.get("subscribed") is not False and before.get("org_path"):
         path = list(before["org_path"])  # a repeated subscribe keeps an earlier binding
+    await roster_live.settle(redis, openid, path or [], token)
     if path:
         await live.set_org_path(redis, openid, path)
     await store.count_event(db, path[-1] if path else orgs.PROVINCE_CODE, at, "subscribes")
@@ -70,7 +72,9 @@ async def bind(db: Db, redis: aioredis.Redis, openid: str, code: str) -> Followe
     org = await orgs.get(db, code)
     if org is None:
         return Followed(None, (), unknown_org=True)
+    token = await roster_live.begin(redis, openid)
     previous = await store.bind_org(db, openid, list(org.path))
+    await roster_live.settle(redis, openid, None if previous is None else org.path, token)
     if previous is None:  # a tombstone: they left the account
         return Followed(org, ())
     await live.set_org_path(redis, openid, org.path)
@@ -80,7 +84,9 @@ async def bind(db: Db, redis: aioredis.Redis, openid: str, code: str) -> Followe
 async def leave(db: Db, redis: aioredis.Redis, openid: str, hooks: Sequence[UnfollowHook] = ()) -> None:
     """Unfollow: delete what we hold about them (here and in every feature's hook), count it."""
     at = clock.now()
+    token = await roster_live.begin(redis, openid)
     before = await store.unsubscribed(db, openid, at)
+    await roster_live.settle(redis, openid, None, token)
     await live.forget(redis, openid)
     for hook in hooks:
         try:
@@ -104,7 +110,9 @@ async def flush_seen(db: Db, redis: aioredis.Redis, worker: str) -> int:
         if not seen:
             continue
         try:
-            await store.touch_many(db, seen)
+            created = await store.touch_many(db, seen)
+            if created:  # followers first seen by a message: subscribed, bound to no org yet
+                await roster_live.fill(redis, {o: () for o in created})
         except Exception:
             await live.give_back_seen(redis, seen)
             raise
@@ -112,6 +120,12 @@ async def flush_seen(db: Db, redis: aioredis.Redis, worker: str) -> int:
             await live.drop(redis, taken)
         total += len(seen)
     return total
+
+
+async def locate(db: Db, redis: aioredis.Redis, openid: str, lat: float, lng: float, at: datetime) -> None:
+    """A follower reported where they are (a follower first seen here joins the roster, unbound)."""
+    if await store.set_location(db, openid, lat, lng, at):
+        await roster_live.fill(redis, {openid: ()})
 
 
 async def rebuild_org_cache(db: Db, redis: aioredis.Redis) -> int:

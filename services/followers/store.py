@@ -61,11 +61,12 @@ async def unsubscribed(db: Db, openid: str, at: datetime) -> dict[str, Any]:
 
 
 async def _update_live(db: Db, openid: str, update: dict[str, Any]) -> bool:
+    """Update a live follower (created when unknown); True when this created them."""
     try:
-        await db.followers.update_one({"_id": openid, **LIVE}, update, upsert=True)
+        result = await db.followers.update_one({"_id": openid, **LIVE}, update, upsert=True)
     except DuplicateKeyError:
         return False  # a tombstone: they left, keep nothing
-    return True
+    return result.upserted_id is not None
 
 
 async def bind_org(db: Db, openid: str, org_path: list[str]) -> list[str] | None:
@@ -82,6 +83,7 @@ async def bind_org(db: Db, openid: str, org_path: list[str]) -> list[str] | None
 
 
 async def set_location(db: Db, openid: str, lat: float, lng: float, at: datetime) -> bool:
+    """Record where a live follower is; True when this created the follower (first seen here)."""
     point = {"type": "Point", "coordinates": [lng, lat]}
     return await _update_live(db, openid, {"$set": {"location": point, "location_at": at, "subscribed": True}})
 
@@ -89,35 +91,52 @@ async def set_location(db: Db, openid: str, lat: float, lng: float, at: datetime
 TOUCH_CHUNK = 250
 
 
-async def touch_many(db: Db, seen: dict[str, float]) -> int:
-    """Batch of last-interaction times (unix seconds); only ever moves a time forward.
+async def touch_many(db: Db, seen: dict[str, float]) -> list[str]:
+    """Batch of last-interaction times (unix seconds); only ever moves a time forward. Returns the
+    openids this created (followers first seen by a message: they followed before we listened).
 
     Written in chunks: pymongo encodes a bulk write on the event loop, and a 1,000-document batch
     held the loop long enough to show in the /wechat latency tail.
     """
     items = list(seen.items())
-    n = 0
+    created: list[str] = []
     for i in range(0, len(items), TOUCH_CHUNK):
-        n += await _touch_chunk(db, items[i : i + TOUCH_CHUNK])
-    return n
+        created += await _touch_chunk(db, items[i : i + TOUCH_CHUNK])
+    return created
 
 
-async def _touch_chunk(db: Db, items: list[tuple[str, float]]) -> int:
+async def _touch_chunk(db: Db, items: list[tuple[str, float]]) -> list[str]:
     ops = [
         UpdateOne({"_id": openid, **LIVE}, {"$max": {"last_interaction_at": _dt(ts)}, "$set": {"subscribed": True}},
                   upsert=True)
         for openid, ts in items
     ]  # fmt: skip
     if not ops:
-        return 0
+        return []
     try:
         result = await db.followers.bulk_write(ops, ordered=False)
-        return result.modified_count + result.upserted_count
+        return [str(v) for v in (result.upserted_ids or {}).values()]
     except BulkWriteError as exc:  # tombstones refuse the upsert: expected, ignore those
         others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
         if others:
             raise
-        return int(exc.details.get("nModified", 0)) + int(exc.details.get("nUpserted", 0))
+        return [str(u["_id"]) for u in exc.details.get("upserted", [])]
+
+
+async def subscribed_paths(db: Db, batch: int = 5000) -> Any:
+    """(openid, org_path or []) of every subscribed follower, streamed (what the roster holds)."""
+    cursor = db.followers.find({"subscribed": True}, {"org_path": 1}, batch_size=batch)
+    async for doc in cursor:
+        yield doc["_id"], list(doc.get("org_path") or ())
+
+
+async def states(db: Db, openids: list[str]) -> dict[str, list[str] | None]:
+    """openid -> org path ([] unbound) of subscribed followers, None for the others (left, unknown)."""
+    found: dict[str, list[str] | None] = dict.fromkeys(openids)
+    async for doc in db.followers.find({"_id": {"$in": openids}}, {"subscribed": 1, "org_path": 1}):
+        if doc.get("subscribed") is not False:
+            found[doc["_id"]] = list(doc.get("org_path") or ())
+    return found
 
 
 async def org_paths(db: Db, batch: int = 5000) -> Any:

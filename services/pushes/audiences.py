@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import redis.asyncio as aioredis
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.followers import roster
 from services.orgs.store import PROVINCE_CODE
 from services.pushes import audiences_store as q
 from services.pushes import store as push_store
@@ -138,6 +140,92 @@ def split_points(low: str, high: str, n: int) -> list[str]:
         if low <= point < high and (not points or point > points[-1]):
             points.append(point)
     return points
+
+
+# --- the roster ---------------------------------------------------------------------------------
+# A push to followers of orgs (all of them, a city, a list of orgs) is cut from the followers' roster
+# in Redis when it is complete (services/followers/roster.py), except a custom-message push, which
+# needs each follower's last interaction from MongoDB. The roster is partitioned by openid; its key
+# space is `PP|openid` (PP: the partition, two digits), and `PP}` is the end of partition PP (after
+# any `PP|...`), so the ranges and resume keys above work on it unchanged.
+
+ROSTER, DATABASE = "roster", "db"
+
+
+def roster_sets(push: dict[str, Any], channel: str) -> list[str] | None:
+    """The roster's sets the audience is the union of, or None when it is not cut from the roster."""
+    audience = push["audience"]
+    if channel == "custom":
+        return None
+    if audience["kind"] == "all":
+        return roster.set_names([push["org"]])
+    if audience["kind"] == "orgs":
+        return roster.set_names(audience["orgs"])
+    return None
+
+
+def _roster_key(partition: int, openid: str) -> str:
+    return f"{partition:02d}|{openid}"
+
+
+def _partition_end(partition: int) -> str:
+    return f"{partition:02d}}}"
+
+
+def _decode(key: str) -> tuple[int, str | None]:
+    """(partition, openid); openid None for the end of the partition."""
+    return int(key[:2]), (key[3:] if key[2] == "|" else None)
+
+
+async def plan_roster_ranges(redis: aioredis.Redis, sets: list[str], n: int, chunk_size: int) -> list[tuple[Any, Any]]:
+    """At most about `n` ranges of the roster's key space, even by the sets' sizes per partition:
+    fewer than the partitions group whole partitions, more split each partition between its lowest
+    and highest openid."""
+    counts = await roster.sizes(redis, sets)
+    total = sum(counts)
+    n = max(1, min(n, -(-total // (chunk_size * MIN_CHUNKS_PER_RANGE))))
+    if n == 1:
+        return [(None, None)]
+    points: list[str] = []
+    if n < roster.PARTITIONS:
+        running, cut = 0, 1
+        for p, count in enumerate(counts[:-1]):
+            running += count
+            if cut < n and running * n >= total * cut:
+                points.append(_partition_end(p))
+                while cut < n and running * n >= total * cut:
+                    cut += 1
+        return _ranges(points)
+    for p, count in enumerate(counts):
+        if p > 0:
+            points.append(_partition_end(p - 1))
+        parts = max(1, round(n * count / total)) if total else 1
+        found = await roster.bounds(redis, p, sets) if parts > 1 else None
+        if found is not None:
+            points += [_roster_key(p, x) for x in split_points(found[0], found[1], parts)]
+    return _ranges(points)
+
+
+async def roster_batches(
+    redis: aioredis.Redis, sets: list[str], after: str | None, upto: str | None, size: int
+) -> AsyncIterator[Batch]:
+    """The roster's followers with `after` < key <= `upto` (None: unbounded), in batches of `size`
+    that never straddle a partition; each batch's resume is its last key."""
+    first, low = _decode(after) if after is not None else (0, None)
+    if after is not None and low is None:  # after the end of a partition: the next one, whole
+        first += 1
+    last, high = _decode(upto) if upto is not None else (roster.PARTITIONS - 1, None)
+    for p in range(first, last + 1):
+        lo = low if p == first else None
+        hi = high if p == last else None
+        while True:
+            openids = await roster.page(redis, p, sets, lo, hi, size)
+            if not openids:
+                break
+            yield Batch(openids, _roster_key(p, openids[-1]))
+            if len(openids) < size:
+                break
+            lo = openids[-1]
 
 
 async def batches(

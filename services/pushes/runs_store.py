@@ -121,13 +121,22 @@ async def claim_snapshot(db: Db, run_id: str, owner: str, at: datetime, until: d
     return await db.push_runs.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
 
 
-async def plan_snapshot(db: Db, run_id: str, owner: str, ranges: list[tuple[Any, Any]]) -> bool:
-    """Write the run's ranges (idempotent: a planner that died half way is repeated exactly, the
-    plan being a function of the audience's bounds) and mark the run planned."""
+async def plan_snapshot(db: Db, run_id: str, owner: str, ranges: list[tuple[Any, Any]], source: str) -> bool:
+    """Write the run's ranges and mark the run planned. The plan is stored in the run first, once:
+    a planner that died half way is repeated with the stored plan, not a new one computed from
+    figures that have moved since (ranges from two plans would overlap or leave gaps)."""
+    await db.push_runs.update_one(
+        {"_id": run_id, "snap.owner": owner, "snap.planned": None, "snap.plan": {"$exists": False}},
+        {"$set": {"snap.plan": [[lo, hi] for lo, hi in ranges], "snap.source": source}},
+    )
+    run = await db.push_runs.find_one({"_id": run_id}, {"snap.plan": 1, "snap.source": 1})
+    if run is None or "plan" not in run["snap"]:
+        return False
+    source = run["snap"].get("source", source)
     docs = [
         {"_id": range_id(run_id, r), "run": run_id, "r": r, "lo": lo, "hi": hi, "resume": lo, "k": 0, "total": 0,
-         "done": False, "owner": None, "lease_until": EPOCH}
-        for r, (lo, hi) in enumerate(ranges)
+         "done": False, "owner": None, "lease_until": EPOCH, "source": source}
+        for r, (lo, hi) in enumerate(run["snap"]["plan"])
     ]  # fmt: skip
     for doc in docs:
         with contextlib.suppress(DuplicateKeyError):

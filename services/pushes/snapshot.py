@@ -2,7 +2,9 @@
 
 Two steps, each under a lease in MongoDB so a dead instance's share is taken over:
 - `plan` (one instance, the run's `snap` lease): the mass draft, then the audience's key space
-  split into `Tuning.snap_ranges` ranges (services/pushes/audiences.plan_ranges);
+  split into `Tuning.snap_ranges` ranges: the followers' roster in Redis for a push to orgs' followers
+  (audiences.plan_roster_ranges; spread over the cluster's masters), MongoDB otherwise, or while the
+  roster is being rebuilt (audiences.plan_ranges). The source is kept with each range;
 - `cut_range` (any instance with a free snapshotter, one range each): the range is read as a
   stream in key order and frozen into chunk documents of `chunk_size` openids (10,000 for mass
   sends: one mass/send call each), queued for the workers as they are written. After each chunk
@@ -20,6 +22,7 @@ from typing import Any
 
 from core import clock
 from core.wechat.errors import WeChatError
+from services.followers import roster
 from services.pushes import audiences, keyspace
 from services.pushes import control as push_control
 from services.pushes import runs_store as runs
@@ -40,17 +43,23 @@ async def plan(fan: FanoutContext, run: dict[str, Any]) -> bool:
     if run["channel"] == "mass" and not run.get("media_id") and not await _draft(fan, run, push):
         return False
     snap = run["snap"]
+    size = fan.tuning.mass_chunk_size if run["channel"] == "mass" else fan.tuning.chunk_size
+    n = max(1, fan.tuning.snap_ranges)
+    sets = audiences.roster_sets(push, run["channel"])
+    source = audiences.DATABASE
     if int(snap.get("seq", 0)) > 0:  # cut half way by a release that cut in one stream: go on in one range
         ranges: list[tuple[Any, Any]] = [(None, None)]
+    elif sets is not None and await roster.ready(deps.redis):
+        source = audiences.ROSTER
+        ranges = await audiences.plan_roster_ranges(deps.redis, sets, n, size)
     else:
-        size = fan.tuning.mass_chunk_size if run["channel"] == "mass" else fan.tuning.chunk_size
         followers = await keyspace.follower_keys(deps) if push["audience"]["kind"] in ("all", "tags", "orgs") else None
-        ranges = await audiences.plan_ranges(db, push, max(1, fan.tuning.snap_ranges), size, followers)
-    if not await runs.plan_snapshot(db, run_id, fan.owner, ranges):
+        ranges = await audiences.plan_ranges(db, push, n, size, followers)
+    if not await runs.plan_snapshot(db, run_id, fan.owner, ranges, source):
         return False
     if int(snap.get("seq", 0)) > 0:
         await runs.continue_range(db, run_id, k=int(snap["seq"]), resume=snap.get("resume"), total=int(snap["total"]))
-    log.info("push run %s: audience planned in %s ranges", run_id, len(ranges))
+    log.info("push run %s: audience planned in %s ranges (%s)", run_id, len(ranges), source)
     return True
 
 
@@ -69,7 +78,11 @@ async def cut_range(fan: FanoutContext, run: dict[str, Any], rng: dict[str, Any]
         k, resume, total = k + 1, written["resume"], total + len(written["openids"])
     size = fan.tuning.mass_chunk_size if run["channel"] == "mass" else fan.tuning.chunk_size
     custom = run["channel"] == "custom"
-    stream = audiences.batches(db, push, resume, size, upto=rng.get("hi"), with_interaction=custom)
+    sets = audiences.roster_sets(push, run["channel"])
+    if rng.get("source") == audiences.ROSTER and sets is not None:
+        stream = audiences.roster_batches(deps.redis, sets, resume, rng.get("hi"), size)
+    else:
+        stream = audiences.batches(db, push, resume, size, upto=rng.get("hi"), with_interaction=custom)
     async for batch in stream:
         if fan.stopping or await fan.state.status(run_id) in STOPPED:
             await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH)

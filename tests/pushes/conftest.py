@@ -12,6 +12,7 @@ import pytest
 
 from core import clock
 from core.deps import Deps
+from services.followers import roster_live
 from services.pushes import compose as pushes
 from services.pushes.fanout import FANOUT, Fanout
 from services.pushes.live import Tuning
@@ -62,6 +63,7 @@ async def seed_followers(
     ]  # fmt: skip
     for i in range(0, len(docs), 1000):
         await deps.db.followers.insert_many(docs[i : i + 1000])
+    await roster_live.fill(deps.redis, dict.fromkeys(openids, list(org_path)))  # as their follow events do
     if at_fake:
         fake.state.add_followers(openids, tags=tags)
 

@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from core import clock
 from core.deps import Deps
 from core.errors import BadInput, NotFound
+from services.followers import roster, roster_live
 from services.pushes import compose as pushes
 from services.pushes import trial_and_uploads as push_tools
 from services.pushes.fanout import Fanout
 from tests.pushes.conftest import JINAN, PROVINCE, QINGDAO, TEMPLATE, ids, records, seed_followers, send_now, wait_run
 
 LIXIA = "370102"  # a county of Jinan
+
+
+@pytest.fixture(params=["roster", "db"])
+async def source(request: pytest.FixtureRequest, deps: Deps) -> str:
+    """Where a push to orgs' followers is cut from: the followers' roster in Redis once built, MongoDB
+    while it is being rebuilt (its lock held here, so the service's background turn waits)."""
+    await roster_live.forget(deps.redis)
+    if request.param == "db":
+        assert await roster_live.claim_rebuild(deps.redis, 600)
+    else:
+        while not await roster.ready(deps.redis):
+            await roster.rebuild_roster(deps.db, deps.redis)
+            await asyncio.sleep(0.05)
+    return str(request.param)
+
+
+async def cut_from(deps: Deps, push_id: str) -> str:
+    run = await deps.db.push_runs.find_one({"push": push_id})
+    assert run is not None
+    return str(run["snap"]["source"])
 
 
 async def _world(deps: Deps, fake) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
@@ -29,27 +52,29 @@ async def _world(deps: Deps, fake) -> dict[str, list[str]]:  # type: ignore[no-u
     return people
 
 
-async def _sent_to(deps: Deps, data: dict, org: str) -> set[str]:  # type: ignore[type-arg]
+async def _sent_to(deps: Deps, data: dict, org: str, source: str = "db") -> set[str]:  # type: ignore[type-arg]
     push_id = await send_now(deps, data, org=org)
     await wait_run(deps, push_id)
+    assert await cut_from(deps, push_id) == source
     return {o for o, r in (await records(deps, push_id)).items() if r["status"] == "sent"}
 
 
-async def test_all_is_bounded_by_the_editors_org(deps: Deps, fake_wechat, fan: Fanout) -> None:
+async def test_all_is_bounded_by_the_editors_org(deps: Deps, fake_wechat, fan: Fanout, source: str) -> None:
     people = await _world(deps, fake_wechat)
-    assert await _sent_to(deps, TEMPLATE, JINAN) == set(people["jinan"] + people["lixia"])
+    assert await _sent_to(deps, TEMPLATE, JINAN, source) == set(people["jinan"] + people["lixia"])
     everyone = set().union(*people.values())
-    assert await _sent_to(deps, TEMPLATE, PROVINCE) == everyone  # never the one who left
+    assert await _sent_to(deps, TEMPLATE, PROVINCE, source) == everyone  # never the one who left
 
 
-async def test_tags_and_orgs(deps: Deps, fake_wechat, fan: Fanout) -> None:
+async def test_tags_and_orgs(deps: Deps, fake_wechat, fan: Fanout, source: str) -> None:
     people = await _world(deps, fake_wechat)
     tags = {**TEMPLATE, "audience": {"kind": "tags", "tags": [7]}}
-    assert await _sent_to(deps, tags, PROVINCE) == set(people["tagged"])
+    assert await _sent_to(deps, tags, PROVINCE) == set(people["tagged"])  # tags: always MongoDB
     with pytest.raises(BadInput, match="没有可接收消息的人"):  # tag 7 lives in Qingdao: nobody to send to
         await _sent_to(deps, tags, JINAN)
-    orgs = {**TEMPLATE, "audience": {"kind": "orgs", "orgs": [LIXIA, QINGDAO]}}
-    assert await _sent_to(deps, orgs, PROVINCE) == set(people["lixia"] + people["qingdao"] + people["tagged"])
+    orgs = {**TEMPLATE, "audience": {"kind": "orgs", "orgs": [LIXIA, QINGDAO, JINAN]}}  # Lixia lies in Jinan
+    expected = set(people["jinan"] + people["lixia"] + people["qingdao"] + people["tagged"])
+    assert await _sent_to(deps, orgs, PROVINCE, source) == expected
     with pytest.raises(BadInput, match="不在您管理的范围内"):
         await pushes.create(deps, {**TEMPLATE, "audience": {"kind": "orgs", "orgs": [QINGDAO]}}, editor_org=JINAN,
                             editor="jinan-editor")  # fmt: skip

@@ -113,6 +113,7 @@ def start_fake(port: int, followers: int) -> subprocess.Popen[bytes]:
 async def seed(deps: Deps, n: int) -> float:
     """N followers like the message path writes them, in the service's indexes."""
     from seed import seed_all
+    from services.followers import roster_live
     from services.indexes import ensure_indexes
 
     await ensure_indexes(deps.db)
@@ -127,6 +128,8 @@ async def seed(deps: Deps, n: int) -> float:
             for i in range(first, min(n, first + batch))
         ]  # fmt: skip
         await deps.db.followers.insert_many(docs, ordered=False)
+        await roster_live.fill(deps.redis, {d["_id"]: d["org_path"] for d in docs})  # as their follow events do
+    await roster_live.finish_rebuild(deps.redis, True)  # the roster holds every follower seeded
     return time.monotonic() - started
 
 

@@ -210,22 +210,29 @@ async def roster_batches(
     redis: aioredis.Redis, sets: list[str], after: str | None, upto: str | None, size: int
 ) -> AsyncIterator[Batch]:
     """The roster's followers with `after` < key <= `upto` (None: unbounded), in batches of `size`
-    that never straddle a partition; each batch's resume is its last key."""
+    (partition by partition, in openid order in each); each batch's resume is its last key."""
     first, low = _decode(after) if after is not None else (0, None)
     if after is not None and low is None:  # after the end of a partition: the next one, whole
         first += 1
     last, high = _decode(upto) if upto is not None else (roster.PARTITIONS - 1, None)
+    batch = Batch([], None)
     for p in range(first, last + 1):
         lo = low if p == first else None
         hi = high if p == last else None
         while True:
-            openids = await roster.page(redis, p, sets, lo, hi, size)
-            if not openids:
-                break
-            yield Batch(openids, _roster_key(p, openids[-1]))
-            if len(openids) < size:
+            want = size - len(batch.openids)
+            openids = await roster.page(redis, p, sets, lo, hi, want)
+            if openids:
+                batch.openids += openids
+                batch.resume = _roster_key(p, openids[-1])
+            if len(batch.openids) >= size:
+                yield batch
+                batch = Batch([], None)
+            if len(openids) < want:
                 break
             lo = openids[-1]
+    if batch.openids:
+        yield batch
 
 
 async def batches(

@@ -24,6 +24,7 @@ from services.editors.scope import Scope
 from services.settings import admin as settings_admin
 from tests.console.conftest import CITY_A, CITY_B, PASSWORD
 from tests.mp.polls_helpers import make_poll
+from tests.support.followers import store_followers
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -64,8 +65,8 @@ async def seed(deps: Deps, fake: Any, n: int = 240) -> None:
                                              "org": org, "password": PASSWORD})  # fmt: skip
     openids = [f"o_browser_{i:04d}" for i in range(n)]
     fake.state.add_followers(openids)
-    await deps.db.followers.insert_many([{"_id": o, "subscribed": True, "org": CITY_A, "org_path": ["370000", CITY_A],
-                                          "tags": [], "last_interaction_at": now()} for o in openids])  # fmt: skip
+    await store_followers(deps, [{"_id": o, "subscribed": True, "org": CITY_A, "org_path": ["370000", CITY_A],
+                                  "tags": [], "last_interaction_at": now()} for o in openids])  # fmt: skip
 
 
 async def test_editor_creates_a_poll_and_watches_a_push_reach_100(

@@ -12,6 +12,7 @@ from core.clock import now
 from core.deps import Deps
 from services.pushes import compose as pushes
 from tests.console.conftest import CITY_A, CITY_B, Client, ConsoleClient, audit_count
+from tests.support.followers import store_followers
 
 
 async def add_followers(deps: Deps, fake: Any, org: str, n: int, prefix: str) -> list[str]:
@@ -22,7 +23,7 @@ async def add_followers(deps: Deps, fake: Any, org: str, n: int, prefix: str) ->
         {"_id": o, "subscribed": True, "org": org, "org_path": path, "tags": [], "last_interaction_at": now()}
         for o in openids
     ]
-    await deps.db.followers.insert_many(docs)
+    await store_followers(deps, docs)
     return openids
 
 

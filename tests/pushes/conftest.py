@@ -12,10 +12,10 @@ import pytest
 
 from core import clock
 from core.deps import Deps
-from services.followers import roster_live
 from services.pushes import compose as pushes
 from services.pushes.fanout import FANOUT, Fanout
 from services.pushes.live import Tuning
+from tests.support.followers import store_followers
 
 PROVINCE = "370000"
 JINAN = "370100"
@@ -61,9 +61,7 @@ async def seed_followers(
          "tags": list(tags), "last_interaction_at": last_interaction or now}
         for o in openids
     ]  # fmt: skip
-    for i in range(0, len(docs), 1000):
-        await deps.db.followers.insert_many(docs[i : i + 1000])
-    await roster_live.fill(deps.redis, dict.fromkeys(openids, list(org_path)))  # as their follow events do
+    await store_followers(deps, docs)
     if at_fake:
         fake.state.add_followers(openids, tags=tags)
 

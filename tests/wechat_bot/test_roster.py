@@ -80,12 +80,12 @@ async def test_a_crash_between_mongodb_and_the_roster_is_healed(deps: Deps, monk
     assert "o_r_crash" not in await members(deps, JINAN)
     assert await roster.heal_roster(deps.db, deps.redis) == 0  # too recent: it may still be under way
     monkeypatch.setattr(roster, "ROSTER_HEAL_AFTER", 0.0)
-    time.sleep(0.002)
+    await asyncio.sleep(0.002)
     assert await roster.heal_roster(deps.db, deps.redis) == 1
     assert "o_r_crash" in await members(deps, JINAN)
     # A mark overtaken by a newer change of the same follower is left to that change.
     token = await roster_live.begin(deps.redis, "o_r_crash")
-    time.sleep(0.002)
+    await asyncio.sleep(0.002)
     await roster_live.begin(deps.redis, "o_r_crash")
     assert await roster_live.heal(deps.redis, {"o_r_crash": (None, token)}) == 0
     assert "o_r_crash" in await members(deps, JINAN)

@@ -3,7 +3,8 @@ standalone Redis, in the same run; and a push to 1 M recipients over three insta
 
     .venv/bin/python bench/scale.py [--rounds 1] [--seconds 8] [--connections 150] [--members 6000]
                                     [--recipients 1000000] [--lease 10]
-                                    [--push-redis cluster|standalone] [--skip-throughput] [--skip-push]
+                                    [--push-redis cluster|standalone] [--send-during-cut]
+                                    [--skip-throughput] [--skip-push]
 
 Everything runs on this machine: Debian's redis-server 7.0 (tools/redis_lab.py) as a three-master
 Redis Cluster and as one standalone server (same binary, AOF fsync every second), one MongoDB-wire
@@ -18,8 +19,11 @@ server, the fake WeChat platform in its own process, and the service processes (
    answered request of the service processes and of Redis (all nodes), so the per-request cost of the
    cluster is visible even where 2 shared cores cap the sum. Counts are checked: ballots stored in
    MongoDB = 201 answers.
-2. Push: `--recipients` followers are seeded once. One instance cuts the snapshot of a template push to
-   all of them (timed; the push is then stopped); then three instances cut and send a second push
+2. Push: `--recipients` followers are seeded once. Before each push Redis is emptied and the followers'
+   roster rebuilt from MongoDB (timed, with its memory per follower), as after a Redis that lost its data.
+   One instance cuts the snapshot of a template push to all of them (timed from the run's creation until
+   every chunk is written, sends held at 1/s meanwhile unless `--send-during-cut`; the push is then
+   stopped); then three instances cut and send a second push
    (timed), one instance is killed with SIGKILL at 40 % and the others take its leased chunks over (the
    time from the kill until the last of its chunks has a new holder, against the lease); every
    recipient must be delivered exactly once (the fake counts per openid; MongoDB has one record each).
@@ -59,6 +63,7 @@ from core.config import parse_settings  # noqa: E402
 from core.deps import Deps, build_deps, close_deps  # noqa: E402
 from core.embedded import EmbeddedServer, start_mongo  # noqa: E402
 from services.followers import roster  # noqa: E402
+from services.pushes.live import Tuning  # noqa: E402
 from tools import redis_lab  # noqa: E402
 
 PY = sys.executable
@@ -311,6 +316,7 @@ class PushRun:
     snapshot_s: float = 0.0
     roster_rebuild_s: float = 0.0
     roster_bytes: float = 0.0
+    settle_s: float = 0.0
     source: str = ""
     send_s: float = 0.0
     delivered: int = 0
@@ -327,12 +333,24 @@ class PushRun:
     error: str = ""
 
 
+async def settled(deps: Deps, pids: list[int], quiet: float = 0.25, within: float = 600.0) -> float:
+    """Wait until the instances' start-up work is done: the follower org cache is rebuilt and these
+    processes together use less than `quiet` of a core over a second. Returns the seconds waited."""
+    started = time.monotonic()
+    procs = [psutil.Process(p) for p in pids]
+    while time.monotonic() - started < within:
+        before = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+        await asyncio.sleep(1.0)
+        used = sum(p.cpu_times().user + p.cpu_times().system for p in procs) - before
+        if used < quiet and await deps.redis.exists("msg:fo:v2:built"):
+            break
+    return time.monotonic() - started
+
+
 async def _used_memory(deps: Deps) -> int:
-    """Bytes Redis uses (summed over a cluster's nodes)."""
+    """Bytes a standalone Redis uses (0 on a cluster, whose client asks one node only)."""
     info = await deps.redis.info("memory")
-    if "used_memory" in info:
-        return int(info["used_memory"])
-    return sum(int(v["used_memory"]) for v in info.values() if isinstance(v, dict) and "used_memory" in v)
+    return int(info.get("used_memory", 0)) if not getattr(deps.redis, "nodes_manager", None) else 0
 
 
 async def _run_doc(deps: Deps, push_id: str) -> dict[str, Any] | None:
@@ -364,8 +382,13 @@ async def push_once(
     instances: list[Instance] = []
     try:
         wait_http(f"{fake}/_fake/state", 120)
-        await deps.redis.hset("push:settings", mapping={"lease_seconds": ns.lease})
+        tuning: dict[str, float] = {"lease_seconds": ns.lease}
+        if not ns.send_during_cut:  # the cut alone: sends wait (1/s) until every chunk is written
+            tuning["rate_template"] = 1
+        await deps.redis.hset("push:settings", mapping=tuning)
         instances = start_instances(n_instances, redis, mongo.url, deps.settings.mongo.db, fake, data)
+        # Start-up work (the follower org cache rebuilt after the flush, first jobs) is not the snapshot's.
+        out.settle_s = await settled(deps, [i.proc.pid for i in instances] + [mongo.process.pid])
         push_id = await create_push(deps)
         started = time.time()
         snap_done = first_done = 0.0
@@ -385,6 +408,7 @@ async def push_once(
                 snap_done = time.time()
                 out.snapshot_s = snap_done - run["created_at"].timestamp()
                 out.source = str(run["snap"].get("source", ""))
+                await deps.redis.hset("push:settings", "rate_template", Tuning().rate_template)
                 if not full:
                     break
             done = await db.push_deliveries.estimated_document_count()
@@ -392,10 +416,10 @@ async def push_once(
                 first_done = time.time()
             if killed is None and done >= 0.4 * ns.recipients:
                 killed = next(i for i in instances)
-                kill_time = time.time()
                 leased = db.push_chunks.find({"state": "leased", "run": run["_id"]}, {"owner": 1})
                 leased_at_kill = {d["_id"]: d["owner"] async for d in leased}
                 killed.kill()
+                kill_time = time.time()  # after the query, which can take a while on a busy database
                 out.killed_at = done
             if killed is not None and leased_at_kill and (not dead_owner or len(moved) < out.takeover_chunks):
                 # A chunk whose holder changes after the kill was the dead instance's (the others finish theirs).
@@ -412,7 +436,8 @@ async def push_once(
                 raise RuntimeError("an instance exited; see its log under " + str(data))
             if time.time() - started > ns.push_timeout:
                 raise RuntimeError(f"push not done after {ns.push_timeout} s")
-        out.send_s = time.time() - (first_done or started)
+        sending_from = snap_done if snap_done and not ns.send_during_cut else first_done or started
+        out.send_s = time.time() - sending_from
         if moved:
             out.takeover_s = max(moved.values()) - kill_time
         for inst in instances:
@@ -490,8 +515,10 @@ def report(ns: argparse.Namespace, rounds: list[dict[str, Any]], push: Any) -> i
         rows = [
             ("roster rebuilt from MongoDB (s)", f"{one.roster_rebuild_s:.1f} / {three.roster_rebuild_s:.1f}",
              "standalone / cluster"),
-            ("roster in Redis per follower (bytes)", f"{one.roster_bytes:.0f} / {three.roster_bytes:.0f}",
-             "path: province, city"),
+            ("roster in Redis per follower (bytes)", f"{one.roster_bytes:.0f}",
+             "standalone; path province, city"),
+            ("instances settled after start-up (s)", f"{one.settle_s:.0f} / {three.settle_s:.0f}",
+             "before the push is created"),
             ("snapshot, 1 instance (s)", one.error or f"{one.snapshot_s:.1f} (cut from {one.source})", ""),
             ("snapshot, 3 instances (s)", three.error or f"{three.snapshot_s:.1f} (cut from {three.source})", ""),
         ]  # fmt: skip
@@ -613,6 +640,11 @@ def main() -> None:
     parser.add_argument("--push-redis", choices=["cluster", "standalone"], default="cluster",
                         help="Redis of the three-instance push (one instance always uses standalone)")  # fmt: skip
     parser.add_argument("--push-timeout", type=float, default=3600.0)
+    parser.add_argument(
+        "--send-during-cut",
+        action="store_true",
+        help="send while the audience is cut (default: sends wait until the snapshot is complete)",
+    )
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-push", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the data directory (service logs)")

@@ -22,6 +22,7 @@ from services.pushes import deliveries_store as deliveries
 from services.pushes import runs_store as runs
 from services.pushes import store as push_store
 from services.pushes.live import COUNTS, current_key, get_state
+from storage import invalidation
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,15 @@ def next_quota_reset(now: datetime) -> datetime:
     return resume
 
 
+RUNS_SPACE = "push_runs"
+
+
+async def runs_changed(deps: Deps, run_id: str) -> None:
+    """A run started or its audience was planned: every instance's fan-out looks at once (instead of
+    at its next poll), so a new run's ranges are cut everywhere from the start."""
+    await invalidation.hub(deps).changed(RUNS_SPACE, run_id)
+
+
 async def start_run(
     deps: Deps, push: dict[str, Any], occurrence: datetime, *, now: datetime | None = None
 ) -> tuple[str, bool]:
@@ -78,6 +88,7 @@ async def start_run(
         return run_id, False
     if status == "running":
         await _adopt(deps, push, doc, first=True)
+        await runs_changed(deps, run_id)
     log.info("push %s: run %s %s", push["_id"], run_id, status)
     return run_id, True
 

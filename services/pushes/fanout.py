@@ -38,6 +38,7 @@ from services.pushes import runs_store as runs
 from services.pushes import store as push_store
 from services.pushes.chunk import ChunkJob
 from services.pushes.live import PushState, Tuning, get_state, load_tuning
+from storage import invalidation
 
 log = logging.getLogger(__name__)
 TUNING_RELOAD_SECONDS = 10.0
@@ -93,6 +94,7 @@ class Fanout:
 
     # --- life ---------------------------------------------------------------------------------------
     def start(self) -> None:
+        invalidation.hub(self.deps).register(push_control.RUNS_SPACE, self)
         spawn = self.deps.spawn
         self._tasks = [spawn(self._worker(n), f"push-worker-{n}") for n in range(self.tuning.workers)]
         self._tasks += [spawn(self._snapshotter(), f"push-snapshotter-{n}") for n in range(self.tuning.snap_cutters)]
@@ -108,6 +110,13 @@ class Fanout:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+    # storage.invalidation.Listener: a run started or was planned somewhere: look again at once.
+    def forget(self, item_id: str) -> None:
+        self._active_at = 0.0
+
+    def forget_all(self) -> None:
+        self._active_at = 0.0
 
     @property
     def stopping(self) -> bool:

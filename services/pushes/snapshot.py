@@ -59,6 +59,7 @@ async def plan(fan: FanoutContext, run: dict[str, Any]) -> bool:
         return False
     if int(snap.get("seq", 0)) > 0:
         await runs.continue_range(db, run_id, k=int(snap["seq"]), resume=snap.get("resume"), total=int(snap["total"]))
+    await push_control.runs_changed(deps, run_id)
     log.info("push run %s: audience planned in %s ranges (%s)", run_id, len(ranges), source)
     return True
 

@@ -77,6 +77,11 @@ async def ready(redis: aioredis.Redis) -> bool:
     return await roster_live.built(redis)
 
 
+async def generation(redis: aioredis.Redis) -> str | None:
+    """The rebuild the complete roster comes from; None while it is not complete."""
+    return await roster_live.generation(redis)
+
+
 async def sizes(redis: aioredis.Redis, sets: Sequence[str]) -> list[int]:
     return await roster_live.sizes(redis, sets)
 

@@ -15,8 +15,8 @@ Partitioned like the rest of the follower state, by openid (`{msg.N}` = services
   MongoDB is written and unmarked when the roster has it, so a process that dies in between leaves
   the mark, and the heal turn (services.followers.following.heal_roster) re-reads MongoDB for it;
 - `msg:ro:{msg.N}:building` present while a rebuild fills the partition;
-- `msg:ro:built` the roster is complete (a rebuild from MongoDB finished since Redis last lost it).
-  Until it is, audiences are cut from MongoDB.
+- `msg:ro:built` the roster is complete (a rebuild from MongoDB finished since Redis last lost it);
+  its value names the rebuild (its generation). Until it exists, audiences are cut from MongoDB.
 
 The scripts touch the org sets named by the paths they read (`who`); those keys are not in KEYS, but
 they carry the partition's tag, so they live in the script's slot.
@@ -168,6 +168,13 @@ async def built(redis: aioredis.Redis) -> bool:
     return bool(await redis.exists(BUILT))
 
 
+async def generation(redis: aioredis.Redis) -> str | None:
+    """Which rebuild the roster comes from (None: not complete). A reader that sees the same value
+    before and after reading knows the roster was complete throughout."""
+    value = await redis.get(BUILT)
+    return _text(value) if value is not None else None
+
+
 async def claim_rebuild(redis: aioredis.Redis, seconds: int) -> bool:
     return bool(await redis.set(BUILD_LOCK, "1", nx=True, ex=seconds))
 
@@ -187,7 +194,7 @@ async def finish_rebuild(redis: aioredis.Redis, done: bool) -> None:
     if done:
         for tag in all_shard_tags(SPACE):
             await redis.delete(f"msg:ro:{tag}:building")
-        await redis.set(BUILT, "1")
+        await redis.set(BUILT, str(time.time_ns()))
     await redis.delete(BUILD_LOCK)
 
 

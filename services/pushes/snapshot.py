@@ -80,12 +80,23 @@ async def cut_range(fan: FanoutContext, run: dict[str, Any], rng: dict[str, Any]
     size = fan.tuning.mass_chunk_size if run["channel"] == "mass" else fan.tuning.chunk_size
     custom = run["channel"] == "custom"
     sets = audiences.roster_sets(push, run["channel"])
-    if rng.get("source") == audiences.ROSTER and sets is not None:
+    from_roster = rng.get("source") == audiences.ROSTER and sets is not None
+    if from_roster and sets is not None:
         stream = audiences.roster_batches(deps.redis, sets, resume, rng.get("hi"), size)
     else:
         stream = audiences.batches(db, push, resume, size, upto=rng.get("hi"), with_interaction=custom)
+    # A roster lost (and perhaps rebuilt) while it was read may have given a short batch or an early
+    # end: each batch and the end count only if the roster's generation did not move meanwhile;
+    # otherwise the range is left at its last good chunk until the roster is complete again.
+    gen = await roster.generation(deps.redis) if from_roster else None
+    if from_roster and gen is None:
+        await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH)
+        return
     async for batch in stream:
         if fan.stopping or await fan.state.status(run_id) in STOPPED:
+            await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH)
+            return
+        if from_roster and await roster.generation(deps.redis) != gen:
             await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH)
             return
         seq = runs.range_seq(r, k)
@@ -96,6 +107,9 @@ async def cut_range(fan: FanoutContext, run: dict[str, Any], rng: dict[str, Any]
             log.warning("push run %s: range %s lease lost at chunk %s", run_id, r, k)
             return
         await fan.state.chunks_written(run_id, [seq], len(batch.openids))
+    if from_roster and await roster.generation(deps.redis) != gen:
+        await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH)
+        return
     if not await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH,
                                        done=True):  # fmt: skip
         return

@@ -186,7 +186,7 @@ async def update(deps: Deps, scope: Scope, push_id: str, data: dict[str, Any]) -
 async def estimate(deps: Deps, scope: Scope, push_id: str) -> dict[str, Any]:
     """How many people the push would reach now, and the sentence the editor confirms."""
     doc = await _raw(deps, scope, push_id)
-    count = await audiences.estimate(deps.db, doc["audience"], doc["org"])
+    count = await audiences.estimate(deps.db, deps.redis, doc["audience"], doc["org"])
     channel = push_rules.CHANNELS[doc["channel"]]
     text = f"将向 {count:,} 人发送{channel}" if count else "发送对象中目前没有可接收消息的人，不能发送"
     advice = push_rules.quota_advice(doc["channel"], count, deps.settings.pushes.template_daily_quota)

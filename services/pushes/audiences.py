@@ -338,9 +338,14 @@ async def _members(db: Db, flt: dict[str, Any], org: str, after: Any, size: int)
         yield batch
 
 
-async def estimate(db: Db, audience: dict[str, Any], org: str) -> int:
-    """How many people the audience reaches now: what the editor confirms before a push is sent."""
+async def estimate(db: Db, redis: aioredis.Redis, audience: dict[str, Any], org: str) -> int:
+    """How many people the audience reaches now: what the editor confirms before a push is sent.
+    One org's followers are counted in the roster when it is complete (a count per partition, where
+    MongoDB counts index keys: seconds for a province)."""
     kind = audience.get("kind")
+    sets = roster.set_names([org]) if kind == "all" else roster.set_names(audience.get("orgs") or [])
+    if kind in ("all", "orgs") and len(sets) == 1 and await roster.ready(redis):
+        return sum(await roster.sizes(redis, sets))
     if kind in ("all", "tags", "orgs"):
         return await q.count_followers(db, follower_query(audience, org))
     if kind == "members":

@@ -158,7 +158,7 @@ async def submit(deps: Deps, push_id: str, *, editor_org: str, editor: str) -> d
     await _clean(deps, doc, editor_org, owner)  # times move on and uploads vanish: check again
     kind = doc["schedule"]["kind"]
     # An immediate send to nobody is a mistake; a scheduled one may find its audience by then.
-    if kind == "now" and await audiences.estimate(deps.db, doc["audience"], doc["org"]) == 0:
+    if kind == "now" and await audiences.estimate(deps.db, deps.redis, doc["audience"], doc["org"]) == 0:
         raise BadInput("发送对象中目前没有可接收消息的人，请更换发送对象后再提交", code="empty_audience")
     if kind == "now":
         now = clock.now()  # the occurrence: a repair after a crash starts the very same run

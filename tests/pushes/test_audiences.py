@@ -10,6 +10,7 @@ from core import clock
 from core.deps import Deps
 from core.errors import BadInput, NotFound
 from services.followers import roster, roster_live
+from services.pushes import audiences
 from services.pushes import compose as pushes
 from services.pushes import trial_and_uploads as push_tools
 from services.pushes.fanout import Fanout
@@ -61,6 +62,10 @@ async def _sent_to(deps: Deps, data: dict, org: str, source: str = "db") -> set[
 
 async def test_all_is_bounded_by_the_editors_org(deps: Deps, fake_wechat, fan: Fanout, source: str) -> None:
     people = await _world(deps, fake_wechat)
+    # what the editor confirms before sending, counted in the roster or in MongoDB: the same
+    assert await audiences.estimate(deps.db, deps.redis, {"kind": "all"}, JINAN) == 10
+    assert await audiences.estimate(deps.db, deps.redis, {"kind": "all"}, PROVINCE) == 20
+    assert await audiences.estimate(deps.db, deps.redis, {"kind": "orgs", "orgs": [LIXIA]}, JINAN) == 4
     assert await _sent_to(deps, TEMPLATE, JINAN, source) == set(people["jinan"] + people["lixia"])
     everyone = set().union(*people.values())
     assert await _sent_to(deps, TEMPLATE, PROVINCE, source) == everyone  # never the one who left

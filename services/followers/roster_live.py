@@ -7,7 +7,8 @@ thousand recipients, spread over the cluster's masters) instead of walking Mongo
 Partitioned like the rest of the follower state, by openid (`{msg.N}` = services.followers.live
 .follower_tag), so one follower's change is one script in one slot:
 - `msg:ro:{msg.N}:o:<org>` sorted set (score 0, lexicographic): subscribed followers whose org path
-  contains `<org>`; `<org>` = `*` holds every subscribed follower, bound or not;
+  contains `<org>`; `<org>` = `*` holds every subscribed follower, bound or not (the province's
+  audience: the province itself has no set of its own);
 - `msg:ro:{msg.N}:who` hash openid -> org path (comma-joined, "" unbound): what the script removes
   when the follower moves or leaves; `-` marks one who left while the roster was being rebuilt;
 - `msg:ro:{msg.N}:orgs` set of the orgs that have a sorted set here (what a rebuild clears);
@@ -32,6 +33,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from services.followers.live import SPACE, follower_tag
+from services.orgs.store import PROVINCE_CODE
 from storage.keys import all_shard_tags
 
 ALL = "*"
@@ -113,7 +115,8 @@ def org_key(partition: int, org: str) -> str:
 
 
 def _encode(path: Sequence[str] | None) -> str:
-    return LEFT if path is None else ",".join(path)
+    """The path as the roster keeps it: without the province, whose followers are `*` (everyone)."""
+    return LEFT if path is None else ",".join(o for o in path if o != PROVINCE_CODE)
 
 
 async def _apply(redis: aioredis.Redis, mode: str, changes: Iterable[tuple[str, Sequence[str] | None, str]]) -> int:

@@ -145,7 +145,7 @@ def start_instances(n: int, redis: Redis, mongo_url: str, db: str, fake: str, da
         out.append(Instance(port, proc))
     try:
         for inst in out:
-            wait_http(f"{inst.base}/healthz", 120)
+            wait_http(f"{inst.base}/healthz", 600)  # a million followers: a long start-up
     except RuntimeError:
         for inst in out:
             inst.stop()

@@ -111,7 +111,9 @@ def start_fake(port: int, followers: int) -> subprocess.Popen[bytes]:
 
 
 async def seed(deps: Deps, n: int) -> float:
-    """N followers like the message path writes them, in the service's indexes."""
+    """N followers like the message path writes them (unionids already looked up: a fresh service's
+    back-fill of a million would keep the embedded database busy for a long time), in the service's
+    indexes and in the followers' roster."""
     from seed import seed_all
     from services.followers import roster_live
     from services.indexes import ensure_indexes
@@ -124,7 +126,8 @@ async def seed(deps: Deps, n: int) -> float:
     for first in range(0, n, batch):
         docs = [
             {"_id": f"o_fake_{i:07d}", "subscribed": True, "subscribed_at": at, "scene": "ADD_SCENE_SEARCH",
-             "org": JINAN, "org_path": [PROVINCE, JINAN], "tags": [], "last_interaction_at": at}
+             "org": JINAN, "org_path": [PROVINCE, JINAN], "tags": [], "last_interaction_at": at,
+             "unionid": f"u_fake_{i:07d}"}
             for i in range(first, min(n, first + batch))
         ]  # fmt: skip
         await deps.db.followers.insert_many(docs, ordered=False)

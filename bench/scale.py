@@ -333,10 +333,11 @@ class PushRun:
     error: str = ""
 
 
-async def settled(deps: Deps, pids: list[int], quiet: float = 0.25, within: float = 120.0) -> float:
+async def settled(deps: Deps, pids: list[int], quiet: float = 0.25, within: float = 600.0) -> float:
     """Wait until the instances' start-up work is done: the follower org cache is rebuilt and these
     processes together use less than `quiet` of a core over a second, or `within` seconds passed (with
-    many followers the unionid back-fill keeps the database busy for a long time). Returns the wait."""
+    many followers the unionid back-fill keeps the embedded database busy for minutes: each step sorts
+    every follower left). Returns the wait."""
     started = time.monotonic()
     procs = [psutil.Process(p) for p in pids]
     while time.monotonic() - started < within:

@@ -553,7 +553,7 @@ def report(ns: argparse.Namespace, rounds: list[dict[str, Any]], push: Any) -> i
                 ("peak RSS per instance (MB)", " / ".join(f"{m:.0f}" for m in three.peak_rss_mb), "< 300"),
                 ("exactly once", "yes" if exact else "NO", "yes"),
             ]
-        else:
+        elif three.error or one.error:
             ok = False
         for name, value, target in rows:
             print(f"{name:<40}{value:>34}   {target}")

@@ -23,6 +23,7 @@ from redis.exceptions import (
     ReadOnlyError,
     RedisClusterException,
     RedisError,
+    ResponseError,
     SlotNotCoveredError,
     TryAgainError,
 )
@@ -55,8 +56,18 @@ def _mongo_transient(exc: BaseException | None) -> bool:
     return exc.code in _MONGO_STATE_CHANGE_CODES or any(exc.has_error_label(x) for x in _MONGO_TRANSIENT_LABELS)
 
 
+# The same states as error replies by their first word: redis-py raises the classes above for them, the
+# pipelined connection (core/redis_pipe.py) one RedisReplyError for every error reply. A restarted Redis
+# answers LOADING until its AOF is read back.
+_REDIS_TRANSIENT_REPLIES = frozenset({"LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY"})
+
+
+def _redis_transient_reply(exc: BaseException | None) -> bool:
+    return isinstance(exc, ResponseError) and str(exc).split(" ", 1)[0] in _REDIS_TRANSIENT_REPLIES
+
+
 def is_unavailable(exc: BaseException | None) -> bool:
-    return isinstance(exc, UNAVAILABLE) or _mongo_transient(exc)
+    return isinstance(exc, UNAVAILABLE) or _mongo_transient(exc) or _redis_transient_reply(exc)
 
 
 def is_storage_fault(exc: BaseException | None) -> bool:

@@ -63,7 +63,7 @@ BACKGROUND: list[Every | Started] = [
     Every("consultation: SLA escalation, closing, delivery recovery", consultation_jobs.run_once, 60.0),
     Every("library: expired holds, overdue reminders", library_jobs.run_once, 60.0),
     Every("pushes: delivery records and chunks past retention deleted", push_retention.purge_once, 3600.0),
-    Every("followers: the roster rebuilt when Redis lost it, crashes healed", follower_roster.roster_turn, 5.0),
+    Every("followers: roster upkeep (rebuilt after a loss, crashes healed)", follower_roster.roster_turn, 5.0),
     Every("pushes: the followers' key space for cutting audiences (hourly)", push_keyspace.refresh_once, 300.0),
 ]
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
+import redis
 
 import scheduler
 from core.db import connect_pipe
 from core.deps import Deps
+from core.outage import is_unavailable
 from core.redis_pipe import RedisReplyError
 from tests.conftest import AES_KEY, OA_APP_ID, REDIS_MODE, TOKEN
 from tests.wechat_bot.conftest import ACCOUNT
 from tools.fake_wechat import WeChatSimulator
+from tools.redis_lab import redis_server_path
 
 
 async def _every_node(deps: Deps, *args: str) -> None:
@@ -37,6 +42,47 @@ async def test_pipelines_and_reports_errors_per_command(redis_url: str) -> None:
         assert await pipe.execute("GET", "t:pipe") == "502"
     finally:
         await pipe.close()
+
+
+async def test_a_redis_still_loading_its_data_is_an_outage_not_a_bug(tmp_path: Path) -> None:
+    """A restarted Redis answers LOADING until its data is read back: handlers answer 503 "try again"
+    and log one quiet line, as for any outage, not a traceback (core/outage.py)."""
+    sock = tmp_path / "r.sock"
+    base = [redis_server_path(), "--port", "0", "--unixsocket", str(sock), "--dir", str(tmp_path), "--save", ""]
+
+    def run(*extra: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([*base, *extra], stdout=subprocess.DEVNULL)
+        for _ in range(100):
+            if sock.exists():
+                return proc
+            time.sleep(0.05)
+        raise AssertionError("redis-server did not open its socket")
+
+    first = run()
+    with redis.Redis(unix_socket_path=str(sock)) as client:
+        client.eval("for i = 1, 3000 do redis.call('SET', 'k' .. i, i) end", 0)
+        client.save()
+    first.terminate()
+    first.wait()
+    # 3,000 keys read back at 1 ms each, answering clients between them: about 3 s of LOADING.
+    loading = run("--key-load-delay", "1000", "--loading-process-events-interval-bytes", "1024")
+    pipe = connect_pipe(f"unix://{sock}")
+    try:
+        with pytest.raises(RedisReplyError) as err:
+            await pipe.execute("GET", "k1")
+        assert str(err.value).startswith("LOADING") and is_unavailable(err.value)
+        deadline = time.monotonic() + 20
+        while True:  # the same connection works once the data is back
+            try:
+                assert await pipe.execute("GET", "k3000") == "3000"
+                break
+            except RedisReplyError as exc:
+                assert is_unavailable(exc) and time.monotonic() < deadline, exc
+                await asyncio.sleep(0.2)
+    finally:
+        await pipe.close()
+        loading.kill()
+        loading.wait()
 
 
 async def test_reconnects_after_the_connection_is_killed(redis_url: str, deps: Deps) -> None:

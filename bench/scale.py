@@ -330,7 +330,13 @@ class PushRun:
     takeover_chunks: int = 0
     peak_rss_mb: list[float] = field(default_factory=list)
     service_cpu: float = 0.0
+    cut_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds during the snapshot, per party
     error: str = ""
+
+    @property
+    def cut_cores(self) -> float:
+        """Cores kept busy during the snapshot by the instances, MongoDB and Redis together."""
+        return sum(self.cut_cpu.values()) / self.snapshot_s if self.snapshot_s else 0.0
 
 
 async def settled(deps: Deps, pids: list[int], quiet: float = 0.25, within: float = 600.0) -> float:
@@ -391,6 +397,8 @@ async def push_once(
         instances = start_instances(n_instances, redis, mongo.url, deps.settings.mongo.db, fake, data)
         # Start-up work (the follower org cache rebuilt after the flush, first jobs) is not the snapshot's.
         out.settle_s = await settled(deps, [i.proc.pid for i in instances] + [mongo.process.pid])
+        parties = {"instances": [i.proc.pid for i in instances], "mongo": [mongo.process.pid], "redis": redis.pids}
+        cpu_from = {name: cpu_seconds(pids) for name, pids in parties.items()}
         push_id = await create_push(deps)
         started = time.time()
         snap_done = first_done = 0.0
@@ -408,6 +416,7 @@ async def push_once(
                 continue
             if not snap_done and (run.get("snap") or {}).get("done"):
                 snap_done = time.time()
+                out.cut_cpu = {name: cpu_seconds(pids) - cpu_from[name] for name, pids in parties.items()}
                 out.snapshot_s = snap_done - run["created_at"].timestamp()
                 out.source = str(run["snap"].get("source", ""))
                 await deps.redis.hset("push:settings", "rate_template", Tuning().rate_template)
@@ -524,8 +533,17 @@ def report(ns: argparse.Namespace, rounds: list[dict[str, Any]], push: Any) -> i
             ("snapshot, 1 instance (s)", one.error or f"{one.snapshot_s:.1f} (cut from {one.source})", ""),
             ("snapshot, 3 instances (s)", three.error or f"{three.snapshot_s:.1f} (cut from {three.source})", ""),
         ]  # fmt: skip
+        for label, r in (("1 instance", one), ("3 instances", three)):
+            if r.cut_cpu:
+                parts = " + ".join(f"{r.cut_cpu[k]:.1f}" for k in ("instances", "mongo", "redis"))
+                rows.append((f"  CPU s in the cut, {label}", f"{parts} = {r.cut_cores:.2f} cores",
+                             "instances + MongoDB + Redis"))  # fmt: skip
         if one.snapshot_s and three.snapshot_s:
             rows.append(("snapshot speed-up", f"{one.snapshot_s / three.snapshot_s:.2f}×", ">= 2.5×"))
+            if one.cut_cores:
+                ceiling = min(3.0, (os.cpu_count() or 1) / one.cut_cores)
+                rows.append(("  ceiling on this machine's cores", f"{ceiling:.2f}×",
+                             "cores / cores one instance's cut keeps busy"))  # fmt: skip
         if not three.error and not ns.cut_only:
             takeover = f"{three.takeover_s:.1f}" if three.takeover_s is not None else "no chunk held"
             exact = three.records == three.records_sent == three.fake_total == three.fake_distinct == n

@@ -96,6 +96,7 @@ class Tuning:
     orphan_scan_seconds: float = 1.0  # how often a process looks for chunks whose holder stopped renewing
     snap_ranges: int = 32  # key ranges an audience is cut in (by every instance's free snapshotter)
     snap_cutters: int = 1  # ranges one process cuts at once
+    snap_group: int = 8  # chunks a cutter writes per database round trip (one insert, one checkpoint)
     supervise_seconds: float = 5.0
     retry_rounds: int = 2  # extra passes for transient failures after the client's own retries
     retry_delay: float = 2.0

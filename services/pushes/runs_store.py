@@ -36,13 +36,14 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from core.clock import from_timestamp
 from storage.batching import durable
 
 Db = AsyncDatabase[dict[str, Any]]
 EPOCH = from_timestamp(0)
+DUPLICATE_KEY = 11000
 COUNT_FIELDS = ("sent", "failed", "skipped", "unknown")
 
 
@@ -248,12 +249,16 @@ def new_chunk(
     }  # fmt: skip
 
 
-async def insert_chunk(db: Db, doc: dict[str, Any]) -> bool:
+async def insert_chunks(db: Db, docs: list[dict[str, Any]]) -> int:
+    """Insert chunks in order; one already there (written by a cutter whose lease this one took over)
+    is left as it is. Returns how many were inserted."""
     try:
-        await db.push_chunks.insert_one(doc)
-    except DuplicateKeyError:
-        return False
-    return True
+        result = await db.push_chunks.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise
+        return int(exc.details.get("nInserted", 0))
+    return len(result.inserted_ids)
 
 
 async def get_chunk(db: Db, run_id: str, seq: int) -> dict[str, Any] | None:

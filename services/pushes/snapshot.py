@@ -7,9 +7,10 @@ Two steps, each under a lease in MongoDB so a dead instance's share is taken ove
   roster is being rebuilt (audiences.plan_ranges). The source is kept with each range;
 - `cut_range` (any instance with a free snapshotter, one range each): the range is read as a
   stream in key order and frozen into chunk documents of `chunk_size` openids (10,000 for mass
-  sends: one mass/send call each), queued for the workers as they are written. After each chunk
-  the range's checkpoint (`k`, `resume`) moves on; a crash between inserting a chunk and
-  checkpointing it is healed by probing for the range's next chunk before continuing, so the
+  sends: one mass/send call each), queued for the workers as they are written. Chunks are written
+  `snap_group` at a time (one insert, one checkpoint: the database's cost is mostly per operation);
+  after each group the range's checkpoint (`k`, `resume`) moves on. A crash between inserting chunks
+  and checkpointing them is healed by probing for the range's next chunks before continuing, so the
   stream resumes exactly after the last chunk written. The range cut last marks the snapshot done.
 
 Workers on every instance send the first chunks while later ones are still being cut.
@@ -18,6 +19,7 @@ Workers on every instance send the first chunks while later ones are still being
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from core import clock
@@ -92,21 +94,25 @@ async def cut_range(fan: FanoutContext, run: dict[str, Any], rng: dict[str, Any]
     if from_roster and gen is None:
         await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH)
         return
-    async for batch in stream:
+    async for group in _grouped(stream, max(1, fan.tuning.snap_group)):
         if fan.stopping or await fan.state.status(run_id) in STOPPED:
             await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH)
             return
         if from_roster and await roster.generation(deps.redis) != gen:
             await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH)
             return
-        seq = runs.range_seq(r, k)
-        extra = {"lia": batch.lia} if custom else {}
-        await runs.insert_chunk(db, runs.new_chunk(run_id, seq, batch.openids, batch.skips, batch.resume, **extra))
-        k, resume, total = k + 1, batch.resume, total + len(batch.openids)
+        seqs = [runs.range_seq(r, k + i) for i in range(len(group))]
+        docs = [
+            runs.new_chunk(run_id, seq, b.openids, b.skips, b.resume, **({"lia": b.lia} if custom else {}))
+            for seq, b in zip(seqs, group, strict=True)
+        ]
+        await runs.insert_chunks(db, docs)
+        recipients = sum(len(b.openids) for b in group)
+        k, resume, total = k + len(group), group[-1].resume, total + recipients
         if not await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=fan.lease_until()):
             log.warning("push run %s: range %s lease lost at chunk %s", run_id, r, k)
             return
-        await fan.state.chunks_written(run_id, [seq], len(batch.openids))
+        await fan.state.chunks_written(run_id, seqs, recipients)
     if from_roster and await roster.generation(deps.redis) != gen:
         await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH)
         return
@@ -120,6 +126,18 @@ async def cut_range(fan: FanoutContext, run: dict[str, Any], rng: dict[str, Any]
         log.info("push run %s: audience of %s in %s chunks", run_id, snap["total"], snap["seq"])
         if int(snap["seq"]) == 0:
             await push_control.maybe_finish(deps, run_id)
+
+
+async def _grouped(stream: AsyncIterator[audiences.Batch], n: int) -> AsyncIterator[list[audiences.Batch]]:
+    """The stream's batches `n` at a time (the last group may be shorter)."""
+    group: list[audiences.Batch] = []
+    async for batch in stream:
+        group.append(batch)
+        if len(group) >= n:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 async def _draft(fan: FanoutContext, run: dict[str, Any], push: dict[str, Any]) -> bool:

@@ -30,7 +30,6 @@ outcome recorded, so nothing below `wm` is in doubt.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +37,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from core.clock import from_timestamp
+from core.clock import from_timestamp, now
 from storage.batching import durable
 
 Db = AsyncDatabase[dict[str, Any]]
@@ -139,12 +138,14 @@ async def plan_snapshot(db: Db, run_id: str, owner: str, ranges: list[tuple[Any,
          "done": False, "owner": None, "lease_until": EPOCH, "source": source}
         for r, (lo, hi) in enumerate(run["snap"]["plan"])
     ]  # fmt: skip
-    for doc in docs:
-        with contextlib.suppress(DuplicateKeyError):
-            await durable(db.push_ranges).insert_one(doc)
+    try:  # a planner that died half way wrote some of them already
+        await durable(db.push_ranges).insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise
     result = await db.push_runs.update_one(
         {"_id": run_id, "snap.owner": owner, "snap.planned": None},
-        {"$set": {"snap.planned": len(docs), "snap.lease_until": EPOCH}},
+        {"$set": {"snap.planned": len(docs), "snap.planned_at": now(), "snap.lease_until": EPOCH}},
     )
     return result.matched_count == 1
 
@@ -204,7 +205,8 @@ async def finish_snapshot(db: Db, run_id: str) -> dict[str, Any] | None:
     if not ranges or any(not r["done"] for r in ranges):
         return None
     seq, total = sum(int(r["k"]) for r in ranges), sum(int(r["total"]) for r in ranges)
-    changes = {"snap.done": True, "snap.seq": seq, "snap.total": total, "snap.lease_until": EPOCH}
+    changes = {"snap.done": True, "snap.seq": seq, "snap.total": total, "snap.lease_until": EPOCH,
+               "snap.done_at": now()}  # fmt: skip
     return await db.push_runs.find_one_and_update(
         {"_id": run_id, "snap.done": False}, {"$set": changes, "$inc": {"rev": 1}}, return_document=ReturnDocument.AFTER
     )

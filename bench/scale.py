@@ -332,12 +332,13 @@ class PushRun:
     peak_rss_mb: list[float] = field(default_factory=list)
     service_cpu: float = 0.0
     cut_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds during the snapshot, per party
+    cut_window_s: float = 0.0  # the wall time those CPU seconds were counted over
     error: str = ""
 
     @property
     def cut_cores(self) -> float:
-        """Cores kept busy during the snapshot by the instances, MongoDB and Redis together."""
-        return sum(self.cut_cpu.values()) / self.snapshot_s if self.snapshot_s else 0.0
+        """Cores kept busy while the snapshot was cut by the instances, MongoDB and Redis together."""
+        return sum(self.cut_cpu.values()) / self.cut_window_s if self.cut_window_s else 0.0
 
 
 async def settled(deps: Deps, pids: list[int], quiet: float = 0.25, within: float = 600.0) -> float:
@@ -400,6 +401,7 @@ async def push_once(
         out.settle_s = await settled(deps, [i.proc.pid for i in instances] + [mongo.process.pid])
         parties = {"instances": [i.proc.pid for i in instances], "mongo": [mongo.process.pid], "redis": redis.pids}
         cpu_from = {name: cpu_seconds(pids) for name, pids in parties.items()}
+        cpu_from_at = time.time()
         push_id = await create_push(deps)
         started = time.time()
         snap_done = first_done = 0.0
@@ -418,6 +420,7 @@ async def push_once(
             if not snap_done and (run.get("snap") or {}).get("done"):
                 snap_done = time.time()
                 out.cut_cpu = {name: cpu_seconds(pids) - cpu_from[name] for name, pids in parties.items()}
+                out.cut_window_s = time.time() - cpu_from_at
                 snap = run["snap"]
                 created = run["created_at"].timestamp()
                 out.snapshot_s = (snap["done_at"].timestamp() if "done_at" in snap else snap_done) - created

@@ -20,6 +20,7 @@ restarted) continue from MongoDB once the leases lapse.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -89,6 +90,8 @@ class Fanout:
         self._tasks: list[asyncio.Task[Any]] = []
         self._active: list[dict[str, Any]] = []
         self._active_at = 0.0
+        # set (and replaced) when a run starts or is planned anywhere: idle loops look again at once
+        self._wake = asyncio.Event()
         self._pushes: dict[str, tuple[float, dict[str, Any]]] = {}
         self.chunks_done = 0
 
@@ -113,10 +116,18 @@ class Fanout:
 
     # storage.invalidation.Listener: a run started or was planned somewhere: look again at once.
     def forget(self, item_id: str) -> None:
-        self._active_at = 0.0
+        self.forget_all()
 
     def forget_all(self) -> None:
         self._active_at = 0.0
+        self._wake.set()
+        self._wake = asyncio.Event()
+
+    async def _idle(self, wake: asyncio.Event) -> None:
+        """Wait `idle_poll`, or less when a run starts or is planned on any instance. `wake` is the
+        event taken before looking for work, so news that came while looking is not missed."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), self.tuning.idle_poll)
 
     @property
     def stopping(self) -> bool:
@@ -152,13 +163,15 @@ class Fanout:
     # --- chunk workers ------------------------------------------------------------------------------
     async def _worker(self, n: int) -> None:
         while not self.stopping:
+            wake = self._wake
             try:
                 claimed = await self._claim()
             except Exception:  # noqa: BLE001 - MongoDB or Redis hiccup: wait and try again
                 log.exception("push worker %s: claim failed", n)
-                claimed = None
-            if claimed is None:
                 await asyncio.sleep(self.tuning.idle_poll)
+                continue
+            if claimed is None:
+                await self._idle(wake)
                 continue
             await self._work(*claimed)
 
@@ -264,13 +277,15 @@ class Fanout:
     # --- snapshot -----------------------------------------------------------------------------------
     async def _snapshotter(self) -> None:
         while not self.stopping:
-            took = False
+            wake = self._wake
             try:
                 took = await self.snapshot_once()
             except Exception:  # noqa: BLE001 - the lease lapses and someone resumes it
                 log.exception("push snapshot failed")
-            if not took:
                 await asyncio.sleep(self.tuning.idle_poll)
+                continue
+            if not took:
+                await self._idle(wake)
 
     async def snapshot_once(self) -> bool:
         """Plan one new run, or cut one range nobody is cutting; False when there was nothing to do."""

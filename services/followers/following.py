@@ -168,8 +168,8 @@ async def set_unionids(db: Db, unionids: dict[str, str]) -> int:
     return await store.set_unionids(db, unionids)
 
 
-async def missing_unionid(db: Db, after: str, limit: int) -> list[str]:
-    return await store.missing_unionid(db, after, limit)
+async def without_unionid(db: Db, openids: list[str]) -> list[str]:
+    return await store.without_unionid(db, openids) if openids else []
 
 
 async def openid_of_unionid(db: Db, unionid: str) -> str:

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 Db = AsyncDatabase[dict[str, Any]]
 PARTITIONS = roster_live.PARTITIONS
+EVERYONE = (roster_live.ALL,)  # the set of every subscribed follower
 ROSTER_LOCK_SECONDS = 120
 ROSTER_HEAL_AFTER = 60.0  # a change not settled after this long: its process died in between
 

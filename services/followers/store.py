@@ -177,10 +177,10 @@ async def set_unionids(db: Db, unionids: dict[str, str]) -> int:
     return int(result.modified_count)
 
 
-async def missing_unionid(db: Db, after: str, limit: int) -> list[str]:
-    """Live followers without a unionid, in openid order after `after` (the back-fill's cursor)."""
-    query = {"_id": {"$gt": after}, "subscribed": True, "unionid": {"$exists": False}}
-    return [d["_id"] async for d in db.followers.find(query, {"_id": 1}).sort("_id", 1).limit(limit)]
+async def without_unionid(db: Db, openids: list[str]) -> list[str]:
+    """Which of these live followers have no unionid yet (looked up by _id: no scan, no sort)."""
+    query = {"_id": {"$in": openids}, "subscribed": True, "unionid": {"$exists": False}}
+    return [d["_id"] async for d in db.followers.find(query, {"_id": 1})]
 
 
 async def by_unionid(db: Db, unionid: str) -> dict[str, Any] | None:

@@ -4,7 +4,10 @@ WeChat gives a follower's unionid only through `user/info` (the subscribe event 
 a follow queues the openid and a drainer looks the queue up 100 at a time with
 `user/info/batchget`, from any process, one drainer at a time (a lease); a batch leaves the queue
 only after its unionids are stored. Followers from before this existed are queued by a back-fill
-that walks `followers` in openid order, resuming from a cursor. Each unionid found links the
+that walks the followers' roster in Redis (services/followers/roster.py: every subscribed follower,
+by partition, in openid order) from a cursor, and asks MongoDB only which of each step's openids
+lack a unionid, by _id. (Walking `followers` itself in openid order with that filter made the
+embedded MongoDB-wire server sort every follower left at each step.) Each unionid found links the
 mini-program user with the same unionid (if any) and copies a bound member's org to the follower.
 """
 
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 
 from core.deps import Deps
 from core.wechat.errors import WeChatError
-from services.followers import following
+from services.followers import following, roster
 from services.members import binding, sessions
 from services.members.binding import BindRequest
 from services.members.sessions import CurrentUser, LoginResult
@@ -87,17 +90,37 @@ async def sync_follower_org(deps: Deps, follower_openid: str, org_code: str) -> 
 
 
 async def backfill_step(deps: Deps, step: int = BACKFILL_STEP) -> int:
-    """Queue the next followers without a unionid; returns how many (0 once everyone was visited,
-    or while the queue still holds a step's worth: new followers go first)."""
+    """Queue the next `step` followers' openids that lack a unionid; returns how many followers it
+    visited (0 once everyone was visited, while the queue still holds a step's worth: new followers
+    go first, or while the roster is being rebuilt)."""
     if await live.queued(deps.redis) >= step:
         return 0
-    after = await live.backfill_cursor(deps.redis)
-    if after is None:
+    cursor = await live.backfill_cursor(deps.redis)
+    if cursor is None or not await roster.ready(deps.redis):
         return 0
-    openids = await following.missing_unionid(deps.db, after, step)
-    await live.enqueue(deps.redis, openids)
-    await live.advance_backfill(deps.redis, openids[-1] if len(openids) == step else None)
-    return len(openids)
+    partition, after = _position(cursor)
+    visited: list[str] = []
+    while partition < roster.PARTITIONS and len(visited) < step:
+        want = step - len(visited)
+        page = await roster.page(deps.redis, partition, roster.EVERYONE, after, None, want)
+        visited += page
+        if len(page) < want:
+            partition, after = partition + 1, None
+        else:
+            after = page[-1]
+    await live.enqueue(deps.redis, await following.without_unionid(deps.db, visited))
+    await live.advance_backfill(deps.redis, f"{partition:02d}|{after or ''}" if partition < roster.PARTITIONS else None)
+    return len(visited)
+
+
+def _position(cursor: str) -> tuple[int, str | None]:
+    """(partition, last openid visited in it) from the cursor "PP|openid". Anything else (never
+    started, or a cursor of the walk over MongoDB's order) starts from the beginning: followers who
+    have their unionid already are visited, not queued."""
+    head, sep, openid = cursor.partition("|")
+    if not sep or len(head) != 2 or not head.isdigit():
+        return 0, None
+    return int(head), openid or None
 
 
 async def login(deps: Deps, code: str) -> LoginResult:

@@ -1,7 +1,8 @@
 """People's Redis side: followers waiting for their unionid, and the back-fill's cursor.
 
 `people:uq` set of follower openids to look up; `people:uq:lease` one drainer at a time;
-`people:backfill` the last openid the back-fill queued (it resumes after it); `people:backfill:done`
+`people:backfill` where the back-fill resumes ("PP|openid": the followers' roster partition and the last
+openid visited in it); `people:backfill:done`
 set once every follower was visited.
 """
 

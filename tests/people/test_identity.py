@@ -12,6 +12,7 @@ from core.deps import Deps
 from core.errors import BadInput
 from services.activities import venue
 from services.followers import live as follower_live
+from services.followers import roster
 from services.members import binding
 from services.members.roster import import_roster
 from services.menus import live as menu_live
@@ -118,6 +119,10 @@ async def test_backfill_queues_older_followers_once_and_survives_a_quota_pause(d
     fake_wechat.state.add_followers(openids, unionids={o: f"u_{o}" for o in openids})
     await deps.db.followers.insert_many([{"_id": o, "subscribed": True, "tags": []} for o in openids])
     await deps.db.followers.insert_one({"_id": "o_gone", "subscribed": False})  # a tombstone is never queued
+    await deps.db.followers.insert_one({"_id": "o_linked", "subscribed": True, "unionid": "u_linked"})
+    await deps.redis.set("people:backfill", "o_old0099")  # a cursor of the earlier walk over MongoDB: restarts
+    assert await linking.backfill_step(deps, step=100) == 0  # the roster is walked: wait until it is built
+    await roster.rebuild_roster(deps.db, deps.redis)  # as every instance does at start
     assert await linking.backfill_step(deps, step=100) == 100
     assert await linking.backfill_step(deps, step=100) == 0  # the queue still holds a step's worth
     fake_wechat.state.inject("cgi-bin/user/info/batchget", 45009)  # daily quota spent
@@ -129,4 +134,5 @@ async def test_backfill_queues_older_followers_once_and_survives_a_quota_pause(d
     await linking.drain(deps)
     missing = await deps.db.followers.count_documents({"subscribed": True, "unionid": {"$exists": False}})
     assert missing == 0
+    assert fake_wechat.state.count("cgi-bin/user/info/batchget", errcode=0) == 3  # 250 looked up, once each
     assert await linking.backfill_step(deps, step=100) == 0  # done: it never walks the collection again

@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from core.clock import from_timestamp
-from storage.batching import durable
+from storage.batching import durable, in_groups
 
 Db = AsyncDatabase[dict[str, Any]]
 TIME_FIELDS = ("created_at", "updated_at", "promoted_at", "cancelled_at", "checked_in_at")
@@ -185,11 +185,5 @@ async def stream_for_activity(
     cursor = db.signups.find({"activity_id": activity_id}, batch_size=batch).sort("seq", 1)
     if limit:
         cursor = cursor.limit(limit)
-    chunk: list[dict[str, Any]] = []
-    async for doc in cursor:
-        chunk.append(doc)
-        if len(chunk) >= batch:
-            yield chunk
-            chunk = []
-    if chunk:
+    async for chunk in in_groups(aiter(cursor), batch):
         yield chunk

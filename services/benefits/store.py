@@ -17,12 +17,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from storage.batching import durable
+from storage.batching import DUPLICATE_KEY, durable
 from storage.reads import for_reports
 
 Db = AsyncDatabase[dict[str, Any]]
 Doc = dict[str, Any]
-DUPLICATE_KEY = 11000
 
 
 def _coll(db: Db) -> AsyncCollection[Doc]:

@@ -17,16 +17,14 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from core.clock import from_timestamp
-from storage.batching import durable
+from storage.batching import durable, insert_new
 from storage.keys import all_shard_tags, entity_shard_tag
 
 Db = AsyncDatabase[dict[str, Any]]
 SPACE = "poll"
 OLD_STREAM = "mp:ballots"
-DUPLICATE_KEY = 11000
 
 
 def stream(tag: str) -> str:
@@ -85,16 +83,7 @@ async def lengths(redis: aioredis.Redis, keys: list[str]) -> dict[str, int]:
 
 async def store(db: Db, docs: list[dict[str, Any]]) -> int:
     """Insert the batch; ballots already stored are skipped. Returns how many were new."""
-    if not docs:
-        return 0
-    try:
-        result = await durable(db.ballots).insert_many(docs, ordered=False)
-        return len(result.inserted_ids)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        return int(exc.details.get("nInserted", 0))
+    return (await insert_new(durable(db.ballots), docs)).count
 
 
 async def trim(redis: aioredis.Redis, key: str, entry_ids: list[str]) -> None:

@@ -25,10 +25,9 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from storage.batching import durable
+from storage.batching import DUPLICATE_KEY, durable, insert_new
 
 Db = AsyncDatabase[dict[str, Any]]
-DUPLICATE_KEY = 11000
 # SecantusDB re-checks `$in` linearly per document, so a large `$in` costs O(n^2): ask in small bites.
 LOOKUP_BATCH = 50
 MASS_MONTHLY_LIMIT = 4
@@ -44,17 +43,8 @@ def openid_of(run_id: str, rec_id: str) -> str:
 
 async def insert_many(db: Db, records: Sequence[dict[str, Any]]) -> list[str]:
     """Insert records; returns the `_id`s that were already recorded (duplicates, left as they were)."""
-    if not records:
-        return []
-    try:
-        await durable(db.push_deliveries).insert_many(list(records), ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
-        if others:
-            raise
-        return [records[e["index"]]["_id"] for e in errors]
-    return []
+    inserted = await insert_new(durable(db.push_deliveries), records)
+    return [records[i]["_id"] for i in inserted.duplicates]
 
 
 async def set_receipts(db: Db, run_id: str, items: Sequence[tuple[str, int | None]], receipt: str, at: Any) -> int:

@@ -35,14 +35,13 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from core.clock import from_timestamp, now
-from storage.batching import durable
+from storage.batching import durable, insert_new
 
 Db = AsyncDatabase[dict[str, Any]]
 EPOCH = from_timestamp(0)
-DUPLICATE_KEY = 11000
 COUNT_FIELDS = ("sent", "failed", "skipped", "unknown")
 
 
@@ -138,11 +137,7 @@ async def plan_snapshot(db: Db, run_id: str, owner: str, ranges: list[tuple[Any,
          "done": False, "owner": None, "lease_until": EPOCH, "source": source}
         for r, (lo, hi) in enumerate(run["snap"]["plan"])
     ]  # fmt: skip
-    try:  # a planner that died half way wrote some of them already
-        await durable(db.push_ranges).insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-            raise
+    await insert_new(durable(db.push_ranges), docs)  # a planner that died half way wrote some already
     result = await db.push_runs.update_one(
         {"_id": run_id, "snap.owner": owner, "snap.planned": None},
         {"$set": {"snap.planned": len(docs), "snap.planned_at": now(), "snap.lease_until": EPOCH}},
@@ -254,13 +249,7 @@ def new_chunk(
 async def insert_chunks(db: Db, docs: list[dict[str, Any]]) -> int:
     """Insert chunks in order; one already there (written by a cutter whose lease this one took over)
     is left as it is. Returns how many were inserted."""
-    try:
-        result = await db.push_chunks.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-            raise
-        return int(exc.details.get("nInserted", 0))
-    return len(result.inserted_ids)
+    return (await insert_new(db.push_chunks, docs)).count
 
 
 async def get_chunk(db: Db, run_id: str, seq: int) -> dict[str, Any] | None:

@@ -19,7 +19,6 @@ Workers on every instance send the first chunks while later ones are still being
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 from core import clock
@@ -30,6 +29,7 @@ from services.pushes import control as push_control
 from services.pushes import runs_store as runs
 from services.pushes import store as push_store
 from services.pushes.context import FanoutContext
+from storage.batching import in_groups
 
 log = logging.getLogger(__name__)
 STOPPED = ("cancelled", "failed")
@@ -94,7 +94,7 @@ async def cut_range(fan: FanoutContext, run: dict[str, Any], rng: dict[str, Any]
     if from_roster and gen is None:
         await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH)
         return
-    async for group in _grouped(stream, max(1, fan.tuning.snap_group)):
+    async for group in in_groups(stream, max(1, fan.tuning.snap_group)):
         if fan.stopping or await fan.state.status(run_id) in STOPPED:
             await runs.checkpoint_range(db, rid, owner, k=k, resume=resume, total=total, until=runs.EPOCH)
             return
@@ -126,18 +126,6 @@ async def cut_range(fan: FanoutContext, run: dict[str, Any], rng: dict[str, Any]
         log.info("push run %s: audience of %s in %s chunks", run_id, snap["total"], snap["seq"])
         if int(snap["seq"]) == 0:
             await push_control.maybe_finish(deps, run_id)
-
-
-async def _grouped(stream: AsyncIterator[audiences.Batch], n: int) -> AsyncIterator[list[audiences.Batch]]:
-    """The stream's batches `n` at a time (the last group may be shorter)."""
-    group: list[audiences.Batch] = []
-    async for batch in stream:
-        group.append(batch)
-        if len(group) >= n:
-            yield group
-            group = []
-    if group:
-        yield group
 
 
 async def _draft(fan: FanoutContext, run: dict[str, Any], push: dict[str, Any]) -> bool:
